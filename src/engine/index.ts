@@ -1,0 +1,9 @@
+/** The compute core: tensors, autodiff, kernels, fused RNNs, optimizers, weights I/O. Knows nothing of translation. */
+export * from './tensor.js';
+export * as ops from './ops.js';
+export * from './rnn.js';
+export * from './init.js';
+export * from './optim.js';
+export * from './io.js';
+export { Rng } from './rng.js';
+export { kernels, setKernels, loadNativeKernels, nativeLoadError, jsKernels, type Kernels, type UnaryOp } from './kernels/index.js';

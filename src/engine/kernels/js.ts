@@ -1,0 +1,282 @@
+/**
+ * Pure-TypeScript kernels: run anywhere (browser included). Arithmetic is
+ * done in double precision by the JS engine and stored as float32.
+ * GEMM is blocked for cache reuse and register-blocked over four rows of A.
+ */
+import type { Kernels, UnaryOp } from './types.js';
+
+const K_BLOCK = 256;
+const N_BLOCK = 1024;
+
+let scratchA = new Float32Array(0);
+let scratchB = new Float32Array(0);
+
+function transposeInto(src: Float32Array, ld: number, rows: number, cols: number, dst: Float32Array): void {
+  // dst (cols×rows) = srcᵀ, where src is rows×cols with stride ld; tiles keep both sides in cache.
+  const T = 32;
+  for (let r0 = 0; r0 < rows; r0 += T) {
+    const r1 = Math.min(rows, r0 + T);
+    for (let c0 = 0; c0 < cols; c0 += T) {
+      const c1 = Math.min(cols, c0 + T);
+      for (let r = r0; r < r1; r++) {
+        const base = r * ld;
+        for (let c = c0; c < c1; c++) dst[c * rows + r] = src[base + c];
+      }
+    }
+  }
+}
+
+function gemm(
+  transA: boolean, transB: boolean, m: number, n: number, k: number,
+  alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
+  beta: number, c: Float32Array, ldc: number,
+): void {
+  if (beta !== 1) {
+    for (let i = 0; i < m; i++) {
+      const base = i * ldc;
+      if (beta === 0) c.fill(0, base, base + n);
+      else for (let j = 0; j < n; j++) c[base + j] *= beta;
+    }
+  }
+  if (m === 0 || n === 0 || k === 0 || alpha === 0) return;
+  // Bring both operands to plain row-major form so one kernel serves all cases.
+  let A = a, ldA = lda;
+  if (transA) {
+    if (scratchA.length < m * k) scratchA = new Float32Array(m * k);
+    transposeInto(a, lda, k, m, scratchA);
+    A = scratchA; ldA = k;
+  }
+  let B = b, ldB = ldb;
+  if (transB) {
+    if (scratchB.length < k * n) scratchB = new Float32Array(k * n);
+    transposeInto(b, ldb, n, k, scratchB);
+    B = scratchB; ldB = n;
+  }
+  for (let j0 = 0; j0 < n; j0 += N_BLOCK) {
+    const j1 = Math.min(n, j0 + N_BLOCK);
+    for (let p0 = 0; p0 < k; p0 += K_BLOCK) {
+      const p1 = Math.min(k, p0 + K_BLOCK);
+      let i = 0;
+      for (; i + 4 <= m; i += 4) {
+        const c0 = i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        const a0 = i * ldA, a1 = a0 + ldA, a2 = a1 + ldA, a3 = a2 + ldA;
+        for (let p = p0; p < p1; p++) {
+          const x0 = alpha * A[a0 + p], x1 = alpha * A[a1 + p], x2 = alpha * A[a2 + p], x3 = alpha * A[a3 + p];
+          if (x0 === 0 && x1 === 0 && x2 === 0 && x3 === 0) continue; // one-hot and masked rows are common
+          const bRow = p * ldB;
+          for (let j = j0; j < j1; j++) {
+            const bv = B[bRow + j];
+            c[c0 + j] += x0 * bv;
+            c[c1 + j] += x1 * bv;
+            c[c2 + j] += x2 * bv;
+            c[c3 + j] += x3 * bv;
+          }
+        }
+      }
+      for (; i < m; i++) {
+        const ci = i * ldc, ai = i * ldA;
+        for (let p = p0; p < p1; p++) {
+          const x = alpha * A[ai + p];
+          if (x === 0) continue;
+          const bRow = p * ldB;
+          for (let j = j0; j < j1; j++) c[ci + j] += x * B[bRow + j];
+        }
+      }
+    }
+  }
+}
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+function lstmCellForward(rows: number, H: number, gates: Float32Array, cPrev: Float32Array, c: Float32Array, h: Float32Array): void {
+  const G = 4 * H;
+  for (let r = 0; r < rows; r++) {
+    const g0 = r * G, s0 = r * H;
+    for (let j = 0; j < H; j++) {
+      const i = sigmoid(gates[g0 + j]);
+      const f = sigmoid(gates[g0 + H + j]);
+      const g = Math.tanh(gates[g0 + 2 * H + j]);
+      const o = sigmoid(gates[g0 + 3 * H + j]);
+      gates[g0 + j] = i; gates[g0 + H + j] = f; gates[g0 + 2 * H + j] = g; gates[g0 + 3 * H + j] = o;
+      const cv = Math.fround(f * cPrev[s0 + j] + i * g);
+      c[s0 + j] = cv;
+      h[s0 + j] = o * Math.tanh(cv);
+    }
+  }
+}
+
+function lstmCellBackward(
+  rows: number, H: number, gates: Float32Array, cPrev: Float32Array, c: Float32Array,
+  dh: Float32Array, dc: Float32Array, dGates: Float32Array,
+): void {
+  const G = 4 * H;
+  for (let r = 0; r < rows; r++) {
+    const g0 = r * G, s0 = r * H;
+    for (let j = 0; j < H; j++) {
+      const i = gates[g0 + j], f = gates[g0 + H + j], g = gates[g0 + 2 * H + j], o = gates[g0 + 3 * H + j];
+      const tc = Math.tanh(c[s0 + j]);
+      const dhv = dh[s0 + j];
+      const dct = dc[s0 + j] + dhv * o * (1 - tc * tc);
+      dGates[g0 + j] = dct * g * i * (1 - i);
+      dGates[g0 + H + j] = dct * cPrev[s0 + j] * f * (1 - f);
+      dGates[g0 + 2 * H + j] = dct * i * (1 - g * g);
+      dGates[g0 + 3 * H + j] = dhv * tc * o * (1 - o);
+      dc[s0 + j] = dct * f;
+    }
+  }
+}
+
+function gruCellForward(rows: number, H: number, xGates: Float32Array, hGates: Float32Array, hPrev: Float32Array, h: Float32Array): void {
+  const G = 3 * H;
+  for (let r = 0; r < rows; r++) {
+    const g0 = r * G, s0 = r * H;
+    for (let j = 0; j < H; j++) {
+      const z = sigmoid(xGates[g0 + j] + hGates[g0 + j]);
+      const rr = sigmoid(xGates[g0 + H + j] + hGates[g0 + H + j]);
+      const nn = Math.tanh(xGates[g0 + 2 * H + j] + rr * hGates[g0 + 2 * H + j]);
+      xGates[g0 + j] = z; xGates[g0 + H + j] = rr; xGates[g0 + 2 * H + j] = nn;
+      h[s0 + j] = z * hPrev[s0 + j] + (1 - z) * nn;
+    }
+  }
+}
+
+function gruCellBackward(
+  rows: number, H: number, gates: Float32Array, hGates: Float32Array, hPrev: Float32Array,
+  dh: Float32Array, dxGates: Float32Array, dhGates: Float32Array,
+): void {
+  const G = 3 * H;
+  for (let r = 0; r < rows; r++) {
+    const g0 = r * G, s0 = r * H;
+    for (let j = 0; j < H; j++) {
+      const z = gates[g0 + j], rr = gates[g0 + H + j], nn = gates[g0 + 2 * H + j];
+      const hn = hGates[g0 + 2 * H + j];
+      const dhv = dh[s0 + j];
+      const dn = dhv * (1 - z) * (1 - nn * nn);
+      const dz = dhv * (hPrev[s0 + j] - nn) * z * (1 - z);
+      const dr = dn * hn * rr * (1 - rr);
+      dxGates[g0 + j] = dz; dxGates[g0 + H + j] = dr; dxGates[g0 + 2 * H + j] = dn;
+      dhGates[g0 + j] = dz; dhGates[g0 + H + j] = dr; dhGates[g0 + 2 * H + j] = dn * rr;
+      dh[s0 + j] = dhv * z;
+    }
+  }
+}
+
+function softmaxCrossEntropy(rows: number, cols: number, logits: Float32Array, targets: Int32Array, dLogits: Float32Array | null, scale: number): number {
+  let loss = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    const t = targets[r];
+    if (t < 0) {
+      if (dLogits) dLogits.fill(0, base, base + cols);
+      continue;
+    }
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (logits[base + j] > max) max = logits[base + j];
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += Math.exp(logits[base + j] - max);
+    const logSum = Math.log(sum);
+    loss += logSum - (logits[base + t] - max);
+    if (dLogits) {
+      const inv = scale / sum;
+      for (let j = 0; j < cols; j++) dLogits[base + j] = Math.exp(logits[base + j] - max) * inv;
+      dLogits[base + t] -= scale;
+    }
+  }
+  return loss;
+}
+
+function softmaxRows(rows: number, cols: number, x: Float32Array, out: Float32Array, log: boolean): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (x[base + j] > max) max = x[base + j];
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += Math.exp(x[base + j] - max);
+    if (log) {
+      const ls = Math.log(sum) + max;
+      for (let j = 0; j < cols; j++) out[base + j] = x[base + j] - ls;
+    } else {
+      for (let j = 0; j < cols; j++) out[base + j] = Math.exp(x[base + j] - max) / sum;
+    }
+  }
+}
+
+function unary(op: UnaryOp, x: Float32Array, out: Float32Array): void {
+  const n = x.length;
+  if (op === 'sigmoid') for (let i = 0; i < n; i++) out[i] = sigmoid(x[i]);
+  else if (op === 'tanh') for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]);
+  else for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0;
+}
+
+function unaryBackward(op: UnaryOp, y: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  const n = y.length;
+  if (op === 'sigmoid') for (let i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1 - y[i]);
+  else if (op === 'tanh') for (let i = 0; i < n; i++) dx[i] += dy[i] * (1 - y[i] * y[i]);
+  else for (let i = 0; i < n; i++) if (y[i] > 0) dx[i] += dy[i];
+}
+
+export const jsKernels: Kernels = {
+  name: 'js',
+  description: 'TypeScript kernels (blocked GEMM over Float32Array)',
+  gemm,
+  lstmCellForward,
+  lstmCellBackward,
+  gruCellForward,
+  gruCellBackward,
+  softmaxCrossEntropy,
+  softmaxRows,
+  unary,
+  unaryBackward,
+  addRowVector(rows, cols, x, bias) {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      for (let j = 0; j < cols; j++) x[base + j] += bias[j];
+    }
+  },
+  sumRows(rows, cols, x, out) {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      for (let j = 0; j < cols; j++) out[j] += x[base + j];
+    }
+  },
+  gatherRows(cols, src, index, out) {
+    for (let i = 0; i < index.length; i++) {
+      const s = index[i];
+      if (s < 0) out.fill(0, i * cols, (i + 1) * cols);
+      else out.set(src.subarray(s * cols, (s + 1) * cols), i * cols);
+    }
+  },
+  scatterAddRows(cols, src, index, dst) {
+    for (let i = 0; i < index.length; i++) {
+      const d = index[i];
+      if (d < 0) continue;
+      const sb = i * cols, db = d * cols;
+      for (let j = 0; j < cols; j++) dst[db + j] += src[sb + j];
+    }
+  },
+  sumSquares(x) {
+    let s = 0;
+    for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+    return s;
+  },
+  scale(x, s) {
+    for (let i = 0; i < x.length; i++) x[i] *= s;
+  },
+  rmspropUpdate(p, g, ms, lr, rho, eps) {
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i];
+      const m = rho * ms[i] + (1 - rho) * gi * gi;
+      ms[i] = m;
+      p[i] -= (lr * gi) / (Math.sqrt(m) + eps);
+    }
+  },
+  adamUpdate(p, g, m, v, lrT, beta1, beta2, eps) {
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i];
+      const mi = beta1 * m[i] + (1 - beta1) * gi;
+      const vi = beta2 * v[i] + (1 - beta2) * gi * gi;
+      m[i] = mi; v[i] = vi;
+      p[i] -= (lrT * mi) / (Math.sqrt(vi) + eps);
+    }
+  },
+};

@@ -1,0 +1,100 @@
+/**
+ * The kernel interface: every numerically heavy primitive the engine needs.
+ * Two implementations exist — the native addon (C, OpenBLAS) and plain
+ * TypeScript — and tests hold them to the same results.
+ *
+ * Conventions: matrices are row-major Float32Array views; `rows`/`cols`
+ * describe the logical shape. Functions write into caller-provided outputs
+ * so that hot loops allocate nothing.
+ */
+export interface Kernels {
+  readonly name: 'native' | 'js';
+  /** Human-readable description (e.g. which BLAS is used). */
+  readonly description: string;
+
+  /**
+   * C = alpha · op(A) · op(B) + beta · C, with op(X) = X or Xᵀ.
+   * op(A) is m×k, op(B) is k×n, C is m×n; lda/ldb/ldc are row strides.
+   */
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
+    beta: number, c: Float32Array, ldc: number,
+  ): void;
+
+  /**
+   * One LSTM step for `rows` sequences (Keras gate order i, f, g, o).
+   * `gates` (rows×4H) holds pre-activations on entry and activations on exit.
+   * c = f⊙cPrev + i⊙g;  h = o⊙tanh(c).
+   */
+  lstmCellForward(rows: number, hidden: number, gates: Float32Array, cPrev: Float32Array, c: Float32Array, h: Float32Array): void;
+
+  /**
+   * Backward of one LSTM step. Reads activated `gates`, `cPrev`, `c` and the
+   * incoming gradients `dh` and `dc` (rows×H, gradient w.r.t. this step's h
+   * and c); writes pre-activation gate gradients into `dGates` (rows×4H) and
+   * overwrites `dc` with the gradient w.r.t. cPrev.
+   */
+  lstmCellBackward(
+    rows: number, hidden: number, gates: Float32Array, cPrev: Float32Array, c: Float32Array,
+    dh: Float32Array, dc: Float32Array, dGates: Float32Array,
+  ): void;
+
+  /**
+   * One GRU step, reset-after variant (Keras reset_after=True / cuDNN), gate
+   * order z, r, n. `xGates` (rows×3H) = x·W + b_input; `hGates` (rows×3H) =
+   * hPrev·U + b_recurrent. On exit `xGates` holds [z, r, n] activations and
+   * `hGates` is unchanged (its n-part is needed by the backward).
+   * n = tanh(x_n + r⊙h_n);  h = z⊙hPrev + (1−z)⊙n.
+   */
+  gruCellForward(rows: number, hidden: number, xGates: Float32Array, hGates: Float32Array, hPrev: Float32Array, h: Float32Array): void;
+
+  /**
+   * Backward of one GRU step. `dh` is the gradient w.r.t. this step's h and
+   * is overwritten by the part of the gradient w.r.t. hPrev that flows
+   * directly (z⊙dh); `dxGates` receives gradients w.r.t. the input
+   * pre-activations, `dhGates` w.r.t. the recurrent pre-activations.
+   */
+  gruCellBackward(
+    rows: number, hidden: number, gates: Float32Array, hGates: Float32Array, hPrev: Float32Array,
+    dh: Float32Array, dxGates: Float32Array, dhGates: Float32Array,
+  ): void;
+
+  /**
+   * Softmax cross-entropy over `rows` rows of `cols` logits with integer
+   * targets. Rows whose target is negative are ignored (padding). Writes
+   * `scale · (softmax − onehot)` into `dLogits` (0 for ignored rows) when
+   * given, and returns the summed loss over non-ignored rows.
+   */
+  softmaxCrossEntropy(rows: number, cols: number, logits: Float32Array, targets: Int32Array, dLogits: Float32Array | null, scale: number): number;
+
+  /** Row-wise softmax (logSoftmax when `log`), numerically stable. */
+  softmaxRows(rows: number, cols: number, x: Float32Array, out: Float32Array, log: boolean): void;
+
+  /** Elementwise activations: out = f(x). */
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array): void;
+  /** dx += dy ⊙ f'(x) expressed through the forward output y. */
+  unaryBackward(op: UnaryOp, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
+
+  /** x[r, :] += bias for every row. */
+  addRowVector(rows: number, cols: number, x: Float32Array, bias: Float32Array): void;
+  /** out[:] += Σ_r x[r, :] (bias gradients). */
+  sumRows(rows: number, cols: number, x: Float32Array, out: Float32Array): void;
+
+  /** out[i, :] = src[index[i], :], or zeros where index[i] < 0. */
+  gatherRows(cols: number, src: Float32Array, index: Int32Array, out: Float32Array): void;
+  /** dst[index[i], :] += src[i, :] for index[i] ≥ 0. */
+  scatterAddRows(cols: number, src: Float32Array, index: Int32Array, dst: Float32Array): void;
+
+  /** Σ x² accumulated in double precision. */
+  sumSquares(x: Float32Array): number;
+  /** x *= s. */
+  scale(x: Float32Array, s: number): void;
+
+  /** RMSprop (Keras): ms = ρ·ms + (1−ρ)·g²; p −= lr·g / (√ms + ε). */
+  rmspropUpdate(p: Float32Array, g: Float32Array, ms: Float32Array, lr: number, rho: number, eps: number): void;
+  /** Adam with bias correction folded into `lrT` = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), ε as in Keras. */
+  adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lrT: number, beta1: number, beta2: number, eps: number): void;
+}
+
+export type UnaryOp = 'sigmoid' | 'tanh' | 'relu';

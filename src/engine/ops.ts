@@ -1,0 +1,521 @@
+/**
+ * Differentiable operations. Each computes its forward value with the active
+ * kernels and, when recording, registers a closure that accumulates input
+ * gradients. Ops that act "along the last axis" treat a tensor as a
+ * rows×cols matrix, cols being the last dimension.
+ */
+import { Tensor, ShapeError, needsGrad, record, shapeString, type Shape } from './tensor.js';
+import { kernels, type UnaryOp } from './kernels/index.js';
+import type { Rng } from './rng.js';
+
+function addInto(dst: Float32Array, src: Float32Array): void {
+  for (let i = 0; i < dst.length; i++) dst[i] += src[i];
+}
+
+// ---------------------------------------------------------------- matmul
+
+/**
+ * op(a)·op(b) for matrices. Without transA, `a` may have leading axes, which
+ * are flattened into rows (a Dense layer over [batch, time, features]).
+ */
+export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  if (b.rank !== 2) throw new ShapeError(`matmul: right operand must be a matrix, got ${shapeString(b.shape)}`);
+  if (transA && a.rank !== 2) throw new ShapeError(`matmul: a transposed left operand must be a matrix, got ${shapeString(a.shape)}`);
+  if (a.rank < 1) throw new ShapeError('matmul: left operand is a scalar');
+  const m = transA ? a.shape[1] : a.rows;
+  const k = transA ? a.shape[0] : a.cols;
+  const kb = transB ? b.shape[1] : b.shape[0];
+  const n = transB ? b.shape[0] : b.shape[1];
+  if (k !== kb) {
+    throw new ShapeError(`matmul: inner dimensions differ: ${shapeString(a.shape)}${transA ? 'ᵀ' : ''} · ${shapeString(b.shape)}${transB ? 'ᵀ' : ''}`);
+  }
+  const outShape = transA || a.rank === 1 ? [m, n] : [...a.shape.slice(0, -1), n];
+  if (a.rank === 1) outShape.splice(0, 1);
+  const out = Tensor.zeros(a.rank === 1 ? [n] : outShape);
+  const K = kernels();
+  const lda = a.cols, ldb = b.cols;
+  K.gemm(transA, transB, m, n, k, 1, a.data, lda, b.data, ldb, 0, out.data, n);
+  if (needsGrad(a, b)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      if (a.requiresGrad) {
+        // dA = g·op(B)ᵀ, or op(B)·gᵀ when A was transposed.
+        if (!transA) K.gemm(false, !transB, m, k, n, 1, g, n, b.data, ldb, 1, a.gradBuffer(), lda);
+        else K.gemm(transB, true, k, m, n, 1, b.data, ldb, g, n, 1, a.gradBuffer(), lda);
+      }
+      if (b.requiresGrad) {
+        // dB = op(A)ᵀ·g, or gᵀ·op(A) when B was transposed.
+        if (!transB) K.gemm(!transA, false, k, n, m, 1, a.data, lda, g, n, 1, b.gradBuffer(), ldb);
+        else K.gemm(true, transA, n, k, m, 1, g, n, a.data, lda, 1, b.gradBuffer(), ldb);
+      }
+    });
+  }
+  return out;
+}
+
+/** Batched matmul: a [B, m, k]·b [B, k, n] (either transposed per batch). */
+export function bmm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  if (a.rank !== 3 || b.rank !== 3 || a.shape[0] !== b.shape[0]) {
+    throw new ShapeError(`bmm: needs [B, m, k] and [B, k, n], got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  }
+  const B = a.shape[0];
+  const [ar, ac] = [a.shape[1], a.shape[2]];
+  const [br, bc] = [b.shape[1], b.shape[2]];
+  const m = transA ? ac : ar, k = transA ? ar : ac;
+  const kb = transB ? bc : br, n = transB ? br : bc;
+  if (k !== kb) throw new ShapeError(`bmm: inner dimensions differ: ${shapeString(a.shape)} · ${shapeString(b.shape)}`);
+  const out = Tensor.zeros([B, m, n]);
+  const K = kernels();
+  const aS = ar * ac, bS = br * bc, oS = m * n;
+  for (let i = 0; i < B; i++) {
+    K.gemm(transA, transB, m, n, k, 1, a.data.subarray(i * aS, (i + 1) * aS), ac, b.data.subarray(i * bS, (i + 1) * bS), bc, 0, out.data.subarray(i * oS, (i + 1) * oS), n);
+  }
+  if (needsGrad(a, b)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      for (let i = 0; i < B; i++) {
+        const gi = g.subarray(i * oS, (i + 1) * oS);
+        const ai = a.data.subarray(i * aS, (i + 1) * aS), bi = b.data.subarray(i * bS, (i + 1) * bS);
+        if (a.requiresGrad) {
+          const da = a.gradBuffer().subarray(i * aS, (i + 1) * aS);
+          if (!transA) K.gemm(false, !transB, m, k, n, 1, gi, n, bi, bc, 1, da, ac);
+          else K.gemm(transB, true, k, m, n, 1, bi, bc, gi, n, 1, da, ac);
+        }
+        if (b.requiresGrad) {
+          const db = b.gradBuffer().subarray(i * bS, (i + 1) * bS);
+          if (!transB) K.gemm(!transA, false, k, n, m, 1, ai, ac, gi, n, 1, db, bc);
+          else K.gemm(true, transA, n, k, m, 1, gi, n, ai, ac, 1, db, bc);
+        }
+      }
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- elementwise
+
+type Broadcast = 'same' | 'row';
+
+function broadcastKind(op: string, a: Tensor, b: Tensor): Broadcast {
+  if (a.size === b.size && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])) return 'same';
+  if (b.size === a.cols && (b.rank === 1 || (b.rank === 2 && b.shape[0] === 1))) return 'row';
+  throw new ShapeError(`${op}: shapes ${shapeString(a.shape)} and ${shapeString(b.shape)} do not match (b may be a row of ${a.cols})`);
+}
+
+/** a + b, b of the same shape or a bias row broadcast over a's rows. */
+export function add(a: Tensor, b: Tensor): Tensor {
+  return addSub('add', a, b, 1);
+}
+
+/** a − b, with the same broadcasting as add. */
+export function sub(a: Tensor, b: Tensor): Tensor {
+  return addSub('sub', a, b, -1);
+}
+
+function addSub(op: string, a: Tensor, b: Tensor, sign: 1 | -1): Tensor {
+  const kind = broadcastKind(op, a, b);
+  const out = new Tensor(a.data.slice(), a.shape);
+  const K = kernels();
+  if (kind === 'same') {
+    const o = out.data, bd = b.data;
+    if (sign === 1) addInto(o, bd);
+    else for (let i = 0; i < o.length; i++) o[i] -= bd[i];
+  } else if (sign === 1) K.addRowVector(a.rows, a.cols, out.data, b.data);
+  else {
+    const neg = b.data.map((v) => -v);
+    K.addRowVector(a.rows, a.cols, out.data, neg);
+  }
+  if (needsGrad(a, b)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      if (a.requiresGrad) addInto(a.gradBuffer(), g);
+      if (b.requiresGrad) {
+        if (kind === 'same') {
+          const db = b.gradBuffer();
+          if (sign === 1) addInto(db, g);
+          else for (let i = 0; i < db.length; i++) db[i] -= g[i];
+        } else if (sign === 1) K.sumRows(a.rows, a.cols, g, b.gradBuffer());
+        else {
+          const tmp = new Float32Array(b.size);
+          K.sumRows(a.rows, a.cols, g, tmp);
+          const db = b.gradBuffer();
+          for (let i = 0; i < db.length; i++) db[i] -= tmp[i];
+        }
+      }
+    });
+  }
+  return out;
+}
+
+/** a ⊙ b, b of the same shape or a row broadcast over a's rows. */
+export function mul(a: Tensor, b: Tensor): Tensor {
+  const kind = broadcastKind('mul', a, b);
+  const out = Tensor.zeros(a.shape);
+  const o = out.data, ad = a.data, bd = b.data, cols = a.cols;
+  if (kind === 'same') for (let i = 0; i < o.length; i++) o[i] = ad[i] * bd[i];
+  else for (let i = 0; i < o.length; i++) o[i] = ad[i] * bd[i % cols];
+  if (needsGrad(a, b)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      if (a.requiresGrad) {
+        const da = a.gradBuffer();
+        if (kind === 'same') for (let i = 0; i < da.length; i++) da[i] += g[i] * bd[i];
+        else for (let i = 0; i < da.length; i++) da[i] += g[i] * bd[i % cols];
+      }
+      if (b.requiresGrad) {
+        const db = b.gradBuffer();
+        if (kind === 'same') for (let i = 0; i < db.length; i++) db[i] += g[i] * ad[i];
+        else for (let i = 0; i < g.length; i++) db[i % cols] += g[i] * ad[i];
+      }
+    });
+  }
+  return out;
+}
+
+/** s · a for a constant s. */
+export function scale(a: Tensor, s: number): Tensor {
+  const out = new Tensor(a.data.map((v) => v * s), a.shape);
+  if (needsGrad(a)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      const da = a.gradBuffer();
+      for (let i = 0; i < da.length; i++) da[i] += s * g[i];
+    });
+  }
+  return out;
+}
+
+function activation(op: UnaryOp, x: Tensor): Tensor {
+  const out = Tensor.zeros(x.shape);
+  const K = kernels();
+  K.unary(op, x.data, out.data);
+  if (needsGrad(x)) {
+    record(out, () => {
+      if (out.grad) K.unaryBackward(op, out.data, out.grad, x.gradBuffer());
+    });
+  }
+  return out;
+}
+
+export const sigmoid = (x: Tensor): Tensor => activation('sigmoid', x);
+export const tanh = (x: Tensor): Tensor => activation('tanh', x);
+export const relu = (x: Tensor): Tensor => activation('relu', x);
+
+// ---------------------------------------------------------------- softmax family
+
+/**
+ * Softmax along the last axis. With `mask` (1 = keep, 0 = masked; same size
+ * as x, or one row per batch entry broadcast over the middle axis), masked
+ * positions get probability 0; a fully masked row gives all zeros.
+ */
+export function softmax(x: Tensor, mask?: Uint8Array): Tensor {
+  const rows = x.rows, cols = x.cols;
+  const out = Tensor.zeros(x.shape);
+  const K = kernels();
+  if (!mask) K.softmaxRows(rows, cols, x.data, out.data, false);
+  else {
+    if (mask.length !== x.size && x.size % mask.length !== 0) {
+      throw new ShapeError(`softmax: mask of length ${mask.length} does not fit ${shapeString(x.shape)}`);
+    }
+    maskedSoftmax(x.data, mask, rows, cols, out.data);
+  }
+  if (needsGrad(x)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      const dx = x.gradBuffer(), y = out.data;
+      for (let r = 0; r < rows; r++) {
+        const base = r * cols;
+        let dot = 0;
+        for (let j = 0; j < cols; j++) dot += g[base + j] * y[base + j];
+        for (let j = 0; j < cols; j++) dx[base + j] += y[base + j] * (g[base + j] - dot);
+      }
+    });
+  }
+  return out;
+}
+
+function maskedSoftmax(x: Float32Array, mask: Uint8Array, rows: number, cols: number, out: Float32Array): void {
+  const maskRows = mask.length / cols;
+  const rowsPerMask = rows / maskRows; // e.g. [B, T, S] scores with a [B, S] mask
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    const mb = Math.floor(r / rowsPerMask) * cols;
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (mask[mb + j] && x[base + j] > max) max = x[base + j];
+    if (max === -Infinity) {
+      out.fill(0, base, base + cols);
+      continue;
+    }
+    let sum = 0;
+    for (let j = 0; j < cols; j++) {
+      const e = mask[mb + j] ? Math.exp(x[base + j] - max) : 0;
+      out[base + j] = e;
+      sum += e;
+    }
+    for (let j = 0; j < cols; j++) out[base + j] /= sum;
+  }
+}
+
+/** log(softmax(x)) along the last axis, computed stably. */
+export function logSoftmax(x: Tensor): Tensor {
+  const rows = x.rows, cols = x.cols;
+  const out = Tensor.zeros(x.shape);
+  kernels().softmaxRows(rows, cols, x.data, out.data, true);
+  if (needsGrad(x)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      const dx = x.gradBuffer(), y = out.data;
+      for (let r = 0; r < rows; r++) {
+        const base = r * cols;
+        let gs = 0;
+        for (let j = 0; j < cols; j++) gs += g[base + j];
+        for (let j = 0; j < cols; j++) dx[base + j] += g[base + j] - Math.exp(y[base + j]) * gs;
+      }
+    });
+  }
+  return out;
+}
+
+/**
+ * Mean sparse softmax cross-entropy over the rows whose target is ≥ 0
+ * (negative targets mark padding and contribute nothing). Fused: the
+ * gradient (softmax − onehot)/count is produced in the same pass.
+ */
+export function softmaxCrossEntropy(logits: Tensor, targets: Int32Array): Tensor {
+  const rows = logits.rows, cols = logits.cols;
+  if (targets.length !== rows) throw new ShapeError(`softmaxCrossEntropy: ${targets.length} targets for ${rows} rows of logits ${shapeString(logits.shape)}`);
+  let count = 0;
+  for (let i = 0; i < rows; i++) {
+    const t = targets[i];
+    if (t >= cols) throw new ShapeError(`softmaxCrossEntropy: target ${t} at row ${i} is out of range for ${cols} classes`);
+    if (t >= 0) count++;
+  }
+  const K = kernels();
+  const grad = needsGrad(logits);
+  const dLogits = grad ? new Float32Array(logits.size) : null;
+  const scaleBy = count > 0 ? 1 / count : 0;
+  const lossSum = K.softmaxCrossEntropy(rows, cols, logits.data, targets, dLogits, scaleBy);
+  const out = Tensor.scalar(count > 0 ? lossSum / count : 0);
+  if (grad && dLogits) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      const dx = logits.gradBuffer(), s = g[0];
+      for (let i = 0; i < dx.length; i++) dx[i] += s * dLogits[i];
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- gathering and shaping
+
+/**
+ * Rows of `table` picked by `index` (index < 0 gives a zero row): an
+ * embedding lookup, or packing/unpacking/permuting sequence rows. The output
+ * has shape [index.length, cols]; backward scatter-adds.
+ */
+export function gatherRows(table: Tensor, index: Int32Array): Tensor {
+  const cols = table.cols, rows = table.rows;
+  for (let i = 0; i < index.length; i++) {
+    if (index[i] >= rows) throw new ShapeError(`gatherRows: index ${index[i]} at position ${i} is out of range for ${rows} rows`);
+  }
+  const out = Tensor.zeros([index.length, cols]);
+  const K = kernels();
+  K.gatherRows(cols, table.data, index, out.data);
+  if (needsGrad(table)) {
+    record(out, () => {
+      if (out.grad) K.scatterAddRows(cols, out.grad, index, table.gradBuffer());
+    });
+  }
+  return out;
+}
+
+/** Embedding lookup: table [V, D], ids → [ids.length, D]. */
+export const embedding = gatherRows;
+
+/** A view with another shape (same data); the gradient flows through unchanged. */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const out = new Tensor(x.data, shape);
+  if (needsGrad(x)) {
+    record(out, () => {
+      if (out.grad) addInto(x.gradBuffer(), out.grad);
+    });
+  }
+  return out;
+}
+
+/** Concatenation along the last axis; all leading shapes must match. */
+export function concat(parts: Tensor[]): Tensor {
+  if (parts.length === 0) throw new ShapeError('concat: nothing to concatenate');
+  const rows = parts[0].rows;
+  const lead = parts[0].shape.slice(0, -1);
+  for (const p of parts) {
+    if (p.rows !== rows || p.rank !== parts[0].rank) {
+      throw new ShapeError(`concat: leading shapes differ: ${parts.map((q) => shapeString(q.shape)).join(' vs ')}`);
+    }
+  }
+  const widths = parts.map((p) => p.cols);
+  const total = widths.reduce((s, w) => s + w, 0);
+  const out = Tensor.zeros([...lead, total]);
+  let offset = 0;
+  for (let p = 0; p < parts.length; p++) {
+    const w = widths[p], src = parts[p].data;
+    for (let r = 0; r < rows; r++) out.data.set(src.subarray(r * w, (r + 1) * w), r * total + offset);
+    offset += w;
+  }
+  if (needsGrad(...parts)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      let off = 0;
+      for (let p = 0; p < parts.length; p++) {
+        const w = widths[p];
+        if (parts[p].requiresGrad) {
+          const d = parts[p].gradBuffer();
+          for (let r = 0; r < rows; r++) {
+            const gb = r * total + off, db = r * w;
+            for (let j = 0; j < w; j++) d[db + j] += g[gb + j];
+          }
+        }
+        off += w;
+      }
+    });
+  }
+  return out;
+}
+
+/** Columns [start, end) of the last axis. */
+export function slice(x: Tensor, start: number, end: number): Tensor {
+  const cols = x.cols, rows = x.rows;
+  if (!(0 <= start && start <= end && end <= cols)) throw new ShapeError(`slice: [${start}, ${end}) is outside the last axis of ${shapeString(x.shape)}`);
+  const w = end - start;
+  const out = Tensor.zeros([...x.shape.slice(0, -1), w]);
+  for (let r = 0; r < rows; r++) out.data.set(x.data.subarray(r * cols + start, r * cols + end), r * w);
+  if (needsGrad(x)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      const d = x.gradBuffer();
+      for (let r = 0; r < rows; r++) {
+        const db = r * cols + start, gb = r * w;
+        for (let j = 0; j < w; j++) d[db + j] += g[gb + j];
+      }
+    });
+  }
+  return out;
+}
+
+/** Splits the last axis into pieces of the given widths. */
+export function split(x: Tensor, widths: number[]): Tensor[] {
+  const total = widths.reduce((s, w) => s + w, 0);
+  if (total !== x.cols) throw new ShapeError(`split: widths sum to ${total}, last axis of ${shapeString(x.shape)} is ${x.cols}`);
+  const out: Tensor[] = [];
+  let off = 0;
+  for (const w of widths) {
+    out.push(slice(x, off, off + w));
+    off += w;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- reductions, regularisation, normalisation
+
+export function sum(x: Tensor): Tensor {
+  let s = 0;
+  for (let i = 0; i < x.size; i++) s += x.data[i];
+  const out = Tensor.scalar(s);
+  if (needsGrad(x)) {
+    record(out, () => {
+      if (!out.grad) return;
+      const d = x.gradBuffer(), g = out.grad[0];
+      for (let i = 0; i < d.length; i++) d[i] += g;
+    });
+  }
+  return out;
+}
+
+export function mean(x: Tensor): Tensor {
+  return scale(sum(x), x.size === 0 ? 0 : 1 / x.size);
+}
+
+/**
+ * Inverted dropout: zeroes each element with probability p and scales the
+ * rest by 1/(1−p). Identity when not training or p = 0.
+ */
+export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tensor {
+  if (!(p >= 0 && p < 1)) throw new RangeError(`dropout: p must be in [0, 1), got ${p}`);
+  if (!training || p === 0) return x;
+  const keep = 1 / (1 - p);
+  const mask = new Float32Array(x.size);
+  for (let i = 0; i < mask.length; i++) mask[i] = rng.next() >= p ? keep : 0;
+  const out = Tensor.zeros(x.shape);
+  for (let i = 0; i < mask.length; i++) out.data[i] = x.data[i] * mask[i];
+  if (needsGrad(x)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      const d = x.gradBuffer();
+      for (let i = 0; i < d.length; i++) d[i] += g[i] * mask[i];
+    });
+  }
+  return out;
+}
+
+/** Layer normalisation over the last axis with learned gain and bias. */
+export function layerNorm(x: Tensor, gain: Tensor, bias: Tensor, eps = 1e-5): Tensor {
+  const rows = x.rows, cols = x.cols;
+  if (gain.size !== cols || bias.size !== cols) throw new ShapeError(`layerNorm: gain/bias must have ${cols} elements`);
+  const out = Tensor.zeros(x.shape);
+  const xhat = new Float32Array(x.size);
+  const invStd = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    let mu = 0;
+    for (let j = 0; j < cols; j++) mu += x.data[base + j];
+    mu /= cols;
+    let v = 0;
+    for (let j = 0; j < cols; j++) v += (x.data[base + j] - mu) ** 2;
+    const is = 1 / Math.sqrt(v / cols + eps);
+    invStd[r] = is;
+    for (let j = 0; j < cols; j++) {
+      const xh = (x.data[base + j] - mu) * is;
+      xhat[base + j] = xh;
+      out.data[base + j] = xh * gain.data[j] + bias.data[j];
+    }
+  }
+  if (needsGrad(x, gain, bias)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      if (gain.requiresGrad) {
+        const dg = gain.gradBuffer();
+        for (let i = 0; i < g.length; i++) dg[i % cols] += g[i] * xhat[i];
+      }
+      if (bias.requiresGrad) kernels().sumRows(rows, cols, g, bias.gradBuffer());
+      if (x.requiresGrad) {
+        const dx = x.gradBuffer();
+        for (let r = 0; r < rows; r++) {
+          const base = r * cols;
+          let s1 = 0, s2 = 0;
+          for (let j = 0; j < cols; j++) {
+            const dxh = g[base + j] * gain.data[j];
+            s1 += dxh;
+            s2 += dxh * xhat[base + j];
+          }
+          for (let j = 0; j < cols; j++) {
+            const dxh = g[base + j] * gain.data[j];
+            dx[base + j] += (invStd[r] / cols) * (cols * dxh - s1 - xhat[base + j] * s2);
+          }
+        }
+      }
+    });
+  }
+  return out;
+}

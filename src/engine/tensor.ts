@@ -1,0 +1,186 @@
+/**
+ * Float32 tensors (row-major) and the tape for reverse-mode autodiff.
+ *
+ * While gradients are enabled, every operation whose inputs need gradients
+ * appends a closure to the tape; `backward()` runs them in reverse order.
+ * Under `noGrad` nothing is recorded and intermediate tensors carry no
+ * gradient buffers, so inference allocates only its outputs.
+ */
+
+export type Shape = readonly number[];
+
+export class ShapeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShapeError';
+  }
+}
+
+export function shapeSize(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid dimension ${d} in shape [${shape.join(', ')}]`);
+    n *= d;
+  }
+  return n;
+}
+
+export function shapeString(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export class Tensor {
+  readonly shape: Shape;
+  readonly data: Float32Array;
+  /** Gradient buffer, allocated on first accumulation. */
+  grad: Float32Array | null = null;
+  requiresGrad: boolean;
+  /** Parameter name, for weights I/O and error messages. */
+  name: string | undefined;
+
+  constructor(data: Float32Array, shape: Shape, requiresGrad = false, name?: string) {
+    const size = shapeSize(shape);
+    if (data.length !== size) {
+      throw new ShapeError(`data of length ${data.length} does not fit shape ${shapeString(shape)} (size ${size})`);
+    }
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+    this.requiresGrad = requiresGrad;
+    this.name = name;
+  }
+
+  static zeros(shape: Shape, requiresGrad = false): Tensor {
+    return new Tensor(new Float32Array(shapeSize(shape)), shape, requiresGrad);
+  }
+
+  static from(values: ArrayLike<number>, shape?: Shape, requiresGrad = false): Tensor {
+    return new Tensor(Float32Array.from(values), shape ?? [values.length], requiresGrad);
+  }
+
+  static scalar(value: number): Tensor {
+    return new Tensor(Float32Array.of(value), []);
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** Size of the last axis (1 for scalars). */
+  get cols(): number {
+    return this.shape.length === 0 ? 1 : this.shape[this.shape.length - 1];
+  }
+
+  /** Product of all axes but the last. */
+  get rows(): number {
+    return this.cols === 0 ? 0 : this.size / this.cols;
+  }
+
+  item(): number {
+    if (this.size !== 1) throw new ShapeError(`item() needs a single-element tensor, got shape ${shapeString(this.shape)}`);
+    return this.data[0];
+  }
+
+  /** The gradient buffer, allocated (zeroed) if absent. */
+  gradBuffer(): Float32Array {
+    if (!this.grad) this.grad = new Float32Array(this.size);
+    return this.grad;
+  }
+
+  zeroGrad(): void {
+    if (this.grad) this.grad.fill(0);
+  }
+
+  /** Same data, detached from the tape. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape);
+  }
+
+  clone(): Tensor {
+    return new Tensor(this.data.slice(), this.shape);
+  }
+
+  toArray(): number[] {
+    return Array.from(this.data);
+  }
+
+  /** Runs reverse-mode autodiff from this scalar (or from a given seed gradient). */
+  backward(seed?: Float32Array): void {
+    backward(this, seed);
+  }
+
+  toString(): string {
+    return `Tensor${shapeString(this.shape)}${this.name ? ` "${this.name}"` : ''}`;
+  }
+}
+
+// ---------------------------------------------------------------- the tape
+
+type BackwardFn = () => void;
+
+let gradEnabled = true;
+let tape: BackwardFn[] = [];
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording anything on the tape. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** True when an op on these inputs must be recorded. */
+export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
+  if (!gradEnabled) return false;
+  for (const t of inputs) if (t && t.requiresGrad) return true;
+  return false;
+}
+
+/**
+ * Records an op: marks `output` as requiring grad and appends `fn`, which
+ * reads output.grad and accumulates into its inputs' gradBuffer()s.
+ */
+export function record(output: Tensor, fn: BackwardFn): void {
+  output.requiresGrad = true;
+  tape.push(fn);
+}
+
+/** Drops everything recorded so far (e.g. after an evaluation pass). */
+export function clearTape(): void {
+  tape = [];
+}
+
+export function tapeLength(): number {
+  return tape.length;
+}
+
+function backward(root: Tensor, seed?: Float32Array): void {
+  if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything that requires grad');
+  if (!seed && root.size !== 1) {
+    throw new ShapeError(`backward() without a seed needs a scalar, got shape ${shapeString(root.shape)}`);
+  }
+  const g = root.gradBuffer();
+  if (seed) {
+    if (seed.length !== root.size) throw new ShapeError(`backward seed of length ${seed.length} for ${root}`);
+    for (let i = 0; i < g.length; i++) g[i] += seed[i];
+  } else g[0] += 1;
+  const fns = tape;
+  tape = [];
+  const prev = gradEnabled;
+  gradEnabled = false; // backward closures must not record
+  try {
+    for (let i = fns.length - 1; i >= 0; i--) fns[i]();
+  } finally {
+    gradEnabled = prev;
+  }
+}
