@@ -1,0 +1,167 @@
+/**
+ * Bucketed batching in the style of OpenNMT's pooled batching: sentences of
+ * similar length share a batch (little padding) while batch order stays
+ * random. Batches hold ids only — no one-hot tensors — so a full corpus
+ * stays small in memory.
+ */
+import type { Rng } from '../engine/rng.js';
+import type { Tokenizer } from './tokenizer.js';
+import { BOS_ID, EOS_ID, PAD_ID, type Vocab } from './vocab.js';
+
+export interface Example {
+  src: Int32Array;
+  /** Target ids without BOS/EOS; makeBatch adds them. */
+  tgt: Int32Array;
+  /** Caller's id for the pair (e.g. its position in the corpus). */
+  index: number;
+}
+
+export interface EpochPlanOptions {
+  /** Sentences per batch. Required. */
+  batchSize: number;
+  /** Batches' worth of examples sorted together in one pool. Default 100. */
+  poolFactor?: number;
+  /** Shuffle examples and batch order. Default true; false gives a fixed, sorted plan. */
+  shuffle?: boolean;
+}
+
+export interface Batch {
+  size: number;
+  /** size × srcMaxLen, row-major, PAD-padded. */
+  srcIds: Int32Array;
+  srcLengths: Int32Array;
+  srcMaxLen: number;
+  /** size × tgtMaxLen: BOS then the target, PAD-padded. */
+  tgtIn: Int32Array;
+  /** size × tgtMaxLen: the target then EOS, PAD-padded. */
+  tgtOut: Int32Array;
+  /** Target length + 1 (the BOS/EOS step). */
+  tgtLengths: Int32Array;
+  tgtMaxLen: number;
+  /** Example.index of each row. */
+  indices: Int32Array;
+  /** Sum of tgtLengths: the number of predicted tokens. */
+  tokens: number;
+}
+
+export interface SourceBatch {
+  size: number;
+  /** size × srcMaxLen, row-major, PAD-padded, rows sorted by length descending. */
+  srcIds: Int32Array;
+  srcLengths: Int32Array;
+  srcMaxLen: number;
+  /** order[row] = position of that row's sentence in the input list. */
+  order: Int32Array;
+}
+
+/**
+ * Plans one epoch: shuffle, cut into pools of `batchSize × poolFactor`, sort
+ * each pool by (source length, target length), cut into batches, shuffle the
+ * batches. Returns batches as positions into `examples`; every example
+ * appears exactly once. The plan depends only on the examples, the options
+ * and the rng state, so a trainer can resume mid-epoch by saving the rng
+ * state from before the call plus the batch number.
+ */
+export function planEpoch(examples: readonly Example[], options: EpochPlanOptions, rng: Rng): number[][] {
+  const { batchSize } = options;
+  const poolFactor = options.poolFactor ?? 100;
+  const shuffle = options.shuffle ?? true;
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!(Number.isInteger(poolFactor) && poolFactor >= 1)) throw new RangeError(`poolFactor must be a positive integer, got ${poolFactor}`);
+
+  const order = Array.from({ length: examples.length }, (_, i) => i);
+  if (shuffle) rng.shuffle(order);
+  const poolSize = batchSize * poolFactor;
+  const batches: number[][] = [];
+  for (let start = 0; start < order.length; start += poolSize) {
+    const pool = order.slice(start, start + poolSize);
+    // Array.prototype.sort is stable, so ties keep their shuffled order.
+    pool.sort((a, b) => examples[a].src.length - examples[b].src.length || examples[a].tgt.length - examples[b].tgt.length);
+    for (let i = 0; i < pool.length; i += batchSize) batches.push(pool.slice(i, i + batchSize));
+  }
+  if (shuffle) rng.shuffle(batches);
+  return batches;
+}
+
+/** Pads the chosen examples into a batch, rows sorted by source length descending (stable). */
+export function makeBatch(examples: readonly Example[], indices: readonly number[]): Batch {
+  const rows = sortByLengthDesc(indices.map((i) => {
+    const example = examples[i];
+    if (example === undefined) throw new RangeError(`example position ${i} out of range [0, ${examples.length})`);
+    return example;
+  }), (e) => e.src.length);
+  const size = rows.length;
+  let srcMaxLen = 0;
+  let tgtMaxLen = 0;
+  for (const e of rows) {
+    srcMaxLen = Math.max(srcMaxLen, e.src.length);
+    tgtMaxLen = Math.max(tgtMaxLen, e.tgt.length + 1);
+  }
+  const srcIds = new Int32Array(size * srcMaxLen).fill(PAD_ID);
+  const tgtIn = new Int32Array(size * tgtMaxLen).fill(PAD_ID);
+  const tgtOut = new Int32Array(size * tgtMaxLen).fill(PAD_ID);
+  const srcLengths = new Int32Array(size);
+  const tgtLengths = new Int32Array(size);
+  const batchIndices = new Int32Array(size);
+  let tokens = 0;
+  rows.forEach((e, r) => {
+    srcIds.set(e.src, r * srcMaxLen);
+    srcLengths[r] = e.src.length;
+    const t = e.tgt.length;
+    tgtIn[r * tgtMaxLen] = BOS_ID;
+    tgtIn.set(e.tgt, r * tgtMaxLen + 1);
+    tgtOut.set(e.tgt, r * tgtMaxLen);
+    tgtOut[r * tgtMaxLen + t] = EOS_ID;
+    tgtLengths[r] = t + 1;
+    tokens += t + 1;
+    batchIndices[r] = e.index;
+  });
+  return { size, srcIds, srcLengths, srcMaxLen, tgtIn, tgtOut, tgtLengths, tgtMaxLen, indices: batchIndices, tokens };
+}
+
+/** Pads source sentences for translation; `order` maps rows back to input positions. */
+export function makeSourceBatch(srcList: readonly Int32Array[]): SourceBatch {
+  const order = sortByLengthDesc(srcList.map((_, i) => i), (i) => srcList[i].length);
+  const size = srcList.length;
+  let srcMaxLen = 0;
+  for (const src of srcList) srcMaxLen = Math.max(srcMaxLen, src.length);
+  const srcIds = new Int32Array(size * srcMaxLen).fill(PAD_ID);
+  const srcLengths = new Int32Array(size);
+  order.forEach((i, r) => {
+    srcIds.set(srcList[i], r * srcMaxLen);
+    srcLengths[r] = srcList[i].length;
+  });
+  return { size, srcIds, srcLengths, srcMaxLen, order: Int32Array.from(order) };
+}
+
+export interface EncodeResult {
+  examples: Example[];
+  /** Distinct source/target tokens that became UNK. */
+  unknownSource: string[];
+  unknownTarget: string[];
+}
+
+/**
+ * Tokenizes and encodes pairs into examples; Example.index is the pair's
+ * position in `pairs`.
+ */
+export function encodePairs(
+  pairs: readonly { source: string; target: string }[],
+  tokenizers: { source: Tokenizer; target: Tokenizer },
+  vocabs: { source: Vocab; target: Vocab },
+): EncodeResult {
+  const unknownSource = new Set<string>();
+  const unknownTarget = new Set<string>();
+  const examples = pairs.map((pair, index) => {
+    const src = vocabs.source.encode(tokenizers.source.tokenize(pair.source));
+    const tgt = vocabs.target.encode(tokenizers.target.tokenize(pair.target));
+    for (const u of src.unknown) unknownSource.add(u);
+    for (const u of tgt.unknown) unknownTarget.add(u);
+    return { src: src.ids, tgt: tgt.ids, index };
+  });
+  return { examples, unknownSource: [...unknownSource], unknownTarget: [...unknownTarget] };
+}
+
+function sortByLengthDesc<T>(items: T[], length: (item: T) => number): T[] {
+  return items.sort((a, b) => length(b) - length(a));
+}

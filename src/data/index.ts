@@ -1,0 +1,25 @@
+/** Public API of the data layer: corpus reading, splits, tokenizers, vocabularies, batching, demo corpus. */
+export { CorpusError, codePointLength, parsePairs, readPairs, readPairsSync } from './corpus.js';
+export type { Corpus, CorpusStats, ReadPairsOptions, SentencePair } from './corpus.js';
+export { DEFAULT_SPLIT_SALT, fnv1a32, kerasSplit, splitBySource } from './split.js';
+export type { DataSplit, SplitOptions } from './split.js';
+export { CharTokenizer, tokenizerFromJSON } from './tokenizer.js';
+export type { Tokenizer, TokenizerLevel, TokenizerSpec } from './tokenizer.js';
+export {
+  BOS_ID,
+  BOS_TOKEN,
+  EOS_ID,
+  EOS_TOKEN,
+  PAD_ID,
+  PAD_TOKEN,
+  SPECIAL_TOKENS,
+  UNK_ID,
+  UNK_TOKEN,
+  Vocab,
+  compareCodePoints,
+} from './vocab.js';
+export type { Encoded, VocabBuildOptions, VocabJSON } from './vocab.js';
+export { encodePairs, makeBatch, makeSourceBatch, planEpoch } from './batching.js';
+export type { Batch, EncodeResult, EpochPlanOptions, Example, SourceBatch } from './batching.js';
+export { formatCorpusTsv, generateCorpus, generateSentence, writeCorpusTsv } from './synthetic.js';
+export type { GenerateCorpusOptions, GeneratedPair } from './synthetic.js';
