@@ -219,7 +219,9 @@ export function softmax(x: Tensor, mask?: Uint8Array): Tensor {
   const K = kernels();
   if (!mask) K.softmaxRows(rows, cols, x.data, out.data, false);
   else {
-    if (mask.length !== x.size && x.size % mask.length !== 0) {
+    // The mask must be whole rows of `cols`, and its rows must divide x's rows evenly.
+    const maskRows = cols > 0 ? mask.length / cols : 0;
+    if (mask.length !== x.size && !(Number.isInteger(maskRows) && maskRows > 0 && rows % maskRows === 0)) {
       throw new ShapeError(`softmax: mask of length ${mask.length} does not fit ${shapeString(x.shape)}`);
     }
     maskedSoftmax(x.data, mask, rows, cols, out.data);
@@ -357,7 +359,7 @@ export function concat(parts: Tensor[]): Tensor {
   const rows = parts[0].rows;
   const lead = parts[0].shape.slice(0, -1);
   for (const p of parts) {
-    if (p.rows !== rows || p.rank !== parts[0].rank) {
+    if (p.rows !== rows || p.rank !== parts[0].rank || p.shape.some((d, i) => i < lead.length && d !== lead[i])) {
       throw new ShapeError(`concat: leading shapes differ: ${parts.map((q) => shapeString(q.shape)).join(' vs ')}`);
     }
   }
