@@ -106,6 +106,9 @@ describe(`ops forward values (${kernelName()} kernels)`, () => {
     const c = ops.concat([a, T([7, 8], [2, 1])]);
     assert.deepEqual(c.shape, [2, 4]);
     assert.deepEqual(c.toArray(), [1, 2, 3, 7, 4, 5, 6, 8]);
+    const e = ops.concat([Tensor.zeros([2, 0]), a, Tensor.zeros([2, 0])]);
+    assert.deepEqual(e.shape, [2, 3], 'zero-width parts are allowed');
+    assert.deepEqual(e.toArray(), a.toArray());
     assert.deepEqual(ops.slice(a, 1, 3).toArray(), [2, 3, 5, 6]);
     const [p, q] = ops.split(a, [1, 2]);
     assert.deepEqual(p.toArray(), [1, 4]);

@@ -356,10 +356,10 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
 /** Concatenation along the last axis; all leading shapes must match. */
 export function concat(parts: Tensor[]): Tensor {
   if (parts.length === 0) throw new ShapeError('concat: nothing to concatenate');
-  const rows = parts[0].rows;
   const lead = parts[0].shape.slice(0, -1);
+  const rows = lead.reduce((s, d) => s * d, 1); // not .rows, which is 0 for a zero-width part
   for (const p of parts) {
-    if (p.rows !== rows || p.rank !== parts[0].rank || p.shape.some((d, i) => i < lead.length && d !== lead[i])) {
+    if (p.rank !== parts[0].rank || p.shape.some((d, i) => i < lead.length && d !== lead[i])) {
       throw new ShapeError(`concat: leading shapes differ: ${parts.map((q) => shapeString(q.shape)).join(' vs ')}`);
     }
   }
