@@ -71,7 +71,8 @@ export abstract class Optimizer {
     const slots: OptimizerState['slots'] = {};
     for (const p of this.params) {
       const s = this.slots.get(p);
-      if (s) slots[p.name as string] = s;
+      // Copies, so a snapshot is not changed by later updates.
+      if (s) slots[p.name as string] = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.slice()]));
     }
     return { kind: this.kind, step: this.step, learningRate: this.learningRate, slots };
   }
@@ -87,7 +88,8 @@ export abstract class Optimizer {
       for (const [k, v] of Object.entries(s)) {
         if (v.length !== p.size) throw new Error(`optimizer slot ${p.name}/${k} has ${v.length} values, parameter has ${p.size}`);
       }
-      this.slots.set(p, s);
+      // Copies, so two optimizers restored from one state do not share buffers.
+      this.slots.set(p, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Float32Array.from(v)])));
     }
   }
 }
