@@ -1,0 +1,62 @@
+/**
+ * Model architecture options with their defaults in one place. The defaults
+ * are the Keras lstm_seq2seq seed: one LSTM layer of 256 units on each side,
+ * inputs fed one-hot (as an embedding whose rows are the input weights).
+ */
+export type CellType = 'lstm' | 'gru';
+export type AttentionType = 'none' | 'dot' | 'general' | 'additive';
+
+export interface ModelConfig {
+  /** Recurrent cell. Default 'lstm'. */
+  cell: CellType;
+  /** Units per recurrent layer (Keras latent_dim). Default 256. */
+  latentDim: number;
+  /** Recurrent layers in encoder and decoder. Default 1. */
+  layers: number;
+  /** Learned embedding size; 0 feeds one-hot-equivalent inputs as the seed does. Default 0. */
+  embeddingDim: number;
+  /** Dropout between layers and on embeddings during training. Default 0. */
+  dropout: number;
+  /** Source vocabulary size (from the data). */
+  srcVocabSize: number;
+  /** Target vocabulary size (from the data). */
+  tgtVocabSize: number;
+}
+
+export const MODEL_DEFAULTS: Omit<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'> = {
+  cell: 'lstm',
+  latentDim: 256,
+  layers: 1,
+  embeddingDim: 0,
+  dropout: 0,
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Fills defaults and validates every field, naming the bad one. */
+export function resolveModelConfig(partial: Partial<ModelConfig> & Pick<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'>, where = 'model config'): ModelConfig {
+  const c: ModelConfig = { ...MODEL_DEFAULTS, ...stripUndefined(partial) } as ModelConfig;
+  const int = (field: keyof ModelConfig, min: number, max: number): void => {
+    const v = c[field];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new ConfigError(`${where}: "${field}" must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    }
+  };
+  if (c.cell !== 'lstm' && c.cell !== 'gru') throw new ConfigError(`${where}: "cell" must be "lstm" or "gru", got ${JSON.stringify(c.cell)}`);
+  int('latentDim', 1, 8192);
+  int('layers', 1, 16);
+  int('embeddingDim', 0, 8192);
+  int('srcVocabSize', 4, 1_000_000);
+  int('tgtVocabSize', 4, 1_000_000);
+  if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) throw new ConfigError(`${where}: "dropout" must be in [0, 1), got ${JSON.stringify(c.dropout)}`);
+  return c;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
