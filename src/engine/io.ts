@@ -134,11 +134,12 @@ export function assignWeights(params: readonly Tensor[], loaded: Map<string, Ten
   const known = new Set(params.map((p) => p.name));
   const extra = [...loaded.keys()].filter((n) => !known.has(n));
   if (extra.length) throw new WeightsError(`${source}: unexpected parameters ${extra.join(', ')} (does the config match these weights?)`);
+  // Validate every shape before copying anything, so a mismatch leaves the model untouched.
   for (const p of params) {
     const w = loaded.get(p.name as string) as Tensor;
     if (w.shape.length !== p.shape.length || w.shape.some((d, i) => d !== p.shape[i])) {
       throw new WeightsError(`${source}: parameter "${p.name}" has shape [${w.shape.join(', ')}] but the model expects [${p.shape.join(', ')}]`);
     }
-    p.data.set(w.data);
   }
+  for (const p of params) p.data.set((loaded.get(p.name as string) as Tensor).data);
 }

@@ -1,0 +1,177 @@
+/**
+ * Weights I/O: exact round trips, and every kind of damaged or hostile
+ * index/blob is rejected with a WeightsError naming the problem, before any
+ * large allocation.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor } from '../src/engine/tensor.js';
+import { serializeWeights, deserializeWeights, assignWeights, crc32, WeightsError, WEIGHTS_VERSION, type WeightsIndex } from '../src/engine/io.js';
+import { Rng } from '../src/engine/rng.js';
+import { randomData, assertSameBits } from './helpers/gradcheck.js';
+
+function sample(): Tensor[] {
+  const rng = new Rng(11);
+  const big = new Float32Array(40);
+  big.set(randomData(rng, 40));
+  return [
+    new Tensor(randomData(rng, 12), [3, 4], true, 'enc/kernel'),
+    new Tensor(big.subarray(8, 20), [12], true, 'enc/bias'), // a view with a byte offset
+    new Tensor(Float32Array.of(NaN, Infinity, -Infinity, -0, 1e-45, 3.4028234663852886e38), [2, 3], true, 'odd/values'),
+    new Tensor(Float32Array.of(2.5), [], true, 'scalar'),
+    new Tensor(new Float32Array(0), [2, 0], true, 'empty'),
+    new Tensor(randomData(rng, 24), [2, 3, 4], true, 'dec/attn/w'),
+  ];
+}
+
+/** Expects a WeightsError whose message matches `re`. */
+function rejects(f: () => unknown, re: RegExp): void {
+  assert.throws(f, (err: unknown) => {
+    assert.ok(err instanceof WeightsError, `expected a WeightsError, got ${String(err)}`);
+    assert.match((err as Error).message, re);
+    return true;
+  });
+}
+
+/** A structurally valid (checksummed) index and blob with one tensor entry replaced. */
+function withEntry(patch: Record<string, unknown>): { index: WeightsIndex; blob: Uint8Array } {
+  const { index, blob } = serializeWeights([new Tensor(Float32Array.of(1, 2, 3, 4), [2, 2], false, 'w')]);
+  const entry = { ...index.tensors[0], ...patch };
+  return { index: { ...index, tensors: [entry as never] }, blob };
+}
+
+describe('weights round trip', () => {
+  it('names, shapes, order and exact bits survive, including NaN, ±∞, −0 and denormals', () => {
+    const ts = sample();
+    const { index, blob } = serializeWeights(ts);
+    assert.equal(index.version, WEIGHTS_VERSION);
+    assert.equal(index.byteLength, blob.length);
+    assert.equal(blob.length, ts.reduce((s, t) => s + 4 * t.size, 0));
+    // The index survives JSON.
+    const loaded = deserializeWeights(JSON.parse(JSON.stringify(index)), blob);
+    assert.deepEqual([...loaded.keys()], ts.map((t) => t.name));
+    for (const t of ts) {
+      const w = loaded.get(t.name as string) as Tensor;
+      assert.deepEqual(w.shape, t.shape);
+      assert.equal(w.name, t.name);
+      const a = new Uint32Array(w.data.buffer, w.data.byteOffset, w.size), b = new Uint32Array(t.data.slice().buffer);
+      assert.deepEqual(Array.from(a), Array.from(b), `${t.name} bits`);
+    }
+    // Loaded tensors own their data.
+    blob.fill(0);
+    assert.equal((loaded.get('scalar') as Tensor).item(), 2.5);
+  });
+
+  it('assignWeights copies into matching parameters', () => {
+    const ts = sample();
+    const { index, blob } = serializeWeights(ts);
+    const fresh = ts.map((t) => new Tensor(new Float32Array(t.size), t.shape, true, t.name));
+    assignWeights(fresh, deserializeWeights(index, blob));
+    fresh.forEach((p, i) => assertSameBits(p.data, ts[i].data.slice(), p.name as string));
+  });
+
+  it('crc32 is the standard IEEE CRC', () => {
+    assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
+    assert.equal(crc32(new Uint8Array(0)), 0);
+  });
+
+  it('serializeWeights needs unique names', () => {
+    rejects(() => serializeWeights([new Tensor(new Float32Array(1), [1])]), /every tensor needs a name/);
+    rejects(() => serializeWeights([new Tensor(new Float32Array(1), [1], false, 'a'), new Tensor(new Float32Array(1), [1], false, 'a')]), /duplicate name "a"/);
+  });
+});
+
+describe('damaged weights are rejected clearly', () => {
+  const { index, blob } = serializeWeights(sample());
+
+  it('truncated blob', () => {
+    rejects(() => deserializeWeights(index, blob.subarray(0, blob.length - 3), 'model.bin'), /^model\.bin: blob has \d+ bytes but the index says \d+: the file is truncated/);
+  });
+
+  it('a flipped byte anywhere in the blob', () => {
+    for (const pos of [0, 17, blob.length - 1]) {
+      const bad = blob.slice();
+      bad[pos] ^= 0x10;
+      rejects(() => deserializeWeights(index, bad), /checksum mismatch: the weights file is corrupted/);
+    }
+  });
+
+  it('wrong format, version or dtype; index not an object', () => {
+    rejects(() => deserializeWeights({ ...index, version: WEIGHTS_VERSION + 1 }, blob), new RegExp(`weights format version ${WEIGHTS_VERSION + 1} is not supported \\(this s2s reads version ${WEIGHTS_VERSION}\\)`));
+    rejects(() => deserializeWeights({ ...index, version: '1' }, blob), /version "1" is not supported/);
+    rejects(() => deserializeWeights({ ...index, format: 'npz' }, blob), /"format" must be "s2s-weights", got "npz"/);
+    rejects(() => deserializeWeights({ ...index, dtype: 'float16' }, blob), /"dtype" must be "float32", got "float16"/);
+    rejects(() => deserializeWeights(null, blob), /index is not a JSON object/);
+    rejects(() => deserializeWeights('{"format":"s2s-weights"}', blob), /index is not a JSON object/);
+    rejects(() => deserializeWeights({ ...index, tensors: {} }, blob), /"tensors" must be an array/);
+  });
+
+  it('a tensor entry whose own checksum does not match', () => {
+    const { index: i2, blob: b2 } = withEntry({ crc32: 12345 });
+    rejects(() => deserializeWeights(i2, b2), /tensors\[0\] \("w"\): checksum mismatch/);
+  });
+
+  it('bad names', () => {
+    rejects(() => deserializeWeights(withEntry({ name: '' }).index, withEntry({}).blob), /tensors\[0\]\.name must be a non-empty string/);
+    rejects(() => deserializeWeights(withEntry({ name: 7 }).index, withEntry({}).blob), /tensors\[0\]\.name must be a non-empty string/);
+    const { index: i2, blob: b2 } = withEntry({});
+    rejects(() => deserializeWeights({ ...i2, tensors: [i2.tensors[0], i2.tensors[0]] }, b2), /tensors\[1\]: duplicate tensor name "w"/);
+    rejects(() => deserializeWeights({ ...i2, tensors: [null] }, b2), /tensors\[0\] is not an object/);
+  });
+
+  it('absurd shapes and lengths are refused without allocating', () => {
+    const { blob: b } = withEntry({});
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ shape: [-1, 4] }, /shape must be an array of at most 8 non-negative integers/],
+      [{ shape: [2.5, 2] }, /shape must be an array/],
+      [{ shape: ['2', 2] }, /shape must be an array/],
+      [{ shape: 4 }, /shape must be an array/],
+      [{ shape: [1, 1, 1, 1, 1, 1, 1, 1, 4] }, /at most 8/],
+      [{ shape: [1e9, 1e9], length: 1e18 }, /shape must be an array/], // dimensions larger than the blob
+      [{ shape: [16, 16, 16, 16, 16, 16, 16, 16], length: 16 ** 8 }, /bytes \[0, \d+\) lie outside the 16-byte blob/],
+      [{ shape: [2, 2], length: 5 }, /length 5 does not match shape \[2, 2\]/],
+      [{ shape: [2, 2], length: '4' }, /length "4" does not match shape/],
+      [{ shape: [16], length: 16 }, /bytes \[0, 64\) lie outside the 16-byte blob/],
+    ];
+    const before = process.memoryUsage().arrayBuffers;
+    for (const [patch, re] of cases) rejects(() => deserializeWeights(withEntry(patch).index, b), re);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 32 * 1024 * 1024, 'no large buffers were allocated');
+  });
+
+  it('absurd offsets', () => {
+    const { blob: b } = withEntry({});
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ offset: -4 }, /bad offset -4/],
+      [{ offset: 2 }, /bad offset 2/],
+      [{ offset: 1.5 }, /bad offset 1.5/],
+      [{ offset: '0' }, /bad offset "0"/],
+      [{ offset: 4 }, /bytes \[4, 20\) lie outside the 16-byte blob/],
+      [{ offset: 2 ** 52 }, /lie outside the 16-byte blob/],
+      [{ offset: 2 ** 60 }, /bad offset/],
+    ];
+    for (const [patch, re] of cases) rejects(() => deserializeWeights(withEntry(patch).index, b), re);
+  });
+});
+
+describe('assignWeights mismatches', () => {
+  const mk = (name: string, shape: number[]): Tensor => new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, true, name);
+  const loaded = (): Map<string, Tensor> => new Map([['a', mk('a', [2, 3])], ['b', mk('b', [4])]]);
+
+  it('missing parameters', () => {
+    rejects(() => assignWeights([mk('a', [2, 3]), mk('b', [4]), mk('c', [1])], loaded(), 'bundle x'), /^bundle x: missing parameters c$/);
+  });
+  it('unexpected parameters', () => {
+    rejects(() => assignWeights([mk('a', [2, 3])], loaded()), /unexpected parameters b \(does the config match these weights\?\)/);
+  });
+  it('shape mismatch, including same size in another shape', () => {
+    rejects(() => assignWeights([mk('a', [3, 2]), mk('b', [4])], loaded()), /parameter "a" has shape \[2, 3\] but the model expects \[3, 2\]/);
+    rejects(() => assignWeights([mk('a', [2, 3]), mk('b', [1, 4])], loaded()), /parameter "b" has shape \[4\] but the model expects \[1, 4\]/);
+  });
+  it('nothing is modified when validation fails on a later parameter', () => {
+    const a = mk('a', [2, 3]);
+    const src = loaded();
+    (src.get('a') as Tensor).data.fill(7);
+    assert.throws(() => assignWeights([a, mk('b', [5])], src));
+    assert.ok(a.data.every((v) => v === 0), 'a was left untouched');
+  });
+});
