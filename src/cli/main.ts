@@ -105,6 +105,8 @@ async function train(o: TrainCliOptions): Promise<void> {
     const ckpt = loadLatestCheckpoint(outDir);
     if (!ckpt) throw new Error(`${checkpointsDir(outDir)}: no checkpoint to resume from`);
     bundleConfig = ckpt.bundle.config;
+    // Only the epoch count may change on resume (to train longer); everything else is the run's own.
+    if (o.epochs !== undefined) bundleConfig.train.epochs = o.epochs;
     model = ckpt.bundle.model;
     state = ckpt.state;
     data = prepareData(bundleConfig.data.corpus, bundleConfig.data, ckpt.bundle.vocabs);
