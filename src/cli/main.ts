@@ -2,7 +2,7 @@
  * The `s2s` command line: train, translate, eval.
  */
 import { Command, Option, InvalidArgumentError } from 'commander';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { kernels } from '../engine/index.js';
 import { Seq2Seq } from '../model/seq2seq.js';
@@ -219,6 +219,20 @@ async function evaluate(o: { model: string; data: string; split: 'train' | 'vali
   }
 }
 
+/** New sentences for the demo: not in the built-in corpus as written, but within its grammar. */
+const DEMO_SENTENCES = ['I am happy.', 'She is tired.', 'We see the cat.', 'They don\'t eat bread.', 'Is the dog hungry?'];
+
+async function demo(o: { out: string; epochs?: number }): Promise<void> {
+  // The demo always starts fresh: an earlier demo run in the same folder is replaced.
+  rmSync(o.out, { recursive: true, force: true });
+  await train({ out: o.out, epochs: o.epochs, examples: 5 });
+  const bundle = loadBundle(o.out);
+  console.log('\ntranslating new sentences:');
+  const results = bundle.translator.translate(DEMO_SENTENCES);
+  for (const r of results) console.log(`  ${r.source}  →  ${r.text}`);
+  console.log(`\ntranslate your own: node bin/s2s.js translate --model ${o.out} "I want the red apples."`);
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program.name('s2s').description('Sequence-to-sequence neural machine translation: train on sentence pairs, translate anywhere.').version(VERSION);
@@ -270,6 +284,12 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'score only the first N sentences of the split', int('--limit', 1))
     .option('--batch-size <n>', 'sentences translated together', int('--batch-size', 1), 64)
     .action((opts) => evaluate(opts));
+  program
+    .command('demo')
+    .description('train a small model on the built-in corpus, then translate a few new sentences')
+    .option('--out <dir>', 'model bundle directory (replaced)', 'models/demo')
+    .option('--epochs <n>', `passes over the training split (default: ${PRESETS.demo.train.epochs})`, int('--epochs', 0))
+    .action((opts) => demo(opts));
   return program;
 }
 
