@@ -4,7 +4,6 @@
  * length limit. Finished rows are dropped from the batch so they cost nothing.
  */
 import { noGrad, type Tensor } from '../engine/index.js';
-import { gatherState } from '../model/recurrent.js';
 import type { Seq2Seq, IdBatch, DecoderState } from '../model/seq2seq.js';
 import { BOS_ID, EOS_ID } from '../data/vocab.js';
 
@@ -69,7 +68,7 @@ export function greedyDecode(model: Seq2Seq, src: IdBatch, options: DecodeOption
         tokens = ids;
       } else {
         const idx = Int32Array.from(keep);
-        state = { layers: r.state.layers.map((l) => gatherState(l, idx)) };
+        state = model.selectState(r.state, idx);
         tokens = idx.map((i) => ids[i]);
         rows = idx.map((i) => rows[i]);
       }

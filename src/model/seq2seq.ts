@@ -159,6 +159,14 @@ export class Seq2Seq {
     return { logits: this.project(output), state: { layers: states } };
   }
 
+  /**
+   * The state rows picked by `index` (rows may repeat): how decoders drop
+   * finished sentences or expand and reorder beams.
+   */
+  selectState(state: DecoderState, index: Int32Array): DecoderState {
+    return { layers: state.layers.map((l) => gatherState(l, index)) };
+  }
+
   /** Dense softmax layer's pre-activations. */
   project(hidden: Tensor): Tensor {
     return ops.add(ops.matmul(hidden, this.outputKernel), this.outputBias);
