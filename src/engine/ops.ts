@@ -521,3 +521,58 @@ export function layerNorm(x: Tensor, gain: Tensor, bias: Tensor, eps = 1e-5): Te
   }
   return out;
 }
+
+// ---------------------------------------------------------------- row views
+
+/**
+ * The first n entries along axis 0, as a view (no copy): decoders running
+ * sorted batches shrink to the sequences still active this way.
+ */
+export function takeRows(x: Tensor, n: number): Tensor {
+  if (x.rank < 1 || n < 0 || n > x.shape[0]) throw new ShapeError(`takeRows: cannot take ${n} rows of ${shapeString(x.shape)}`);
+  if (n === x.shape[0]) return x;
+  const rowSize = x.size / x.shape[0];
+  const out = new Tensor(x.data.subarray(0, n * rowSize), [n, ...x.shape.slice(1)]);
+  if (needsGrad(x)) {
+    record(out, () => {
+      if (!out.grad) return;
+      const d = x.gradBuffer(), g = out.grad;
+      for (let i = 0; i < g.length; i++) d[i] += g[i];
+    });
+  }
+  return out;
+}
+
+/** Concatenation along axis 0 (trailing shapes must match). */
+export function concatRows(parts: Tensor[]): Tensor {
+  if (parts.length === 0) throw new ShapeError('concatRows: nothing to concatenate');
+  const tail = parts[0].shape.slice(1);
+  let rows = 0;
+  for (const p of parts) {
+    if (p.rank !== parts[0].rank || p.shape.slice(1).some((d, i) => d !== tail[i])) {
+      throw new ShapeError(`concatRows: trailing shapes differ: ${parts.map((q) => shapeString(q.shape)).join(' vs ')}`);
+    }
+    rows += p.shape[0];
+  }
+  const out = Tensor.zeros([rows, ...tail]);
+  let off = 0;
+  for (const p of parts) {
+    out.data.set(p.data, off);
+    off += p.size;
+  }
+  if (needsGrad(...parts)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      let o = 0;
+      for (const p of parts) {
+        if (p.requiresGrad) {
+          const d = p.gradBuffer();
+          for (let i = 0; i < d.length; i++) d[i] += g[o + i];
+        }
+        o += p.size;
+      }
+    });
+  }
+  return out;
+}
