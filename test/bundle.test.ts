@@ -29,7 +29,7 @@ function partsFor(setup: ReturnType<typeof tinySetup>): BundleParts {
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 's2s-bundle-'));
 
-for (const arch of [{}, { cell: 'gru' as const, layers: 2 }, { embeddingDim: 8, layers: 2, dropout: 0.2 }]) {
+for (const arch of [{}, { cell: 'gru' as const, layers: 2 }, { embeddingDim: 8, layers: 2, dropout: 0.2 }, { bidirectional: true, attention: 'additive' as const }, { cell: 'gru' as const, attention: 'general' as const, bidirectional: true, layers: 2 }, { attention: 'dot' as const, embeddingDim: 8 }]) {
   test(`bundle round trip gives identical translations and loss (${JSON.stringify(arch)})`, () => {
     const setup = tinySetup(10, arch);
     const parts = partsFor(setup);

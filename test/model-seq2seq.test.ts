@@ -12,6 +12,10 @@ const ARCHS = [
   { name: 'seed lstm', model: {} },
   { name: 'gru', model: { cell: 'gru' as const } },
   { name: 'stacked lstm with embeddings', model: { layers: 2, embeddingDim: 8 } },
+  { name: 'bidirectional gru, 2 layers', model: { cell: 'gru' as const, layers: 2, bidirectional: true } },
+  { name: 'dot attention', model: { attention: 'dot' as const } },
+  { name: 'general attention, bidirectional lstm', model: { attention: 'general' as const, bidirectional: true, embeddingDim: 8 } },
+  { name: 'additive attention, 2 layers gru', model: { attention: 'additive' as const, layers: 2, cell: 'gru' as const } },
 ];
 
 for (const arch of ARCHS) {
@@ -44,8 +48,8 @@ for (const arch of ARCHS) {
   });
 }
 
-test('padding changes nothing: a sentence translates the same alone or among longer ones', () => {
-  const { model, examples } = tinySetup(12);
+for (const arch of ARCHS) test(`padding changes nothing (${arch.name}): a sentence translates the same alone or among longer ones`, () => {
+  const { model, examples } = tinySetup(12, arch.model);
   const short = examples.reduce((a, b) => (a.src.length <= b.src.length ? a : b));
   const others = examples.filter((e) => e !== short).map((e) => e.src);
   const alone = makeSourceBatch([short.src]);
@@ -62,8 +66,8 @@ test('padding changes nothing: a sentence translates the same alone or among lon
   assert.deepEqual(Array.from(sm.layers[0].h.data.subarray(row * H, (row + 1) * H)), Array.from(sa.layers[0].h.data));
 });
 
-test('the training loss ignores padding: batch loss equals the token-weighted mean of single-sentence losses', () => {
-  const { model, examples } = tinySetup(5);
+for (const arch of ARCHS) test(`the training loss ignores padding (${arch.name}): batch loss equals the token-weighted mean of single-sentence losses`, () => {
+  const { model, examples } = tinySetup(5, arch.model);
   noGrad(() => {
     const all = model.forward(makeBatch(examples, [0, 1, 2, 3, 4]));
     let sum = 0, tokens = 0;

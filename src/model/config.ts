@@ -17,6 +17,10 @@ export interface ModelConfig {
   embeddingDim: number;
   /** Dropout between layers and on embeddings during training. Default 0. */
   dropout: number;
+  /** Forward and backward encoder RNNs; decoder states from a learned projection of both. Default false. */
+  bidirectional: boolean;
+  /** Luong dot/general or Bahdanau additive attention with input feeding; 'none' is the seed. Default 'none'. */
+  attention: AttentionType;
   /** Source vocabulary size (from the data). */
   srcVocabSize: number;
   /** Target vocabulary size (from the data). */
@@ -29,6 +33,8 @@ export const MODEL_DEFAULTS: Omit<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'> 
   layers: 1,
   embeddingDim: 0,
   dropout: 0,
+  bidirectional: false,
+  attention: 'none',
 };
 
 export class ConfigError extends Error {
@@ -53,6 +59,13 @@ export function resolveModelConfig(partial: Partial<ModelConfig> & Pick<ModelCon
   int('embeddingDim', 0, 8192);
   int('srcVocabSize', 4, 1_000_000);
   int('tgtVocabSize', 4, 1_000_000);
+  if (typeof c.bidirectional !== 'boolean') throw new ConfigError(`${where}: "bidirectional" must be true or false, got ${JSON.stringify(c.bidirectional)}`);
+  if (!['none', 'dot', 'general', 'additive'].includes(c.attention)) {
+    throw new ConfigError(`${where}: "attention" must be none, dot, general or additive, got ${JSON.stringify(c.attention)}`);
+  }
+  if (c.attention === 'dot' && c.bidirectional) {
+    throw new ConfigError(`${where}: dot attention needs encoder and decoder states of one size; with "bidirectional" use general or additive attention`);
+  }
   if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) throw new ConfigError(`${where}: "dropout" must be in [0, 1), got ${JSON.stringify(c.dropout)}`);
   return c;
 }
