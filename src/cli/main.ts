@@ -3,16 +3,18 @@
  */
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { existsSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { kernels } from '../engine/index.js';
 import { Seq2Seq } from '../model/seq2seq.js';
-import type { ModelConfig } from '../model/config.js';
 import { Trainer, type TrainerState } from '../train/trainer.js';
-import { getPreset, validateTrainOptions, PRESETS, type Preset } from '../train/options.js';
+import { PRESETS } from '../train/options.js';
+import { addTrainOptions, readConfigFile, resolveTraining } from './train-config.js';
 import { prepareData, readSplit, BUILTIN_CORPUS } from '../train/prepare.js';
 import { saveBundle, loadBundle, makeTranslator, type BundleConfig, type BundleParts } from '../bundle/bundle.js';
 import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from '../bundle/checkpoint.js';
 import { corpusBleu, corpusChrf, exactMatch } from '../eval/index.js';
+import { writeFileAtomic } from '../bundle/atomic.js';
 import { createProgress } from './progress.js';
 
 const VERSION = '0.1.0';
@@ -25,77 +27,17 @@ function int(name: string, min = 0) {
   };
 }
 
-function float(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
-    return n;
-  };
-}
-
-function samplesArg(v: string): number | 'all' {
-  if (v === 'all') return 'all';
-  return int('--samples', 1)(v);
-}
-
 interface TrainCliOptions {
-  data?: string;
-  preset?: string;
-  out: string;
+  config?: string;
   resume?: string;
-  samples?: number | 'all';
-  split?: 'hash' | 'keras';
-  normalizeSpaces?: boolean;
-  skipBadLines?: boolean;
-  maxSourceLength?: number;
-  maxTargetLength?: number;
-  cell?: 'lstm' | 'gru';
-  latentDim?: number;
-  layers?: number;
-  embeddingDim?: number;
-  dropout?: number;
-  epochs?: number;
-  batchSize?: number;
-  optimizer?: 'rmsprop' | 'adam';
-  lr?: number;
-  clipNorm?: number;
-  seed?: number;
-  checkpointEvery?: number;
-  examples: number;
-}
-
-/** Preset values overridden by whatever the command line set. */
-function resolveTrainConfig(o: TrainCliOptions): Preset {
-  const preset = getPreset(o.preset ?? (o.data ? 'seed' : 'demo'));
-  const set = <T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void => {
-    if (value !== undefined) target[key] = value;
-  };
-  set(preset.data, 'samples', o.samples);
-  set(preset.data, 'split', o.split);
-  set(preset.data, 'normalizeSpaces', o.normalizeSpaces);
-  set(preset.data, 'skipBadLines', o.skipBadLines);
-  set(preset.data, 'maxSourceLength', o.maxSourceLength);
-  set(preset.data, 'maxTargetLength', o.maxTargetLength);
-  const m = preset.model as Partial<ModelConfig>;
-  set(m, 'cell', o.cell);
-  set(m, 'latentDim', o.latentDim);
-  set(m, 'layers', o.layers);
-  set(m, 'embeddingDim', o.embeddingDim);
-  set(m, 'dropout', o.dropout);
-  set(preset.train, 'epochs', o.epochs);
-  set(preset.train, 'batchSize', o.batchSize);
-  set(preset.train, 'optimizer', o.optimizer);
-  set(preset.train, 'learningRate', o.lr);
-  set(preset.train, 'clipNorm', o.clipNorm);
-  set(preset.train, 'seed', o.seed);
-  set(preset.train, 'checkpointEvery', o.checkpointEvery);
-  validateTrainOptions(preset.train);
-  return preset;
+  /** Everything else: flags of the option table (camelCase), only those given. */
+  [flag: string]: unknown;
 }
 
 async function train(o: TrainCliOptions): Promise<void> {
   const log = (s: string): void => void process.stderr.write(s + '\n');
-  let outDir = o.out;
+  const resolved = resolveTraining(o.config ? readConfigFile(o.config) : {}, o);
+  let outDir = resolved.out;
   let bundleConfig: BundleConfig;
   let state: TrainerState | null = null;
   let model: Seq2Seq;
@@ -106,7 +48,7 @@ async function train(o: TrainCliOptions): Promise<void> {
     if (!ckpt) throw new Error(`${checkpointsDir(outDir)}: no checkpoint to resume from`);
     bundleConfig = ckpt.bundle.config;
     // Only the epoch count may change on resume (to train longer); everything else is the run's own.
-    if (o.epochs !== undefined) bundleConfig.train.epochs = o.epochs;
+    if (o.epochs !== undefined) bundleConfig.train.epochs = resolved.preset.train.epochs;
     model = ckpt.bundle.model;
     state = ckpt.state;
     data = prepareData(bundleConfig.data.corpus, bundleConfig.data, ckpt.bundle.vocabs);
@@ -115,9 +57,9 @@ async function train(o: TrainCliOptions): Promise<void> {
     if (existsSync(`${checkpointsDir(outDir)}/LATEST`)) {
       throw new Error(`${outDir} already holds a training run; continue it with \`s2s train --resume ${outDir}\` or choose another --out`);
     }
-    const preset = resolveTrainConfig(o);
-    const corpus = o.data ?? BUILTIN_CORPUS;
-    if (o.data && !existsSync(o.data)) throw new Error(`${o.data}: no such file`);
+    const preset = resolved.preset;
+    const corpus = resolved.data ?? BUILTIN_CORPUS;
+    if (resolved.data && !existsSync(resolved.data)) throw new Error(`${resolved.data}: no such file`);
     data = prepareData(corpus, preset.data);
     const modelConfig = { ...preset.model, srcVocabSize: data.vocabs.source.size, tgtVocabSize: data.vocabs.target.size };
     model = new Seq2Seq(modelConfig, preset.train.seed);
@@ -149,9 +91,15 @@ async function train(o: TrainCliOptions): Promise<void> {
   const trainer = new Trainer(model, { train: data.examples.train, validation: data.examples.validation }, bundleConfig.train, {
     onBatch: (p) => progress.batch(p),
     onEpoch: (r) => progress.epoch(r, bundleConfig.train.epochs),
-    onCheckpoint: (st, reason) => {
+    onCheckpoint: (st) => {
       saveCheckpoint(outDir, parts(st.history), st);
-      if (reason !== 'step') saveBundle(outDir, parts(st.history));
+    },
+    // The bundle in --out is always the best model so far by the monitored validation metric.
+    onBest: (st) => saveBundle(outDir, parts(st.history)),
+    validationBleu: () => {
+      const sample = data.split.validation.slice(0, bundleConfig.train.bleuSamples);
+      const hyps = makeTranslator(parts([])).translate(sample.map((p) => p.source)).map((t) => t.text);
+      return corpusBleu(hyps, sample.map((p) => p.target)).score;
     },
     shouldStop: () => stopRequested,
   });
@@ -161,19 +109,26 @@ async function train(o: TrainCliOptions): Promise<void> {
   progress.stop();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  saveBundle(outDir, parts(final.history));
+  if (data.examples.validation.length === 0 || final.history.length === 0) saveBundle(outDir, parts(final.history));
+  else updateHistory(outDir, final.history);
   if (stopRequested) {
     log(`stopped at step ${final.step}; continue with: s2s train --resume ${outDir}`);
     return;
   }
-  log(`trained ${final.epoch} epochs (${final.step} steps) in ${((performance.now() - t0) / 1000).toFixed(1)} s; model saved to ${outDir}`);
-  const sample = (data.split.test.length ? data.split.test : data.split.validation).slice(0, o.examples);
+  const best = final.best ? ` (best epoch ${final.best.epoch}, validation ${bundleConfig.train.monitor} ${final.best.value.toFixed(4)})` : '';
+  log(`trained ${final.epoch} epochs (${final.step} steps${final.stoppedEarly ? ', stopped early' : ''}) in ${((performance.now() - t0) / 1000).toFixed(1)} s; model saved to ${outDir}${best}`);
+  const sample = (data.split.test.length ? data.split.test : data.split.validation).slice(0, resolved.examples);
   if (sample.length) {
-    const translator = makeTranslator(parts(final.history));
+    const translator = loadBundle(outDir).translator;
     const hyps = translator.translate(sample.map((p) => p.source));
     log('examples from the held-out split:');
     sample.forEach((p, i) => log(`  ${p.source}\n    → ${hyps[i].text}\n    (reference: ${p.target})`));
   }
+}
+
+/** The bundle keeps the best epoch's weights; its history still records every epoch. */
+function updateHistory(dir: string, history: unknown[]): void {
+  writeFileAtomic(join(dir, 'history.json'), JSON.stringify(history, null, 1));
 }
 
 async function readStdinLines(): Promise<string[]> {
@@ -225,7 +180,7 @@ const DEMO_SENTENCES = ['I am happy.', 'She is tired.', 'We see the cat.', 'They
 async function demo(o: { out: string; epochs?: number }): Promise<void> {
   // The demo always starts fresh: an earlier demo run in the same folder is replaced.
   rmSync(o.out, { recursive: true, force: true });
-  await train({ out: o.out, epochs: o.epochs, examples: 5 });
+  await train({ out: o.out, epochs: o.epochs });
   const bundle = loadBundle(o.out);
   console.log('\ntranslating new sentences:');
   const results = bundle.translator.translate(DEMO_SENTENCES);
@@ -236,35 +191,12 @@ async function demo(o: { out: string; epochs?: number }): Promise<void> {
 export function buildProgram(): Command {
   const program = new Command();
   program.name('s2s').description('Sequence-to-sequence neural machine translation: train on sentence pairs, translate anywhere.').version(VERSION);
-  const presetNames = Object.keys(PRESETS).join('|');
-  const seed = PRESETS.seed;
-  program
+  const train_ = program
     .command('train')
     .description('train a model on a TSV file of sentence pairs (or the built-in corpus) and save it as a bundle')
-    .option('--data <path>', 'source<TAB>target file, e.g. fra.txt (default: the built-in generated corpus)')
-    .option('--preset <name>', `${presetNames} (default: seed with --data, demo without)`)
-    .requiredOption('--out <dir>', 'model bundle directory to write', 'models/demo')
-    .option('--resume <dir>', 'continue the run saved in this bundle directory from its last checkpoint')
-    .option('--samples <n|all>', `first N pairs of the file (default: ${seed.data.samples} for seed, all for demo)`, samplesArg)
-    .addOption(new Option('--split <kind>', 'hash: 90/5/5 keyed by source sentence; keras: last 20% as validation (default: hash)').choices(['hash', 'keras']))
-    .option('--normalize-spaces', 'fold U+202F/U+00A0/U+2009 to plain spaces (default: keep)')
-    .option('--skip-bad-lines', 'skip and count malformed lines instead of failing (default: fail)')
-    .option('--max-source-length <n>', `skip pairs with longer sources, in characters (default: ${seed.data.maxSourceLength})`, int('--max-source-length', 1))
-    .option('--max-target-length <n>', `skip pairs with longer targets; also the translation length limit (default: ${seed.data.maxTargetLength})`, int('--max-target-length', 1))
-    .addOption(new Option('--cell <type>', 'recurrent cell (default: lstm)').choices(['lstm', 'gru']))
-    .option('--latent-dim <n>', `units per recurrent layer (default: ${seed.model.latentDim} seed, ${PRESETS.demo.model.latentDim} demo)`, int('--latent-dim', 1))
-    .option('--layers <n>', 'recurrent layers in encoder and decoder (default: 1)', int('--layers', 1))
-    .option('--embedding-dim <n>', 'learned embedding size; 0 = one-hot inputs as in the seed (default: 0)', int('--embedding-dim', 0))
-    .option('--dropout <p>', 'dropout between layers and on embeddings (default: 0)', float('--dropout'))
-    .option('--epochs <n>', `passes over the training split (default: ${seed.train.epochs} seed, ${PRESETS.demo.train.epochs} demo)`, int('--epochs', 0))
-    .option('--batch-size <n>', `sentence pairs per batch (default: ${seed.train.batchSize})`, int('--batch-size', 1))
-    .addOption(new Option('--optimizer <name>', `(default: ${seed.train.optimizer} seed, ${PRESETS.demo.train.optimizer} demo)`).choices(['rmsprop', 'adam']))
-    .option('--lr <x>', `learning rate (default: ${seed.train.learningRate} seed, ${PRESETS.demo.train.learningRate} demo)`, float('--lr'))
-    .option('--clip-norm <x>', `clip gradients to this global norm, 0 = off (default: ${seed.train.clipNorm} seed, ${PRESETS.demo.train.clipNorm} demo)`, float('--clip-norm'))
-    .option('--seed <n>', `random seed for weights, data order and dropout (default: ${seed.train.seed})`, int('--seed', 0))
-    .option('--checkpoint-every <steps>', 'also checkpoint every N steps, 0 = only at epoch ends (default: 0)', int('--checkpoint-every', 0))
-    .option('--examples <n>', 'held-out sentences to translate at the end', int('--examples', 0), 5)
-    .action((opts: TrainCliOptions) => train(opts));
+    .option('--config <file.yaml>', 'options from a YAML file (keys are these flags); the command line overrides it')
+    .option('--resume <dir>', 'continue the run saved in this bundle directory from its last checkpoint (--epochs may be raised)');
+  addTrainOptions(train_).action((opts: TrainCliOptions) => train(opts));
   program
     .command('translate')
     .description('translate sentences given as arguments, or one per line from stdin')

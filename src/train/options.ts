@@ -19,6 +19,17 @@ export interface TrainOptions {
   seed: number;
   /** Save a checkpoint every this many steps (0: only at epoch ends). */
   checkpointEvery: number;
+  /** Validation metric that picks the best model and drives early stopping / LR decay. */
+  monitor: 'loss' | 'bleu';
+  /** Stop after this many epochs without improvement of the monitored metric (0: never). */
+  patience: number;
+  /** Multiply the learning rate by this after `lrPatience` epochs without improvement (1: off). */
+  lrDecay: number;
+  lrPatience: number;
+  /** Learning rate floor for decay. */
+  minLearningRate: number;
+  /** Validation sentences translated (greedy) for BLEU each epoch (0: no BLEU). */
+  bleuSamples: number;
 }
 
 export interface DataOptions {
@@ -33,6 +44,10 @@ export interface DataOptions {
   normalizeSpaces: boolean;
   /** Skip malformed lines (counted) instead of failing. */
   skipBadLines: boolean;
+  /** Token level: characters (the seed), words, or BPE subwords. */
+  level: 'char' | 'word' | 'bpe';
+  /** BPE merges learned from the training split (level 'bpe'). */
+  bpeMerges: number;
 }
 
 export interface Preset {
@@ -49,6 +64,12 @@ const SEED_TRAIN: TrainOptions = {
   clipNorm: 0,
   seed: 1,
   checkpointEvery: 0,
+  monitor: 'loss',
+  patience: 0,
+  lrDecay: 1,
+  lrPatience: 2,
+  minLearningRate: 1e-5,
+  bleuSamples: 0,
 };
 
 const SEED_DATA: DataOptions = {
@@ -58,7 +79,12 @@ const SEED_DATA: DataOptions = {
   split: 'hash',
   normalizeSpaces: false,
   skipBadLines: false,
+  level: 'char',
+  bpeMerges: 8000,
 };
+
+/** Defaults for any option not given (the seed's). */
+export const TRAIN_DEFAULTS: Readonly<TrainOptions> = SEED_TRAIN;
 
 export const PRESETS: Record<string, Preset> = {
   /** The Keras example: char LSTM(256), RMSprop, batch 64, 100 epochs, 10,000 samples. */
@@ -89,4 +115,11 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.optimizer !== 'rmsprop' && o.optimizer !== 'adam') throw new ConfigError(`"optimizer" must be rmsprop or adam, got ${JSON.stringify(o.optimizer)}`);
   if (!(o.learningRate > 0 && o.learningRate < 10)) throw new ConfigError(`"learningRate" must be in (0, 10), got ${o.learningRate}`);
   if (!(o.clipNorm >= 0)) throw new ConfigError(`"clipNorm" must be ≥ 0, got ${o.clipNorm}`);
+  if (o.monitor !== 'loss' && o.monitor !== 'bleu') throw new ConfigError(`"monitor" must be loss or bleu, got ${JSON.stringify(o.monitor)}`);
+  posInt('patience', 0);
+  posInt('lrPatience', 1);
+  posInt('bleuSamples', 0);
+  if (!(o.lrDecay > 0 && o.lrDecay <= 1)) throw new ConfigError(`"lrDecay" must be in (0, 1], got ${o.lrDecay}`);
+  if (!(o.minLearningRate >= 0)) throw new ConfigError(`"minLearningRate" must be ≥ 0, got ${o.minLearningRate}`);
+  if (o.monitor === 'bleu' && o.bleuSamples === 0) throw new ConfigError('"monitor: bleu" needs "bleuSamples" > 0 (validation sentences to translate each epoch)');
 }

@@ -10,7 +10,7 @@
 import { Rng, noGrad, clearTape, clipGradNorm, createOptimizer, type Optimizer, type OptimizerState } from '../engine/index.js';
 import { planEpoch, makeBatch, type Example } from '../data/batching.js';
 import type { Seq2Seq } from '../model/seq2seq.js';
-import type { TrainOptions } from './options.js';
+import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './options.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -18,6 +18,8 @@ export interface EpochRecord {
   trainLoss: number;
   valLoss: number | null;
   valAccuracy: number | null;
+  /** Validation BLEU on `bleuSamples` sentences (greedy), when enabled. */
+  valBleu: number | null;
   seconds: number;
   tokensPerSecond: number;
   learningRate: number;
@@ -40,6 +42,12 @@ export interface TrainerState {
   epochTokens: number;
   epochSeconds: number;
   history: EpochRecord[];
+  /** Best value of the monitored metric so far, and its epoch. */
+  best: { value: number; epoch: number } | null;
+  /** Epochs since the monitored metric last improved. */
+  badEpochs: number;
+  /** True when early stopping ended the run. */
+  stoppedEarly: boolean;
   optimizer: OptimizerState | null;
 }
 
@@ -59,6 +67,10 @@ export interface TrainerCallbacks {
   onCheckpoint?(state: TrainerState, reason: 'step' | 'epoch' | 'end'): void | Promise<void>;
   /** Polled between batches; returning true stops cleanly after a checkpoint. */
   shouldStop?(): boolean;
+  /** Validation BLEU of the current weights (needs decoding, which lives above this layer). */
+  validationBleu?(): number;
+  /** The monitored metric improved: the current weights are the best so far. */
+  onBest?(state: TrainerState): void | Promise<void>;
 }
 
 export class NonFiniteLossError extends Error {
@@ -94,6 +106,7 @@ export function evaluateLoss(model: Seq2Seq, examples: readonly Example[], batch
 }
 
 export class Trainer {
+  readonly options: TrainOptions;
   readonly optimizer: Optimizer;
   state: TrainerState;
   private readonly dataRng: Rng;
@@ -102,17 +115,20 @@ export class Trainer {
   constructor(
     readonly model: Seq2Seq,
     readonly data: { train: readonly Example[]; validation: readonly Example[] },
-    readonly options: TrainOptions,
+    options: Partial<TrainOptions>,
     readonly callbacks: TrainerCallbacks = {},
   ) {
+    this.options = { ...TRAIN_DEFAULTS, ...options };
+    validateTrainOptions(this.options);
     if (data.train.length === 0) throw new Error('no training examples (is the training split empty?)');
-    this.optimizer = createOptimizer(options.optimizer, model.parameters(), options.learningRate);
-    this.dataRng = new Rng(options.seed * 2 + 1);
-    this.dropoutRng = new Rng(options.seed * 2 + 2);
+    this.optimizer = createOptimizer(this.options.optimizer, model.parameters(), this.options.learningRate);
+    this.dataRng = new Rng(this.options.seed * 2 + 1);
+    this.dropoutRng = new Rng(this.options.seed * 2 + 2);
     this.state = {
       epoch: 0, batchInEpoch: 0, step: 0,
       epochRngState: this.dataRng.getState(), dataRngState: this.dataRng.getState(), dropoutRngState: this.dropoutRng.getState(),
-      epochLossSum: 0, epochTokens: 0, epochSeconds: 0, history: [], optimizer: null,
+      epochLossSum: 0, epochTokens: 0, epochSeconds: 0, history: [],
+      best: null, badEpochs: 0, stoppedEarly: false, optimizer: null,
     };
   }
 
@@ -135,14 +151,14 @@ export class Trainer {
   }
 
   get done(): boolean {
-    return this.state.epoch >= this.options.epochs;
+    return this.state.epoch >= this.options.epochs || this.state.stoppedEarly;
   }
 
   async run(): Promise<TrainerState> {
     const { batchSize, clipNorm, checkpointEvery } = this.options;
     const params = this.model.parameters();
     let lastYield = Date.now();
-    while (this.state.epoch < this.options.epochs) {
+    while (!this.done) {
       // The plan is a function of the RNG state at the epoch start, so a resumed run recomputes the same plan.
       this.dataRng.setState(this.state.epochRngState);
       const plan = planEpoch(this.data.train, { batchSize }, this.dataRng);
@@ -187,12 +203,14 @@ export class Trainer {
         }
       }
       const val = this.data.validation.length > 0 ? evaluateLoss(this.model, this.data.validation, batchSize) : null;
+      const bleu = this.options.bleuSamples > 0 && this.callbacks.validationBleu ? this.callbacks.validationBleu() : null;
       const record: EpochRecord = {
         epoch: epochNo,
         step: this.state.step,
         trainLoss: this.state.epochLossSum / Math.max(1, this.state.epochTokens),
         valLoss: val ? val.loss : null,
         valAccuracy: val ? val.accuracy : null,
+        valBleu: bleu,
         seconds: this.state.epochSeconds,
         tokensPerSecond: this.state.epochTokens / Math.max(1e-9, this.state.epochSeconds),
         learningRate: this.optimizer.learningRate,
@@ -205,9 +223,33 @@ export class Trainer {
       this.state.epochSeconds = 0;
       this.state.epochRngState = this.state.dataRngState;
       this.callbacks.onEpoch?.(record);
+      await this.afterValidation(record);
       await this.callbacks.onCheckpoint?.(this.snapshot(), this.done ? 'end' : 'epoch');
       if (this.callbacks.shouldStop?.()) break;
     }
     return this.snapshot();
+  }
+
+  /** Best-model tracking, learning-rate decay on plateau and early stopping. */
+  private async afterValidation(record: EpochRecord): Promise<void> {
+    const o = this.options;
+    const value = o.monitor === 'bleu' ? record.valBleu : record.valLoss;
+    if (value === null || !Number.isFinite(value)) {
+      await this.callbacks.onBest?.(this.snapshot()); // nothing to compare: the latest is the best we know
+      return;
+    }
+    const best = this.state.best;
+    const improved = !best || (o.monitor === 'bleu' ? value > best.value : value < best.value);
+    if (improved) {
+      this.state.best = { value, epoch: record.epoch };
+      this.state.badEpochs = 0;
+      await this.callbacks.onBest?.(this.snapshot());
+      return;
+    }
+    this.state.badEpochs++;
+    if (o.lrDecay < 1 && this.state.badEpochs % o.lrPatience === 0) {
+      this.optimizer.learningRate = Math.max(o.minLearningRate, this.optimizer.learningRate * o.lrDecay);
+    }
+    if (o.patience > 0 && this.state.badEpochs >= o.patience) this.state.stoppedEarly = true;
   }
 }

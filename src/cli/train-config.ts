@@ -1,0 +1,164 @@
+/**
+ * Every training option, described once: its flag, where it lands in the
+ * resolved config (data / model / train), how a value is checked, and its
+ * help text. The same table drives the command line and `--config FILE.yaml`
+ * (keys are the flag names, kebab-case or camelCase), so every CLI option is
+ * available in the file and the CLI overrides the file.
+ */
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import type { ModelConfig } from '../model/config.js';
+import { ConfigError } from '../model/config.js';
+import { getPreset, validateTrainOptions, PRESETS, type Preset } from '../train/options.js';
+
+type Section = 'data' | 'model' | 'train' | 'run';
+type Kind = 'int' | 'float' | 'bool' | 'string' | 'samples';
+
+interface Spec {
+  flag: string;
+  section: Section;
+  key: string;
+  kind: Kind;
+  choices?: string[];
+  min?: number;
+  help: string;
+}
+
+const seed = PRESETS.seed, demo = PRESETS.demo;
+const both = (get: (p: Preset) => unknown): string => {
+  const a = get(seed), b = get(demo);
+  return a === b ? String(a) : `${a} seed, ${b} demo`;
+};
+
+export const TRAIN_SPECS: Spec[] = [
+  { flag: 'data', section: 'run', key: 'data', kind: 'string', help: 'source<TAB>target file, e.g. fra.txt (default: the built-in generated corpus)' },
+  { flag: 'preset', section: 'run', key: 'preset', kind: 'string', choices: Object.keys(PRESETS), help: 'starting point for every default (default: seed with --data, demo without)' },
+  { flag: 'out', section: 'run', key: 'out', kind: 'string', help: 'model bundle directory to write (default: models/demo)' },
+  { flag: 'examples', section: 'run', key: 'examples', kind: 'int', min: 0, help: 'held-out sentences to translate at the end (default: 5)' },
+  // data
+  { flag: 'samples', section: 'data', key: 'samples', kind: 'samples', help: `first N pairs of the file, or "all" (default: ${both((p) => p.data.samples)})` },
+  { flag: 'split', section: 'data', key: 'split', kind: 'string', choices: ['hash', 'keras'], help: 'hash: 90/5/5 keyed by source sentence; keras: last 20% as validation (default: hash)' },
+  { flag: 'level', section: 'data', key: 'level', kind: 'string', choices: ['char', 'word', 'bpe'], help: `token level (default: ${both((p) => p.data.level)})` },
+  { flag: 'bpe-merges', section: 'data', key: 'bpeMerges', kind: 'int', min: 0, help: `BPE merges learned from the training split (default: ${both((p) => p.data.bpeMerges)})` },
+  { flag: 'normalize-spaces', section: 'data', key: 'normalizeSpaces', kind: 'bool', help: 'fold U+202F/U+00A0/U+2009 to plain spaces (default: keep)' },
+  { flag: 'skip-bad-lines', section: 'data', key: 'skipBadLines', kind: 'bool', help: 'skip and count malformed lines instead of failing (default: fail)' },
+  { flag: 'max-source-length', section: 'data', key: 'maxSourceLength', kind: 'int', min: 1, help: `skip pairs with longer sources, in characters (default: ${both((p) => p.data.maxSourceLength)})` },
+  { flag: 'max-target-length', section: 'data', key: 'maxTargetLength', kind: 'int', min: 1, help: `skip pairs with longer targets; also the translation length limit (default: ${both((p) => p.data.maxTargetLength)})` },
+  // model
+  { flag: 'cell', section: 'model', key: 'cell', kind: 'string', choices: ['lstm', 'gru'], help: 'recurrent cell (default: lstm)' },
+  { flag: 'latent-dim', section: 'model', key: 'latentDim', kind: 'int', min: 1, help: `units per recurrent layer (default: ${both((p) => p.model.latentDim)})` },
+  { flag: 'layers', section: 'model', key: 'layers', kind: 'int', min: 1, help: 'recurrent layers in encoder and decoder (default: 1)' },
+  { flag: 'bidirectional', section: 'model', key: 'bidirectional', kind: 'bool', help: 'bidirectional encoder (default: off)' },
+  { flag: 'attention', section: 'model', key: 'attention', kind: 'string', choices: ['none', 'dot', 'general', 'additive'], help: 'attention over encoder outputs, with input feeding (default: none)' },
+  { flag: 'embedding-dim', section: 'model', key: 'embeddingDim', kind: 'int', min: 0, help: 'learned embedding size; 0 = one-hot inputs as in the seed (default: 0)' },
+  { flag: 'dropout', section: 'model', key: 'dropout', kind: 'float', help: 'dropout between layers, on embeddings and attentional vectors (default: 0)' },
+  // train
+  { flag: 'epochs', section: 'train', key: 'epochs', kind: 'int', min: 0, help: `passes over the training split (default: ${both((p) => p.train.epochs)})` },
+  { flag: 'batch-size', section: 'train', key: 'batchSize', kind: 'int', min: 1, help: `sentence pairs per batch (default: ${both((p) => p.train.batchSize)})` },
+  { flag: 'optimizer', section: 'train', key: 'optimizer', kind: 'string', choices: ['rmsprop', 'adam'], help: `(default: ${both((p) => p.train.optimizer)})` },
+  { flag: 'lr', section: 'train', key: 'learningRate', kind: 'float', help: `learning rate (default: ${both((p) => p.train.learningRate)})` },
+  { flag: 'clip-norm', section: 'train', key: 'clipNorm', kind: 'float', help: `clip gradients to this global norm, 0 = off (default: ${both((p) => p.train.clipNorm)})` },
+  { flag: 'seed', section: 'train', key: 'seed', kind: 'int', min: 0, help: `random seed for weights, data order and dropout (default: ${seed.train.seed})` },
+  { flag: 'checkpoint-every', section: 'train', key: 'checkpointEvery', kind: 'int', min: 0, help: 'also checkpoint every N steps, 0 = only at epoch ends (default: 0)' },
+  { flag: 'monitor', section: 'train', key: 'monitor', kind: 'string', choices: ['loss', 'bleu'], help: 'validation metric that picks the saved model (default: loss)' },
+  { flag: 'patience', section: 'train', key: 'patience', kind: 'int', min: 0, help: 'stop after N epochs without improvement, 0 = never (default: 0)' },
+  { flag: 'lr-decay', section: 'train', key: 'lrDecay', kind: 'float', help: 'multiply the learning rate by this on a plateau, 1 = off (default: 1)' },
+  { flag: 'lr-patience', section: 'train', key: 'lrPatience', kind: 'int', min: 1, help: 'epochs without improvement before decaying (default: 2)' },
+  { flag: 'min-lr', section: 'train', key: 'minLearningRate', kind: 'float', help: 'learning-rate floor (default: 1e-5)' },
+  { flag: 'bleu-samples', section: 'train', key: 'bleuSamples', kind: 'int', min: 0, help: 'validation sentences translated for BLEU each epoch, 0 = off (default: 0)' },
+];
+
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+function coerce(spec: Spec, raw: unknown, where: string): unknown {
+  const bad = (what: string): never => {
+    throw new ConfigError(`${where}: "${spec.flag}" ${what}, got ${JSON.stringify(raw)}`);
+  };
+  let v: unknown = raw;
+  switch (spec.kind) {
+    case 'bool':
+      if (typeof raw === 'string') v = raw === 'true' ? true : raw === 'false' ? false : bad('must be true or false');
+      if (typeof v !== 'boolean') bad('must be true or false');
+      break;
+    case 'int':
+      v = typeof raw === 'string' ? Number(raw) : raw;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < (spec.min ?? -Infinity)) bad(`must be an integer ≥ ${spec.min ?? 0}`);
+      break;
+    case 'float':
+      v = typeof raw === 'string' ? Number(raw) : raw;
+      if (typeof v !== 'number' || !Number.isFinite(v)) bad('must be a number');
+      break;
+    case 'samples':
+      if (raw === 'all') break;
+      v = typeof raw === 'string' ? Number(raw) : raw;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) bad('must be a positive integer or "all"');
+      break;
+    case 'string':
+      if (typeof raw !== 'string') bad('must be a string');
+      if (spec.choices && !spec.choices.includes(raw as string)) bad(`must be one of ${spec.choices.join(', ')}`);
+      break;
+  }
+  return v;
+}
+
+/** Adds every option of the table to a commander command. */
+export function addTrainOptions(cmd: Command): Command {
+  for (const spec of TRAIN_SPECS) {
+    const arg = spec.kind === 'bool' ? '' : ` <${spec.kind === 'samples' ? 'n|all' : spec.kind === 'string' ? 'value' : 'n'}>`;
+    const opt = new Option(`--${spec.flag}${arg}`, spec.help);
+    if (spec.choices) opt.choices(spec.choices);
+    cmd.addOption(opt);
+  }
+  return cmd;
+}
+
+/** Values from a YAML config file, keyed by flag; unknown keys are errors naming the file. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${path}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${path}: expected a mapping of option names to values`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    const spec = TRAIN_SPECS.find((s) => s.flag === k || camel(s.flag) === k || s.key === k);
+    if (!spec) throw new ConfigError(`${path}: unknown option "${k}" (options are the flags of \`s2s train\`, e.g. latent-dim)`);
+    out[spec.flag] = coerce(spec, v, path);
+  }
+  return out;
+}
+
+export interface ResolvedTraining {
+  preset: Preset;
+  data?: string;
+  out: string;
+  examples: number;
+}
+
+/**
+ * Preset → config file → command line, later ones winning. `cli` holds only
+ * the options actually given on the command line (by flag name).
+ */
+export function resolveTraining(file: Record<string, unknown>, cli: Record<string, unknown>): ResolvedTraining {
+  const merged: Record<string, unknown> = { ...file };
+  for (const spec of TRAIN_SPECS) {
+    const v = cli[camel(spec.flag)];
+    if (v !== undefined) merged[spec.flag] = coerce(spec, v, 'command line');
+  }
+  const data = merged.data as string | undefined;
+  const preset = getPreset((merged.preset as string | undefined) ?? (data ? 'seed' : 'demo'));
+  for (const spec of TRAIN_SPECS) {
+    const v = merged[spec.flag];
+    if (v === undefined || spec.section === 'run') continue;
+    const target = spec.section === 'model' ? (preset.model as Record<string, unknown>) : (preset[spec.section] as unknown as Record<string, unknown>);
+    target[spec.key] = v;
+  }
+  validateTrainOptions(preset.train);
+  return { preset, data, out: (merged.out as string | undefined) ?? 'models/demo', examples: (merged.examples as number | undefined) ?? 5 };
+}
+
+export type { ModelConfig };
