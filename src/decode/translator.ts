@@ -1,19 +1,42 @@
 /**
- * Text in, text out: tokenizes and encodes sentences, decodes them in
- * length-sorted batches and puts the results back in input order. Unknown
- * source tokens become UNK and are reported, never an error.
+ * Text in, text out: tokenizes and encodes sentences, decodes them (greedy,
+ * or beam search with `beam` > 1) in length-sorted batches and puts the
+ * results back in input order. Unknown source tokens become UNK and are
+ * reported, never an error.
  */
 import type { Seq2Seq } from '../model/seq2seq.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import type { Vocab } from '../data/vocab.js';
 import { makeSourceBatch } from '../data/batching.js';
-import { greedyDecode } from './greedy.js';
+import { greedyDecode, type Hypothesis } from './greedy.js';
+import { beamSearch, DEFAULT_LENGTH_PENALTY, type ScoredHypothesis } from './beam.js';
 
 export interface TranslateOptions {
   /** Sentences decoded together. Default 64. */
   batchSize?: number;
   /** Longest output in tokens. Default: the model's trained target length limit. */
   maxLength?: number;
+  /** Beam size; 1 (the default) is greedy decoding. */
+  beam?: number;
+  /**
+   * GNMT length-penalty exponent α used to rank beam-search results
+   * (score = logProb / ((5 + |Y|) / 6)^α, |Y| counting EOS). Default 0.6;
+   * no effect with beam 1. 0.6 is the usual GNMT / Tensor2Tensor value;
+   * 0 ranks by raw log-probability, which favours short outputs.
+   */
+  lengthPenalty?: number;
+  /** Size of the n-best list returned in `alternatives` (at most `beam`). Default 1: no list. */
+  nBest?: number;
+}
+
+/** One entry of an n-best list (ranked finished first, then by score). */
+export interface Alternative {
+  text: string;
+  /** Length-normalised score the list is ranked by. */
+  score: number;
+  /** Log-probability of the output under the model. */
+  logProb: number;
+  finished: boolean;
 }
 
 export interface Translation {
@@ -25,6 +48,8 @@ export interface Translation {
   logProb: number;
   /** False when the output was cut at maxLength without an end-of-sentence. */
   finished: boolean;
+  /** The n-best list, best first (its first entry is this translation); only when nBest > 1. */
+  alternatives?: Alternative[];
 }
 
 export interface TranslatorParts {
@@ -44,6 +69,13 @@ export class Translator {
     const { model, sourceVocab, targetVocab, sourceTokenizer, targetTokenizer } = this.parts;
     const batchSize = options.batchSize ?? 64;
     const maxLength = options.maxLength ?? this.parts.maxOutputLength;
+    const beam = options.beam ?? 1;
+    const nBest = options.nBest ?? 1;
+    const lengthPenalty = options.lengthPenalty ?? DEFAULT_LENGTH_PENALTY;
+    if (!Number.isInteger(beam) || beam < 1) throw new RangeError(`beam must be an integer >= 1, got ${beam}`);
+    if (!Number.isInteger(nBest) || nBest < 1) throw new RangeError(`nBest must be an integer >= 1, got ${nBest}`);
+    if (nBest > beam) throw new RangeError(`nBest (${nBest}) must not exceed beam (${beam})`);
+    const text = (h: Hypothesis): string => targetTokenizer.detokenize(targetVocab.decode(h.ids));
     const encoded = texts.map((t) => sourceVocab.encode(sourceTokenizer.tokenize(t.normalize('NFC'))));
     // Sort by length so each batch holds similar lengths; results go back by index.
     const byLength = encoded.map((_, i) => i).sort((a, b) => encoded[b].ids.length - encoded[a].ids.length);
@@ -51,16 +83,25 @@ export class Translator {
     for (let start = 0; start < byLength.length; start += batchSize) {
       const chunk = byLength.slice(start, start + batchSize);
       const batch = makeSourceBatch(chunk.map((i) => encoded[i].ids));
-      const hyps = greedyDecode(model, { ids: batch.srcIds, lengths: batch.srcLengths, maxLen: batch.srcMaxLen }, { maxLength });
-      hyps.forEach((h, row) => {
+      const src = { ids: batch.srcIds, lengths: batch.srcLengths, maxLen: batch.srcMaxLen };
+      const nbests: Hypothesis[][] = beam === 1
+        ? greedyDecode(model, src, { maxLength }).map((h) => [h])
+        : beamSearch(model, src, { beamSize: beam, maxLength, lengthPenalty, nBest });
+      nbests.forEach((list, row) => {
         const i = chunk[batch.order[row]];
+        const h = list[0];
         results[i] = {
           source: texts[i],
-          text: targetTokenizer.detokenize(targetVocab.decode(h.ids)),
+          text: text(h),
           unknown: encoded[i].unknown,
           logProb: h.logProb,
           finished: h.finished,
         };
+        if (nBest > 1) {
+          results[i].alternatives = (list as ScoredHypothesis[]).map((a) => ({
+            text: text(a), score: a.score, logProb: a.logProb, finished: a.finished,
+          }));
+        }
       });
     }
     return results;
