@@ -30,6 +30,8 @@ export interface TrainOptions {
   minLearningRate: number;
   /** Validation sentences translated (greedy) for BLEU each epoch (0: no BLEU). */
   bleuSamples: number;
+  /** On a NaN/infinite loss or gradient: stop (keeping the last checkpoint) or skip the batch. */
+  nanPolicy: 'stop' | 'skip-batch';
 }
 
 export interface DataOptions {
@@ -70,6 +72,7 @@ const SEED_TRAIN: TrainOptions = {
   lrPatience: 2,
   minLearningRate: 1e-5,
   bleuSamples: 0,
+  nanPolicy: 'stop',
 };
 
 const SEED_DATA: DataOptions = {
@@ -121,5 +124,6 @@ export function validateTrainOptions(o: TrainOptions): void {
   posInt('bleuSamples', 0);
   if (!(o.lrDecay > 0 && o.lrDecay <= 1)) throw new ConfigError(`"lrDecay" must be in (0, 1], got ${o.lrDecay}`);
   if (!(o.minLearningRate >= 0)) throw new ConfigError(`"minLearningRate" must be ≥ 0, got ${o.minLearningRate}`);
+  if (o.nanPolicy !== 'stop' && o.nanPolicy !== 'skip-batch') throw new ConfigError(`"nanPolicy" must be stop or skip-batch, got ${JSON.stringify(o.nanPolicy)}`);
   if (o.monitor === 'bleu' && o.bleuSamples === 0) throw new ConfigError('"monitor: bleu" needs "bleuSamples" > 0 (validation sentences to translate each epoch)');
 }

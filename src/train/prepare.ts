@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parsePairs, type CorpusStats, type SentencePair } from '../data/corpus.js';
 import { splitBySource, kerasSplit, type DataSplit } from '../data/split.js';
 import { CharTokenizer, type Tokenizer } from '../data/tokenizer.js';
+import { WordTokenizer } from '../data/word.js';
+import { BpeTokenizer, learnBpe } from '../data/bpe.js';
 import { Vocab } from '../data/vocab.js';
 import { encodePairs, type Example } from '../data/batching.js';
 import { generateCorpus, formatCorpusTsv } from '../data/synthetic.js';
@@ -45,20 +47,64 @@ export function readSplit(corpus: string, options: DataOptions): { stats: Corpus
 }
 
 /**
- * Prepares a corpus for training. With `vocabs` given (resuming), they are
- * reused instead of rebuilt, so ids match the checkpoint.
+ * Builds the source and target tokenizers for `options.level` from the
+ * training pairs only. BPE merges are learned separately for each side
+ * (`options.bpeMerges` each): the two languages have their own vocabularies
+ * and embeddings, so a joint model would only add the other language's
+ * subwords to each vocabulary. Deterministic for the same pairs and options.
+ * Options saved before `level` existed mean 'char'.
  */
-export function prepareData(corpus: string, options: DataOptions, vocabs?: { source: Vocab; target: Vocab }): PreparedData {
+export function buildTokenizers(train: readonly SentencePair[], options: Pick<DataOptions, 'level' | 'bpeMerges'>): { source: Tokenizer; target: Tokenizer } {
+  const level = options.level ?? 'char';
+  switch (level) {
+    case 'char':
+      return { source: new CharTokenizer(), target: new CharTokenizer() };
+    case 'word':
+      return { source: new WordTokenizer(), target: new WordTokenizer() };
+    case 'bpe': {
+      const merges = options.bpeMerges ?? 8000;
+      if (!(Number.isInteger(merges) && merges >= 0)) throw new Error(`data.bpeMerges must be an integer ≥ 0, got ${JSON.stringify(merges)}`);
+      return {
+        source: new BpeTokenizer(learnBpe(train.map((p) => p.source), { merges })),
+        target: new BpeTokenizer(learnBpe(train.map((p) => p.target), { merges })),
+      };
+    }
+    default:
+      throw new Error(`data.level must be char, word or bpe, got ${JSON.stringify(level)}`);
+  }
+}
+
+/**
+ * Prepares a corpus for training. With `vocabs` given (resuming), they are
+ * reused instead of rebuilt, so ids match the checkpoint; pass the bundle's
+ * stored `tokenizers` too (tokenizerFromJSON of its specs) so tokens match
+ * as well. Without them the tokenizers are rebuilt from the training split,
+ * which gives the same ones for the same corpus and options.
+ */
+export function prepareData(
+  corpus: string,
+  options: DataOptions,
+  vocabs?: { source: Vocab; target: Vocab },
+  tokenizers?: { source: Tokenizer; target: Tokenizer },
+): PreparedData {
   const { stats, split } = readSplit(corpus, options);
   if (split.train.length === 0) throw new Error(`${corpus}: no training pairs after reading and splitting (${stats.kept} pairs kept)`);
-  const tokenizers = { source: new CharTokenizer(), target: new CharTokenizer() };
+  const level = options.level ?? 'char';
+  if (tokenizers) {
+    for (const side of ['source', 'target'] as const) {
+      if (tokenizers[side].level !== level) {
+        throw new Error(`${side} tokenizer is ${tokenizers[side].level}-level but data.level is ${JSON.stringify(level)}`);
+      }
+    }
+  }
+  const t = tokenizers ?? buildTokenizers(split.train, options);
   const v = vocabs ?? {
-    source: Vocab.build(split.train.map((p) => tokenizers.source.tokenize(p.source))),
-    target: Vocab.build(split.train.map((p) => tokenizers.target.tokenize(p.target))),
+    source: Vocab.build(split.train.map((p) => t.source.tokenize(p.source))),
+    target: Vocab.build(split.train.map((p) => t.target.tokenize(p.target))),
   };
-  const encode = (pairs: SentencePair[]): Example[] => encodePairs(pairs, tokenizers, v).examples;
+  const encode = (pairs: SentencePair[]): Example[] => encodePairs(pairs, t, v).examples;
   return {
-    corpus, stats, split, tokenizers, vocabs: v,
+    corpus, stats, split, tokenizers: t, vocabs: v,
     examples: { train: encode(split.train), validation: encode(split.validation), test: encode(split.test) },
   };
 }

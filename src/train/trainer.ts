@@ -48,6 +48,8 @@ export interface TrainerState {
   badEpochs: number;
   /** True when early stopping ended the run. */
   stoppedEarly: boolean;
+  /** Batches skipped for a non-finite loss or gradient (nanPolicy skip-batch). */
+  skippedBatches: number;
   optimizer: OptimizerState | null;
 }
 
@@ -76,8 +78,8 @@ export interface TrainerCallbacks {
 export class NonFiniteLossError extends Error {
   constructor(readonly step: number, readonly loss: number) {
     super(
-      `training loss became ${loss} at step ${step}; the last good checkpoint is kept. ` +
-        'Try a lower learning rate (--lr) or gradient clipping (--clip-norm).',
+      `${Number.isFinite(loss) ? 'a gradient became non-finite' : `training loss became ${loss}`} at step ${step}; the last good checkpoint is kept. ` +
+        'Try a lower learning rate (--lr) or gradient clipping (--clip-norm), or skip such batches with --nan-policy skip-batch.',
     );
     this.name = 'NonFiniteLossError';
   }
@@ -128,7 +130,7 @@ export class Trainer {
       epoch: 0, batchInEpoch: 0, step: 0,
       epochRngState: this.dataRng.getState(), dataRngState: this.dataRng.getState(), dropoutRngState: this.dropoutRng.getState(),
       epochLossSum: 0, epochTokens: 0, epochSeconds: 0, history: [],
-      best: null, badEpochs: 0, stoppedEarly: false, optimizer: null,
+      best: null, badEpochs: 0, stoppedEarly: false, skippedBatches: 0, optimizer: null,
     };
   }
 
@@ -170,17 +172,22 @@ export class Trainer {
         this.optimizer.zeroGrad();
         const r = this.model.forward(batch, { training: true, rng: this.dropoutRng });
         const loss = r.loss.item();
-        if (!Number.isFinite(loss)) {
-          clearTape();
-          throw new NonFiniteLossError(this.state.step + 1, loss);
+        let finite = Number.isFinite(loss);
+        if (finite) {
+          r.loss.backward();
+          finite = Number.isFinite(clipGradNorm(params, clipNorm > 0 ? clipNorm : Infinity));
+        } else clearTape();
+        if (!finite) {
+          if (this.options.nanPolicy === 'stop') throw new NonFiniteLossError(this.state.step + 1, loss);
+          this.optimizer.zeroGrad();
+          this.state.skippedBatches = (this.state.skippedBatches ?? 0) + 1;
+        } else {
+          this.optimizer.update();
+          this.state.step++;
+          this.state.epochLossSum += loss * r.tokens;
+          this.state.epochTokens += r.tokens;
         }
-        r.loss.backward();
-        clipGradNorm(params, clipNorm > 0 ? clipNorm : Infinity);
-        this.optimizer.update();
-        this.state.step++;
         this.state.batchInEpoch = b + 1;
-        this.state.epochLossSum += loss * r.tokens;
-        this.state.epochTokens += r.tokens;
         const now = performance.now();
         this.state.epochSeconds += (now - t0) / 1000;
         t0 = now;
