@@ -122,3 +122,27 @@ test('unknown characters become UNK and are reported, never an error', () => {
   assert.ok(r.text.length <= 10);
   assert.equal(EOS_ID, 2);
 });
+
+test('attention weights come back with translations: one row per output token plus EOS, each a distribution over the source', () => {
+  const s = tinySetup(6, { attention: 'general', bidirectional: true });
+  const translator = new Translator({
+    model: s.model, sourceVocab: s.vocabs.source, targetVocab: s.vocabs.target,
+    sourceTokenizer: s.tokenizers.source, targetTokenizer: s.tokenizers.target, maxOutputLength: 12,
+  });
+  for (const beam of [1, 3]) {
+    const out = translator.translate(s.pairs.map((p) => p.source), { attention: true, beam });
+    out.forEach((t, i) => {
+      const map = t.attention!;
+      assert.equal(map.sourceTokens.length, Array.from(s.pairs[i].source).length);
+      assert.equal(map.weights.length, map.outputTokens.length);
+      assert.equal(map.outputTokens.filter((x) => !['<pad>', '\t', '</s>'].includes(x)).join(''), t.text);
+      for (const row of map.weights) {
+        assert.equal(row.length, map.sourceTokens.length);
+        assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+      }
+    });
+  }
+  const none = tinySetup(3).model;
+  const plain = new Translator({ ...translator.parts, model: none });
+  assert.equal(plain.translate(['a'], { attention: true })[0].attention, undefined);
+});

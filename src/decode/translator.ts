@@ -10,6 +10,7 @@ import type { Vocab } from '../data/vocab.js';
 import { makeSourceBatch } from '../data/batching.js';
 import { greedyDecode, type Hypothesis } from './greedy.js';
 import { beamSearch, DEFAULT_LENGTH_PENALTY, type ScoredHypothesis } from './beam.js';
+import { forcedAttention } from './attention.js';
 
 export interface TranslateOptions {
   /** Sentences decoded together. Default 64. */
@@ -27,6 +28,15 @@ export interface TranslateOptions {
   lengthPenalty?: number;
   /** Size of the n-best list returned in `alternatives` (at most `beam`). Default 1: no list. */
   nBest?: number;
+  /** Return attention weights (models with attention). Default false. */
+  attention?: boolean;
+}
+
+/** Where the model looked: weights[outputToken][sourceToken]; the last output row is the end of sentence. */
+export interface AttentionMap {
+  sourceTokens: string[];
+  outputTokens: string[];
+  weights: number[][];
 }
 
 /** One entry of an n-best list (ranked finished first, then by score). */
@@ -50,6 +60,8 @@ export interface Translation {
   finished: boolean;
   /** The n-best list, best first (its first entry is this translation); only when nBest > 1. */
   alternatives?: Alternative[];
+  /** Attention weights of this translation, when asked for and the model has attention. */
+  attention?: AttentionMap;
 }
 
 export interface TranslatorParts {
@@ -87,6 +99,7 @@ export class Translator {
       const nbests: Hypothesis[][] = beam === 1
         ? greedyDecode(model, src, { maxLength }).map((h) => [h])
         : beamSearch(model, src, { beamSize: beam, maxLength, lengthPenalty, nBest });
+      const maps = options.attention ? forcedAttention(model, src, nbests.map((l) => l[0].ids)) : null;
       nbests.forEach((list, row) => {
         const i = chunk[batch.order[row]];
         const h = list[0];
@@ -97,6 +110,13 @@ export class Translator {
           logProb: h.logProb,
           finished: h.finished,
         };
+        if (maps) {
+          results[i].attention = {
+            sourceTokens: sourceTokenizer.tokenize(texts[i].normalize('NFC')),
+            outputTokens: [...Array.from(h.ids, (id) => targetVocab.tokenOf(id)), '</s>'],
+            weights: maps[row],
+          };
+        }
         if (nBest > 1) {
           results[i].alternatives = (list as ScoredHypothesis[]).map((a) => ({
             text: text(a), score: a.score, logProb: a.logProb, finished: a.finished,
