@@ -138,17 +138,31 @@ async function readStdinLines(): Promise<string[]> {
   return lines;
 }
 
-async function translate(texts: string[], o: { model: string; showUnknown?: boolean; batchSize: number; maxLength?: number }): Promise<void> {
+interface DecodeCliOptions {
+  batchSize: number;
+  maxLength?: number;
+  beam: number;
+  lengthPenalty: number;
+  nBest?: number;
+}
+
+async function translate(texts: string[], o: DecodeCliOptions & { model: string; showUnknown?: boolean }): Promise<void> {
   const bundle = loadBundle(o.model);
   const inputs = texts.length ? texts : await readStdinLines();
-  const results = bundle.translator.translate(inputs, { batchSize: o.batchSize, maxLength: o.maxLength });
+  const results = bundle.translator.translate(inputs, {
+    batchSize: o.batchSize, maxLength: o.maxLength, beam: o.beam, lengthPenalty: o.lengthPenalty, nBest: o.nBest,
+  });
   for (const r of results) {
-    process.stdout.write(r.text + '\n');
+    if (r.alternatives) {
+      // n-best: one line per hypothesis, "rank<TAB>score<TAB>text", a blank line between sentences.
+      r.alternatives.forEach((a, k) => process.stdout.write(`${k + 1}\t${a.score.toFixed(4)}\t${a.text}\n`));
+      process.stdout.write('\n');
+    } else process.stdout.write(r.text + '\n');
     if (o.showUnknown && r.unknown.length) process.stderr.write(`unknown in "${r.source}": ${r.unknown.map((u) => JSON.stringify(u)).join(' ')}\n`);
   }
 }
 
-async function evaluate(o: { model: string; data: string; split: 'train' | 'validation' | 'test'; report?: string; batchSize: number; limit?: number }): Promise<void> {
+async function evaluate(o: DecodeCliOptions & { model: string; data: string; split: 'train' | 'validation' | 'test'; report?: string; limit?: number }): Promise<void> {
   const bundle = loadBundle(o.model);
   const corpus = o.data === 'builtin' ? BUILTIN_CORPUS : o.data;
   if (corpus !== BUILTIN_CORPUS && !existsSync(corpus)) throw new Error(`${corpus}: no such file`);
@@ -157,7 +171,9 @@ async function evaluate(o: { model: string; data: string; split: 'train' | 'vali
   if (o.limit !== undefined) pairs = pairs.slice(0, o.limit);
   if (pairs.length === 0) throw new Error(`the ${o.split} split of ${corpus} is empty`);
   const t0 = performance.now();
-  const hyps = bundle.translator.translate(pairs.map((p) => p.source), { batchSize: o.batchSize }).map((t) => t.text);
+  const hyps = bundle.translator.translate(pairs.map((p) => p.source), {
+    batchSize: o.batchSize, maxLength: o.maxLength, beam: o.beam, lengthPenalty: o.lengthPenalty,
+  }).map((t) => t.text);
   const seconds = (performance.now() - t0) / 1000;
   const refs = pairs.map((p) => p.target);
   const bleu = corpusBleu(hyps, refs);
@@ -188,6 +204,18 @@ async function demo(o: { out: string; epochs?: number }): Promise<void> {
   console.log(`\ntranslate your own: node bin/s2s.js translate --model ${o.out} "I want the red apples."`);
 }
 
+function addDecodeOptions(cmd: Command): Command {
+  return cmd
+    .option('--beam <k>', 'beam size; 1 = greedy decoding', int('--beam', 1), 1)
+    .option('--length-penalty <alpha>', 'GNMT length-penalty exponent for ranking beam results', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('--length-penalty must be a number ≥ 0');
+      return n;
+    }, 0.6)
+    .option('--batch-size <n>', 'sentences translated together', int('--batch-size', 1), 64)
+    .option('--max-length <n>', 'longest output in tokens (default: the bundle\'s max target length)', int('--max-length', 1));
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program.name('s2s').description('Sequence-to-sequence neural machine translation: train on sentence pairs, translate anywhere.').version(VERSION);
@@ -197,25 +225,23 @@ export function buildProgram(): Command {
     .option('--config <file.yaml>', 'options from a YAML file (keys are these flags); the command line overrides it')
     .option('--resume <dir>', 'continue the run saved in this bundle directory from its last checkpoint (--epochs may be raised)');
   addTrainOptions(train_).action((opts: TrainCliOptions) => train(opts));
-  program
+  const translate_ = program
     .command('translate')
     .description('translate sentences given as arguments, or one per line from stdin')
     .argument('[text...]', 'sentences to translate (default: read stdin)')
     .requiredOption('--model <dir>', 'model bundle directory')
     .option('--show-unknown', 'report characters/tokens the model does not know (on stderr)')
-    .option('--batch-size <n>', 'sentences translated together', int('--batch-size', 1), 64)
-    .option('--max-length <n>', 'longest output in tokens (default: the bundle\'s max target length)', int('--max-length', 1))
-    .action((texts: string[], opts) => translate(texts, opts));
-  program
+    .option('--n-best <n>', 'print the N best translations of each sentence with their scores (needs --beam ≥ N)', int('--n-best', 1));
+  addDecodeOptions(translate_).action((texts: string[], opts) => translate(texts, opts));
+  const eval_ = program
     .command('eval')
     .description('BLEU, chrF and exact match on a split of a corpus, split exactly as in training')
     .requiredOption('--model <dir>', 'model bundle directory')
     .requiredOption('--data <path>', 'the corpus file (or "builtin" for the generated corpus)')
     .addOption(new Option('--split <name>', 'which split to score').choices(['train', 'validation', 'test']).default('test'))
     .option('--report <file>', 'write source, reference and hypothesis of every sentence (TSV)')
-    .option('--limit <n>', 'score only the first N sentences of the split', int('--limit', 1))
-    .option('--batch-size <n>', 'sentences translated together', int('--batch-size', 1), 64)
-    .action((opts) => evaluate(opts));
+    .option('--limit <n>', 'score only the first N sentences of the split', int('--limit', 1));
+  addDecodeOptions(eval_).action((opts) => evaluate(opts));
   program
     .command('demo')
     .description('train a small model on the built-in corpus, then translate a few new sentences')
