@@ -16,6 +16,7 @@ import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from '../bundle/
 import { corpusBleu, corpusChrf, exactMatch } from '../eval/index.js';
 import { writeFileAtomic } from '../bundle/atomic.js';
 import { createProgress } from './progress.js';
+import { runServer } from '../serve/server.js';
 
 const VERSION = '0.1.0';
 
@@ -242,6 +243,23 @@ export function buildProgram(): Command {
     .option('--report <file>', 'write source, reference and hypothesis of every sentence (TSV)')
     .option('--limit <n>', 'score only the first N sentences of the split', int('--limit', 1));
   addDecodeOptions(eval_).action((opts) => evaluate(opts));
+  program
+    .command('serve')
+    .description('HTTP JSON API: POST /translate, GET /health, GET /model (and static files with --web)')
+    .requiredOption('--model <dir>', 'model bundle directory')
+    .option('--port <n>', 'TCP port (0: any free port)', int('--port', 0), 8080)
+    .option('--host <addr>', 'address to bind; anything but loopback is reachable from other machines', '127.0.0.1')
+    .option('--web <dir>', 'serve the files of this folder at / (index.html for /)')
+    .option('--batch-window <ms>', 'wait this long for concurrent requests to batch together (0: no wait)', int('--batch-window', 0), 5)
+    .option('--max-batch <n>', 'sentences per translate call', int('--max-batch', 1), 32)
+    .option('--max-queue <n>', 'sentences that may wait; beyond that requests get 503 + Retry-After', int('--max-queue', 1), 256)
+    .option('--max-texts <n>', 'sentences in one request (413 beyond)', int('--max-texts', 1), 64)
+    .option('--max-body <bytes>', 'request body limit (413 beyond)', int('--max-body', 1), 65536)
+    .option('--timeout <ms>', 'time allowed to send the request headers, and again the body', int('--timeout', 1), 10000)
+    .action((o) => runServer({
+      model: o.model, port: o.port, host: o.host, webDir: o.web ?? null, batchWindowMs: o.batchWindow, maxBatch: o.maxBatch,
+      maxQueue: o.maxQueue, maxTexts: o.maxTexts, maxBody: o.maxBody, headersTimeoutMs: o.timeout, bodyTimeoutMs: o.timeout,
+    }));
   program
     .command('demo')
     .description('train a small model on the built-in corpus, then translate a few new sentences')

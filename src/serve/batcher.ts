@@ -1,0 +1,204 @@
+/**
+ * Micro-batching for the translation server. Requests put sentences in a
+ * bounded FIFO queue; after a short window (so concurrent requests can join)
+ * the oldest sentences that share decoding options are translated together in
+ * one call. Translation is synchronous, so the batcher yields to the event
+ * loop (setImmediate) between batches: requests that arrived meanwhile get
+ * parsed and queued before the next batch is taken.
+ */
+
+/** Decoding options that must be equal for sentences to share a translate call. */
+export interface BatchKey {
+  beam: number;
+  attention: boolean;
+}
+
+/** What the batcher needs from a translator: one synchronous call per batch. */
+export type TranslateBatch<R> = (texts: string[], key: BatchKey, batchSize: number) => R[];
+
+export interface BatcherOptions {
+  /** Milliseconds to wait after the first queued sentence before translating (0: next event-loop turn). */
+  windowMs: number;
+  /** Sentences per translate call. */
+  maxBatch: number;
+  /** Sentences that may wait in the queue; a job that does not fit is refused. */
+  maxQueue: number;
+}
+
+export class QueueFullError extends Error {
+  constructor(readonly queued: number, readonly capacity: number) {
+    super(`the translation queue is full (${queued} of ${capacity} sentences waiting); retry shortly`);
+    this.name = 'QueueFullError';
+  }
+}
+
+export class BatcherClosedError extends Error {
+  constructor() {
+    super('the server is shutting down');
+    this.name = 'BatcherClosedError';
+  }
+}
+
+interface Job<R> {
+  key: BatchKey;
+  results: R[];
+  remaining: number;
+  failed: boolean;
+  resolve: (r: R[]) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Item<R> {
+  job: Job<R>;
+  index: number;
+  text: string;
+}
+
+const sameKey = (a: BatchKey, b: BatchKey): boolean => a.beam === b.beam && a.attention === b.attention;
+
+export interface BatcherStats {
+  /** Sentences waiting. */
+  queued: number;
+  /** Translate calls made so far. */
+  batches: number;
+  /** Sentences translated so far. */
+  sentences: number;
+  /** Largest batch so far. */
+  largestBatch: number;
+}
+
+export class Batcher<R> {
+  private queue: Item<R>[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private running = false;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly stats_: BatcherStats = { queued: 0, batches: 0, sentences: 0, largestBatch: 0 };
+
+  constructor(private readonly translate: TranslateBatch<R>, readonly options: BatcherOptions) {
+    if (!(Number.isFinite(options.windowMs) && options.windowMs >= 0)) throw new RangeError(`windowMs must be ≥ 0, got ${options.windowMs}`);
+    if (!(Number.isInteger(options.maxBatch) && options.maxBatch >= 1)) throw new RangeError(`maxBatch must be an integer ≥ 1, got ${options.maxBatch}`);
+    if (!(Number.isInteger(options.maxQueue) && options.maxQueue >= 1)) throw new RangeError(`maxQueue must be an integer ≥ 1, got ${options.maxQueue}`);
+  }
+
+  get stats(): BatcherStats {
+    return { ...this.stats_, queued: this.queue.length };
+  }
+
+  /** Sentences waiting to be translated. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Queues a job's sentences; resolves with their results in order. Throws
+   * QueueFullError at once (nothing queued) when they do not all fit.
+   */
+  submit(texts: readonly string[], key: BatchKey): Promise<R[]> {
+    if (this.closed) return Promise.reject(new BatcherClosedError());
+    if (texts.length === 0) return Promise.resolve([]);
+    if (this.queue.length + texts.length > this.options.maxQueue) {
+      return Promise.reject(new QueueFullError(this.queue.length, this.options.maxQueue));
+    }
+    return new Promise<R[]>((resolve, reject) => {
+      const job: Job<R> = { key, results: new Array(texts.length), remaining: texts.length, failed: false, resolve, reject };
+      texts.forEach((text, index) => this.queue.push({ job, index, text }));
+      this.schedule();
+    });
+  }
+
+  /** Refuses new jobs; the returned promise resolves once every queued sentence is translated. */
+  close(): Promise<void> {
+    this.closed = true;
+    return this.idle();
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && !this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running || this.immediate) return;
+    // A full batch need not wait for the window.
+    if (this.options.windowMs === 0 || this.queue.length >= this.options.maxBatch) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
+        this.runBatch();
+      });
+      return;
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.runBatch();
+      }, this.options.windowMs);
+    }
+  }
+
+  private runBatch(): void {
+    if (this.queue.length === 0) {
+      this.notifyIdle();
+      return;
+    }
+    // The oldest sentence decides the options; later sentences with the same options join it, in order.
+    const key = this.queue[0].job.key;
+    const batch: Item<R>[] = [];
+    const rest: Item<R>[] = [];
+    for (const item of this.queue) {
+      if (batch.length < this.options.maxBatch && sameKey(item.job.key, key)) batch.push(item);
+      else rest.push(item);
+    }
+    this.queue = rest;
+    this.running = true;
+    let results: R[] | null = null;
+    let error: unknown = null;
+    try {
+      results = this.translate(batch.map((b) => b.text), key, this.options.maxBatch);
+      if (results.length !== batch.length) throw new Error(`translator returned ${results.length} results for ${batch.length} sentences`);
+    } catch (err) {
+      error = err;
+    }
+    this.running = false;
+    this.stats_.batches++;
+    this.stats_.sentences += batch.length;
+    this.stats_.largestBatch = Math.max(this.stats_.largestBatch, batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const { job, index } = batch[i];
+      if (job.failed) continue;
+      if (error !== null) {
+        job.failed = true;
+        job.reject(error);
+        continue;
+      }
+      job.results[index] = (results as R[])[i];
+      if (--job.remaining === 0) job.resolve(job.results);
+    }
+    if (error !== null) {
+      // Sentences of a failed job still queued are dropped.
+      this.queue = this.queue.filter((item) => !item.job.failed);
+    }
+    if (this.queue.length > 0) {
+      // Yield to the event loop so requests that arrived during this batch are parsed, then go on with the backlog.
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
+        this.runBatch();
+      });
+    } else {
+      this.notifyIdle();
+    }
+  }
+
+  private notifyIdle(): void {
+    if (this.queue.length > 0 || this.running) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
