@@ -5,6 +5,9 @@ export { DEFAULT_SPLIT_SALT, fnv1a32, kerasSplit, splitBySource } from './split.
 export type { DataSplit, SplitOptions } from './split.js';
 export { CharTokenizer, tokenizerFromJSON } from './tokenizer.js';
 export type { Tokenizer, TokenizerLevel, TokenizerSpec } from './tokenizer.js';
+export { GLUE, SPACE, WordTokenizer, segmentWords, wordCore } from './word.js';
+export { BpeTokenizer, CONTINUATION, END_OF_WORD, learnBpe, learnBpeFromCounts } from './bpe.js';
+export type { BpeModel, BpeSpec, LearnBpeOptions } from './bpe.js';
 export {
   BOS_ID,
   BOS_TOKEN,
