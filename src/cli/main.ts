@@ -266,6 +266,16 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'model bundle directory (replaced)', 'models/demo')
     .option('--epochs <n>', `passes over the training split (default: ${PRESETS.demo.train.epochs})`, int('--epochs', 0))
     .action((opts) => demo(opts));
+  program
+    .command('export-web')
+    .description('write a static web page that translates with the model in the browser (serve the folder from any static host)')
+    .requiredOption('--model <dir>', 'model bundle directory')
+    .requiredOption('--out <dir>', 'folder to write (index.html, page.css, s2s-web.js, model/)')
+    .action(async (o: { model: string; out: string }) => {
+      const { exportWeb } = await import('../web/export.js');
+      const r = exportWeb(o.model, o.out);
+      console.log(`wrote ${r.files.length} files (${(r.bytes / 1024).toFixed(1)} KiB) to ${r.outDir}; try: cd ${r.outDir} && python3 -m http.server`);
+    });
   return program;
 }
 

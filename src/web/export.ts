@@ -1,0 +1,71 @@
+/**
+ * `s2s export-web`: a static folder that translates with a model in the
+ * browser. Layout (relative URLs only, so any static host serves it, e.g.
+ * `python3 -m http.server` inside the folder):
+ *
+ *   index.html  page.css  s2s-web.js
+ *   model/config.json  model/vocab.json  model/weights.json  model/weights-XXXXXXXX.bin  model/history.json
+ *
+ * The page assets come from dist/web/ (built by scripts/build-web.mjs).
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadBundle } from '../bundle/bundle.js';
+
+/** The files of the page itself, as built into dist/web/. */
+export const WEB_ASSETS = ['index.html', 'page.css', 's2s-web.js'] as const;
+
+export interface ExportOptions {
+  /** Where the built page assets are (default: dist/web of this installation). */
+  assetsDir?: string;
+}
+
+export interface ExportResult {
+  outDir: string;
+  /** Paths relative to outDir, in the order written. */
+  files: string[];
+  /** Total size in bytes. */
+  bytes: number;
+}
+
+/** dist/web next to the compiled dist/src/web/export.js. */
+export function defaultAssetsDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
+}
+
+/**
+ * Writes the static page and a copy of the model bundle in modelDir to
+ * outDir (created if needed; the page files and model/ are replaced, other
+ * files in outDir are left alone). The bundle is loaded first, so a broken
+ * bundle is an error here rather than in the browser.
+ */
+export function exportWeb(modelDir: string, outDir: string, options: ExportOptions = {}): ExportResult {
+  const assets = options.assetsDir ?? defaultAssetsDir();
+  for (const f of WEB_ASSETS) {
+    if (!existsSync(join(assets, f))) throw new Error(`${join(assets, f)}: missing; build the web page first with \`npm run build\``);
+  }
+  loadBundle(modelDir);
+  const weightsIndex = JSON.parse(readFileSync(join(modelDir, 'weights.json'), 'utf8')) as { file: string };
+  const modelFiles = ['config.json', 'vocab.json', 'weights.json', weightsIndex.file];
+  if (existsSync(join(modelDir, 'history.json'))) modelFiles.push('history.json');
+
+  if (resolve(outDir) === resolve(modelDir)) throw new Error(`${outDir}: the output folder must not be the model folder`);
+  const modelOut = join(outDir, 'model');
+  mkdirSync(outDir, { recursive: true });
+  rmSync(modelOut, { recursive: true, force: true });
+  mkdirSync(modelOut, { recursive: true });
+
+  const files: string[] = [];
+  let bytes = 0;
+  const copy = (from: string, rel: string): void => {
+    const to = join(outDir, rel);
+    copyFileSync(from, to);
+    bytes += statSync(to).size;
+    files.push(rel);
+  };
+  for (const f of modelFiles) copy(join(modelDir, f), `model/${f}`);
+  // The page last: a folder with index.html is a complete one.
+  for (const f of WEB_ASSETS) copy(join(assets, f), f);
+  return { outDir, files, bytes };
+}
