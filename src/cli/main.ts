@@ -15,6 +15,7 @@ import { saveBundle, loadBundle, makeTranslator, type BundleConfig, type BundleP
 import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from '../bundle/checkpoint.js';
 import { corpusBleu, corpusChrf, exactMatch } from '../eval/index.js';
 import { writeFileAtomic } from '../bundle/atomic.js';
+import { tokenizerFromJSON } from '../data/tokenizer.js';
 import { createProgress } from './progress.js';
 import { runServer } from '../serve/server.js';
 
@@ -52,7 +53,9 @@ async function train(o: TrainCliOptions): Promise<void> {
     if (o.epochs !== undefined) bundleConfig.train.epochs = resolved.preset.train.epochs;
     model = ckpt.bundle.model;
     state = ckpt.state;
-    data = prepareData(bundleConfig.data.corpus, bundleConfig.data, ckpt.bundle.vocabs);
+    // The run's own tokenizers and vocabularies, so ids match the checkpoint's weights.
+    const tokenizers = { source: tokenizerFromJSON(bundleConfig.tokenizers.source), target: tokenizerFromJSON(bundleConfig.tokenizers.target) };
+    data = prepareData(bundleConfig.data.corpus, bundleConfig.data, ckpt.bundle.vocabs, tokenizers);
     log(`resuming ${ckpt.path}: epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.step}`);
   } else {
     if (existsSync(`${checkpointsDir(outDir)}/LATEST`)) {
