@@ -50,6 +50,8 @@ export interface ModelInfo {
   epochs: number;
   valLoss: number | null;
   valAccuracy: number | null;
+  /** Loss per epoch, for the training curve. */
+  lossCurve: { train: number[]; validation: (number | null)[] };
   createdBy: string;
   /** The kernels the browser computes with. */
   engine: string;
@@ -149,6 +151,7 @@ export class WebModel {
       epochs: parts.history.length,
       valLoss: last?.valLoss ?? null,
       valAccuracy: last?.valAccuracy ?? null,
+      lossCurve: { train: parts.history.map((h) => h.trainLoss), validation: parts.history.map((h) => h.valLoss ?? null) },
       createdBy: String(parts.config.createdBy ?? ''),
       engine: k.description,
     };
@@ -272,10 +275,10 @@ export function unknownSegments(text: string, tokenizer: Tokenizer, vocab: Vocab
 type Mode = 'browser' | 'server';
 
 interface ServerResult {
-  translation: string;
-  translations: string[];
-  attention: AttentionMap | null;
-  engine: string | null;
+  /** One translation per line sent. */
+  texts: string[];
+  attention: (AttentionMap | null)[];
+  engine: string;
 }
 
 const DEBOUNCE_MS = 150;
@@ -293,10 +296,13 @@ export function attentionHeatmap(doc: Document, map: AttentionMap): SVGSVGElemen
   const out = map.outputTokens.slice(0, map.weights.length).map(displayToken);
   const cols = Math.max(1, ...map.weights.map((r) => r.length));
   const rows = map.weights.length;
-  const cell = Math.max(14, Math.min(28, Math.floor(640 / Math.max(cols, 1))));
+  // Cells shrink so a long sentence still fits without scrolling (down to 12 px).
+  const cell = Math.max(12, Math.min(28, Math.floor(560 / cols), Math.floor(560 / Math.max(rows, 1))));
   const label = (t: string): number => Math.min(120, 10 + 8 * [...t].length);
+  // Characters fit above their column; longer tokens are written at a slant.
+  const slant = src.some((t) => [...t].length > 2);
   const left = Math.max(28, ...out.map(label));
-  const top = Math.max(28, ...src.map(label));
+  const top = slant ? Math.max(28, ...src.map((t) => label(t) * 0.87)) : 24;
   const width = left + cols * cell + 4;
   const height = top + rows * cell + 4;
   const svg = doc.createElementNS(NS, 'svg');
@@ -315,7 +321,8 @@ export function attentionHeatmap(doc: Document, map: AttentionMap): SVGSVGElemen
   };
   for (let j = 0; j < cols; j++) {
     const x = left + j * cell + cell / 2;
-    el('text', { x, y: top - 6, class: 'tok src', transform: `rotate(-60 ${x} ${top - 6})` }, src[j] ?? '');
+    if (slant) el('text', { x, y: top - 6, class: 'tok src', transform: `rotate(-60 ${x} ${top - 6})` }, src[j] ?? '');
+    else el('text', { x, y: top - 10, class: 'tok src short' }, src[j] ?? '');
   }
   for (let i = 0; i < rows; i++) {
     el('text', { x: left - 6, y: top + i * cell + cell / 2, class: 'tok out' }, out[i] ?? '');
@@ -331,34 +338,83 @@ export function attentionHeatmap(doc: Document, map: AttentionMap): SVGSVGElemen
   return svg;
 }
 
-/** Asks the server; null when there is no s2s server (a static host answers with an error page). */
-async function askServer(text: string, signal?: AbortSignal): Promise<ServerResult | null> {
+/** A small chart of training and validation loss per epoch (null with fewer than two epochs). */
+export function lossChart(doc: Document, curve: ModelInfo['lossCurve']): HTMLElement | null {
+  const n = curve.train.length;
+  if (n < 2) return null;
+  const NS = 'http://www.w3.org/2000/svg';
+  const W = 320, H = 120, P = { l: 34, r: 8, t: 8, b: 22 };
+  const values = [...curve.train, ...curve.validation.filter((v): v is number => v !== null)].filter(Number.isFinite);
+  const lo = Math.min(...values), hi = Math.max(...values);
+  const span = hi - lo || 1;
+  const x = (i: number): number => P.l + (i / (n - 1)) * (W - P.l - P.r);
+  const y = (v: number): number => P.t + (1 - (v - lo) / span) * (H - P.t - P.b);
+  const fig = doc.createElement('figure');
+  fig.className = 'curve';
+  const svg = doc.createElementNS(NS, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('role', 'img');
+  const lastVal = [...curve.validation].reverse().find((v) => v !== null);
+  svg.setAttribute('aria-label', `Loss over ${n} epochs: training ${curve.train[0].toFixed(2)} to ${curve.train[n - 1].toFixed(2)}` +
+    (lastVal != null ? `, validation ending at ${lastVal.toFixed(2)}` : ''));
+  const add = (name: string, attrs: Record<string, string | number>, text?: string): void => {
+    const e = doc.createElementNS(NS, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    svg.appendChild(e);
+  };
+  add('line', { x1: P.l, y1: H - P.b, x2: W - P.r, y2: H - P.b, class: 'axis' });
+  add('text', { x: P.l - 4, y: y(hi), class: 'tick', 'text-anchor': 'end', 'dominant-baseline': 'middle' }, hi.toFixed(2));
+  add('text', { x: P.l - 4, y: y(lo), class: 'tick', 'text-anchor': 'end', 'dominant-baseline': 'middle' }, lo.toFixed(2));
+  add('text', { x: P.l, y: H - 6, class: 'tick' }, '1');
+  add('text', { x: W - P.r, y: H - 6, class: 'tick', 'text-anchor': 'end' }, `epoch ${n}`);
+  const line = (vals: (number | null)[], cls: string): void => {
+    const pts = vals.map((v, i) => (v === null ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`)).filter((p): p is string => p !== null);
+    if (pts.length > 1) add('polyline', { points: pts.join(' '), class: cls });
+  };
+  line(curve.train, 'train');
+  line(curve.validation, 'val');
+  fig.appendChild(svg);
+  const cap = doc.createElement('figcaption');
+  cap.innerHTML = '<span class="key train"></span>training loss <span class="key val"></span>validation loss';
+  fig.appendChild(cap);
+  return fig;
+}
+
+/**
+ * Asks the s2s server to translate non-empty lines (`{"text"}` for one,
+ * `{"texts"}` for several); null when no s2s server answers (a static host
+ * answers with an error page, not JSON).
+ */
+async function askServer(lines: readonly string[], signal?: AbortSignal): Promise<ServerResult | null> {
+  const body = lines.length === 1 ? { text: lines[0], attention: true } : { texts: lines, attention: true };
   const res = await fetch('/translate', {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ text, attention: true }),
+    body: JSON.stringify(body),
     signal,
   });
   if (!(res.headers.get('content-type') ?? '').includes('json')) return null;
-  const body = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(typeof body.error === 'string' ? body.error : `server: HTTP ${res.status}`);
-  const translations = Array.isArray(body.translations) ? body.translations.map((t) => (typeof t === 'string' ? t : String((t as { text?: unknown })?.text ?? ''))) : [];
-  const translation = typeof body.translation === 'string' ? body.translation : translations.join('\n');
-  const firstDetail = Array.isArray(body.results) ? (body.results[0] as Record<string, unknown>) : null;
-  const attention = asAttentionMap(body.attention ?? firstDetail?.attention ?? (Array.isArray(body.translations) ? (body.translations[0] as { attention?: unknown })?.attention : null));
-  const engine = typeof body.engine === 'string' ? body.engine : typeof body.kernels === 'string' ? body.kernels : null;
-  return { translation, translations, attention, engine };
+  const json = (await res.json()) as Record<string, unknown>;
+  if (!res.ok) throw new Error(typeof json.error === 'string' ? json.error : `server: HTTP ${res.status}`);
+  const items = Array.isArray(json.translations) ? (json.translations as unknown[]) : [];
+  const texts = items.map((t) => (typeof t === 'string' ? t : String((t as { text?: unknown } | null)?.text ?? '')));
+  if (texts.length !== lines.length) {
+    if (lines.length === 1 && typeof json.translation === 'string') texts.splice(0, texts.length, json.translation);
+    else throw new Error(`the server answered ${texts.length} translations for ${lines.length} lines`);
+  }
+  const attention = items.map((t) => asAttentionMap((t as { attention?: unknown } | null)?.attention));
+  const engine = typeof json.model === 'string' ? `s2s serve, model ${json.model}` : 's2s serve';
+  return { texts, attention, engine };
 }
 
-/** True when an s2s server answers at /translate (it speaks JSON, even to refuse an empty text). */
+/** True when an s2s server answers here (GET /health gives JSON; a static host has no such file). */
 async function probeServer(): Promise<boolean> {
   try {
-    const res = await fetch('/translate', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ text: '' }),
-    });
-    return (res.headers.get('content-type') ?? '').includes('json');
+    const res = await fetch('/health', { headers: { accept: 'application/json' } });
+    if (!res.ok || !(res.headers.get('content-type') ?? '').includes('json')) return false;
+    const json = (await res.json()) as { status?: unknown };
+    return json.status === 'ok';
   } catch {
     return false;
   }
@@ -408,9 +464,11 @@ export async function mountPage(doc: Document): Promise<void> {
   };
 
   const showEngine = (): void => {
+    const kernels = model?.info.engine ?? 'TypeScript kernels';
     engineEl.textContent = mode === 'browser'
-      ? `in this browser · ${model?.info.engine ?? 'TypeScript kernels'}`
+      ? `in this browser · ${kernels.replace(/\s*\(.*\)$/, '')}`
       : `on the server${serverEngine ? ` · ${serverEngine}` : ''}`;
+    engineEl.title = mode === 'browser' ? kernels : '';
     app.dataset.mode = mode;
   };
 
@@ -480,6 +538,7 @@ export async function mountPage(doc: Document): Promise<void> {
     if (!text.trim()) {
       output.textContent = '';
       output.dataset.state = 'empty';
+      output.dataset.source = text;
       timing.textContent = '';
       showAttention(null);
       setStatus(model || mode === 'server' ? 'Ready' : status.textContent ?? '');
@@ -491,31 +550,32 @@ export async function mountPage(doc: Document): Promise<void> {
     output.dataset.state = 'busy';
     setStatus('Translating…', 'busy');
     try {
+      const nonEmpty = lines.map((l, i) => ({ l, i })).filter((x) => x.l.trim() !== '');
+      const texts = lines.map(() => '');
+      let maps: (AttentionMap | null)[];
       if (mode === 'browser') {
         if (!model) throw new Error('the model is not loaded in this browser');
-        const nonEmpty = lines.map((l, i) => ({ l, i })).filter((x) => x.l.trim() !== '');
         const results = model.translateMany(nonEmpty.map((x) => x.l));
-        const texts = lines.map(() => '');
-        let focusMap: AttentionMap | null = null;
-        nonEmpty.forEach((x, k) => {
-          texts[x.i] = results[k].text;
-          if (x.i === focus) focusMap = results[k].attention;
-        });
-        if (!focusMap && results.length) focusMap = results[results.length - 1].attention;
-        if (id !== seq) return;
-        output.textContent = texts.join('\n');
-        showAttention(focusMap);
+        results.forEach((r, k) => { texts[nonEmpty[k].i] = r.text; });
+        maps = results.map((r) => r.attention);
       } else {
         const ctl = new AbortController();
         inflight = ctl;
-        const r = await askServer(text, ctl.signal);
+        const r = await askServer(nonEmpty.map((x) => x.l), ctl.signal);
         if (id !== seq) return;
         if (!r) throw new Error('no s2s server answers at /translate');
-        if (r.engine) serverEngine = r.engine;
+        serverEngine = r.engine;
         showEngine();
-        output.textContent = r.translations.length === lines.length ? r.translations.join('\n') : r.translation;
-        showAttention(r.attention);
+        r.texts.forEach((t, k) => { texts[nonEmpty[k].i] = t; });
+        maps = r.attention;
       }
+      if (id !== seq) return;
+      const k = nonEmpty.findIndex((x) => x.i === focus);
+      output.textContent = texts.join('\n');
+      output.dataset.engine = mode;
+      // The text this translation is of (tests wait for it to match the box).
+      output.dataset.source = text;
+      showAttention(maps[k >= 0 ? k : maps.length - 1] ?? null);
       output.dataset.state = 'done';
       timing.textContent = `${Math.max(1, Math.round(performance.now() - t0))} ms`;
       setStatus('Ready');
@@ -560,6 +620,8 @@ export async function mountPage(doc: Document): Promise<void> {
       dd.textContent = v;
       infoEl.append(dt, dd);
     }
+    const curve = lossChart(doc, info.lossCurve);
+    if (curve) infoEl.after(curve);
   };
 
   input.addEventListener('input', schedule);

@@ -1,0 +1,207 @@
+/**
+ * `s2s export-web` and the browser bundle: the exported folder is complete
+ * and self-contained, and the bundled s2s-web.js — imported here in Node with
+ * a fetch that reads the exported files — translates exactly as the Node
+ * translator does (same kernels, same text, log-probability and attention).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, rmSync, copyFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setKernels } from '../src/engine/index.js';
+import { saveBundle, loadBundle, type BundleParts } from '../src/bundle/bundle.js';
+import { PRESETS } from '../src/train/options.js';
+import { exportWeb, defaultAssetsDir, WEB_ASSETS } from '../src/web/export.js';
+import type * as WebApi from '../src/web/browser.js';
+import { tinySetup } from './helpers/tiny.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const tmp = (): string => mkdtempSync(join(tmpdir(), 's2s-web-export-'));
+
+function saveTiny(dir: string, model: Parameters<typeof tinySetup>[1] = {}): ReturnType<typeof tinySetup> {
+  const setup = tinySetup(16, model);
+  const parts: BundleParts = {
+    config: {
+      format: 's2s-model', version: 1, model: setup.model.config,
+      tokenizers: { source: { level: 'char' }, target: { level: 'char' } },
+      data: { ...PRESETS.seed.data, maxTargetLength: 30, corpus: '<built-in>' },
+      train: { ...PRESETS.seed.train, epochs: 1, batchSize: 8 },
+      createdBy: 'web-export test',
+    },
+    vocabs: setup.vocabs,
+    model: setup.model,
+    history: [],
+  };
+  saveBundle(dir, parts);
+  return setup;
+}
+
+/** A fetch serving the files of `folder` at http://static.test/. */
+function folderFetch(folder: string, seen: string[] = []): NonNullable<WebApi.LoadOptions['fetch']> {
+  return async (url: string) => {
+    seen.push(url);
+    const u = new URL(url);
+    const path = join(folder, ...decodeURIComponent(u.pathname).split('/').filter(Boolean));
+    const ok = u.origin === 'http://static.test' && existsSync(path);
+    const bytes = ok ? readFileSync(path) : Buffer.from('not found');
+    return {
+      ok,
+      status: ok ? 200 : 404,
+      statusText: ok ? 'OK' : 'Not Found',
+      json: async () => JSON.parse(bytes.toString('utf8')) as unknown,
+      arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    };
+  };
+}
+
+/** Imports the exported s2s-web.js (copied to .mjs: the export folder has no package.json saying "module"). */
+async function importWebBundle(folder: string): Promise<typeof WebApi> {
+  const copy = join(mkdtempSync(join(tmpdir(), 's2s-web-mod-')), 's2s-web.mjs');
+  copyFileSync(join(folder, 's2s-web.js'), copy);
+  return (await import(pathToFileURL(copy).href)) as typeof WebApi;
+}
+
+const SENTENCES = ['I am happy.', 'Where is the cat?', 'They eat bread.', 'Ω€ unknown!', ''];
+
+test('the page assets were built into dist/web by npm run build', () => {
+  for (const f of WEB_ASSETS) assert.ok(existsSync(join(defaultAssetsDir(), f)), `${f} missing in ${defaultAssetsDir()}`);
+  const js = readFileSync(join(defaultAssetsDir(), 's2s-web.js'), 'utf8');
+  assert.ok(!/from\s*["']node:/.test(js) && !/import\(["']node:/.test(js), 'the browser bundle imports no node: builtins');
+});
+
+test('export-web writes a self-contained static folder with relative URLs only', () => {
+  const dir = tmp();
+  const model = join(dir, 'model');
+  saveTiny(model);
+  const out = join(dir, 'site');
+  const r = exportWeb(model, out);
+  const blob = JSON.parse(readFileSync(join(model, 'weights.json'), 'utf8')).file as string;
+  assert.match(blob, /^weights-[0-9a-f]{8}\.bin$/);
+  const expected = ['index.html', 'page.css', 's2s-web.js', 'model/config.json', 'model/vocab.json', 'model/weights.json', `model/${blob}`, 'model/history.json'];
+  assert.deepEqual([...r.files].sort(), [...expected].sort());
+  for (const f of expected) assert.ok(existsSync(join(out, f)), f);
+  assert.deepEqual(readFileSync(join(out, 'model', blob)), readFileSync(join(model, blob)));
+  assert.ok(!existsSync(join(out, 'model', 'checkpoints')), 'checkpoints are not exported');
+  assert.equal(r.bytes, expected.reduce((n, f) => n + readFileSync(join(out, f)).length, 0));
+
+  const html = readFileSync(join(out, 'index.html'), 'utf8');
+  assert.match(html, /<script type="module" src="s2s-web\.js"><\/script>/);
+  assert.match(html, /href="page\.css"/);
+  assert.match(html, /data-model="model\/"/);
+  for (const m of html.matchAll(/\b(?:src|href)="([^"]*)"/g)) {
+    assert.ok(!/^(\/|[a-z]+:\/\/)/i.test(m[1]) || m[1].startsWith('data:'), `absolute URL in index.html: ${m[1]}`);
+  }
+  // Accessibility basics: a labelled text box, a live result, a language.
+  assert.match(html, /<html lang="en">/);
+  assert.match(html, /<label for="source"/);
+  assert.match(html, /aria-live="polite"/);
+
+  // Exporting again replaces the model (no stale blobs) and keeps other files.
+  writeFileSync(join(out, 'model', 'weights-00000000.bin'), 'stale');
+  writeFileSync(join(out, 'README.txt'), 'mine');
+  exportWeb(model, out);
+  assert.deepEqual(readdirSync(join(out, 'model')).sort(), ['config.json', 'history.json', 'vocab.json', 'weights.json', blob].sort());
+  assert.equal(readFileSync(join(out, 'README.txt'), 'utf8'), 'mine');
+  rmSync(dir, { recursive: true });
+});
+
+test('export-web errors: not a model, missing assets, output = model', () => {
+  const dir = tmp();
+  assert.throws(() => exportWeb(join(dir, 'nope'), join(dir, 'site')), /nope: not a directory/);
+  const model = join(dir, 'model');
+  saveTiny(model);
+  assert.throws(() => exportWeb(model, join(dir, 'site'), { assetsDir: join(dir, 'no-assets') }), /index\.html: missing; build the web page first with `npm run build`/);
+  assert.throws(() => exportWeb(model, model), /must not be the model folder/);
+  assert.ok(!existsSync(join(dir, 'site')));
+  rmSync(dir, { recursive: true });
+});
+
+for (const arch of [{ attention: 'general' as const }, {}, { cell: 'gru' as const, bidirectional: true, attention: 'additive' as const, layers: 2 }]) {
+  test(`the browser bundle translates exactly as the Node translator (${JSON.stringify(arch)})`, async () => {
+    setKernels('js');
+    const dir = tmp();
+    const model = join(dir, 'model');
+    saveTiny(model, arch);
+    const out = join(dir, 'site');
+    exportWeb(model, out);
+    const web = await importWebBundle(out);
+    const seen: string[] = [];
+    assert.throws(() => web.translate('x'), /no model loaded/);
+    const info = await web.loadModel('http://static.test/model', { fetch: folderFetch(out, seen) });
+    const blob = JSON.parse(readFileSync(join(model, 'weights.json'), 'utf8')).file as string;
+    assert.deepEqual(seen.map((u) => u.replace('http://static.test/model/', '')).sort(), ['config.json', 'history.json', 'vocab.json', 'weights.json', blob].sort());
+
+    const node = loadBundle(model);
+    assert.equal(info.sourceVocabSize, node.vocabs.source.size);
+    assert.equal(info.targetVocabSize, node.vocabs.target.size);
+    assert.equal(info.parameters, node.model.parameterCount());
+    assert.equal(info.cell, node.config.model.cell);
+    assert.equal(info.attention, node.config.model.attention);
+    assert.equal(info.sourceLevel, 'char');
+    assert.match(info.engine, /TypeScript kernels/);
+
+    const withAttention = node.config.model.attention !== 'none';
+    const opts = { attention: withAttention };
+    const expected = node.translator.translate(SENTENCES, opts);
+    for (const [i, s] of SENTENCES.entries()) {
+      const got = web.translate(s);
+      const want = expected[i] as (typeof expected)[number] & { attention?: { weights: number[][]; sourceTokens: string[]; outputTokens: string[] } };
+      assert.equal(got.text, want.text, `translation of ${JSON.stringify(s)}`);
+      assert.equal(got.logProb, want.logProb);
+      assert.equal(got.finished, want.finished);
+      assert.deepEqual(got.unknown, want.unknown);
+      if (withAttention && want.attention) {
+        assert.ok(got.attention, 'attention map');
+        assert.deepEqual(got.attention.weights, want.attention.weights);
+        assert.deepEqual(got.attention.sourceTokens, want.attention.sourceTokens);
+        assert.deepEqual(got.attention.outputTokens, want.attention.outputTokens);
+      } else if (!withAttention) {
+        assert.equal(got.attention, null);
+      }
+    }
+    // A batch gives the same as one by one.
+    assert.deepEqual(web.currentModel()?.translateMany(SENTENCES).map((t) => t.text), expected.map((t) => t.text));
+    assert.deepEqual(web.modelInfo(), info);
+    rmSync(dir, { recursive: true });
+  });
+}
+
+test('unknown characters are located in the text', async () => {
+  const dir = tmp();
+  const model = join(dir, 'model');
+  const setup = saveTiny(model);
+  const out = join(dir, 'site');
+  exportWeb(model, out);
+  const web = await importWebBundle(out);
+  await web.loadModel('http://static.test/model/', { fetch: folderFetch(out) });
+  const m = web.currentModel();
+  assert.ok(m);
+  const known = setup.pairs[0].source;
+  assert.deepEqual(m.segments(`${known} Ω€ ${known}`), [
+    { text: `${known} `, unknown: false },
+    { text: 'Ω€', unknown: true },
+    { text: ` ${known}`, unknown: false },
+  ]);
+  assert.deepEqual(m.segments(''), []);
+  assert.deepEqual(m.translate('Ω€').unknown, ['Ω', '€']);
+  await assert.rejects(web.loadModel('http://static.test/missing/', { fetch: folderFetch(out) }), /http:\/\/static\.test\/missing\/config\.json: HTTP 404/);
+  rmSync(dir, { recursive: true });
+});
+
+test('s2s export-web on the command line', () => {
+  const dir = tmp();
+  const model = join(dir, 'model');
+  saveTiny(model);
+  const out = join(dir, 'site');
+  const r = spawnSync(process.execPath, [join(root, 'bin', 's2s.js'), 'export-web', '--model', model, '--out', out], { encoding: 'utf8', cwd: root });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /wrote 8 files .* to .*site; try: cd .*site && python3 -m http\.server/);
+  for (const f of ['index.html', 'page.css', 's2s-web.js', 'model/config.json']) assert.ok(existsSync(join(out, f)), f);
+  const bad = spawnSync(process.execPath, [join(root, 'bin', 's2s.js'), 'export-web', '--model', join(dir, 'nope'), '--out', out], { encoding: 'utf8', cwd: root });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /nope: not a directory/);
+  rmSync(dir, { recursive: true });
+});
