@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, rmSync, copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setKernels } from '../src/engine/index.js';
 import { saveBundle, loadBundle, type BundleParts } from '../src/bundle/bundle.js';
 import { PRESETS } from '../src/train/options.js';
-import { exportWeb, defaultAssetsDir, WEB_ASSETS } from '../src/web/export.js';
+import { exportWeb, cachedWebFolder, defaultWebFolder, defaultAssetsDir, WEB_ASSETS } from '../src/web/export.js';
 import type * as WebApi from '../src/web/browser.js';
 import { tinySetup } from './helpers/tiny.js';
 
@@ -204,4 +204,57 @@ test('s2s export-web on the command line', () => {
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /nope: not a directory/);
   rmSync(dir, { recursive: true });
+});
+
+test('cachedWebFolder exports once per model version and page build', () => {
+  const dir = tmp();
+  const model = join(dir, 'model');
+  saveTiny(model);
+  const cacheRoot = join(dir, 'cache');
+  const a = cachedWebFolder(model, { cacheRoot });
+  assert.ok(a.startsWith(cacheRoot));
+  for (const f of ['index.html', 'page.css', 's2s-web.js', 'model/config.json']) assert.ok(existsSync(join(a, f)), f);
+  writeFileSync(join(a, 'marker'), 'reused');
+  assert.equal(cachedWebFolder(model, { cacheRoot }), a, 'reused while nothing changed');
+  assert.ok(existsSync(join(a, 'marker')));
+  saveTiny(model, { latentDim: 8 });
+  const b = cachedWebFolder(model, { cacheRoot });
+  assert.notEqual(b, a, 'a new model gets a new folder');
+  assert.deepEqual(readFileSync(join(b, 'model', 'config.json')), readFileSync(join(model, 'config.json')));
+  assert.deepEqual(readdirSync(cacheRoot).filter((f) => f.includes('.partial-')), [], 'no partial folders left');
+  const lines: string[] = [];
+  assert.equal(defaultWebFolder(model, (l) => lines.push(l), { cacheRoot, assetsDir: join(dir, 'none') }), null);
+  assert.match(lines.join('\n'), /no web page at \/ \(.*index\.html: missing/);
+  rmSync(dir, { recursive: true });
+});
+
+test('s2s serve without --web shows the translation page at /', async () => {
+  const dir = tmp();
+  const model = join(dir, 'model');
+  saveTiny(model);
+  const child = spawn(process.execPath, [join(root, 'bin', 's2s.js'), 'serve', '--model', model, '--port', '0'], {
+    cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') },
+  });
+  try {
+    let err = '';
+    const url = await new Promise<string>((ok, fail) => {
+      child.stderr.on('data', (c) => {
+        err += c;
+        const m = /on (http:\/\/\S+)/.exec(err);
+        if (m) ok(m[1]);
+      });
+      child.on('exit', (code) => fail(new Error(`exited ${code}: ${err}`)));
+    });
+    assert.match(err, /\| web .*s2s\/web\//);
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script type="module" src="s2s-web\.js"><\/script>/);
+    assert.equal((await fetch(`${url}/s2s-web.js`)).status, 200);
+    assert.deepEqual(await (await fetch(`${url}/model/config.json`)).json(), JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')));
+    assert.equal((await (await fetch(`${url}/health`)).json() as { status: string }).status, 'ok');
+  } finally {
+    child.removeAllListeners('exit');
+    await new Promise((ok) => { child.on('exit', ok); child.kill('SIGTERM'); });
+    rmSync(dir, { recursive: true });
+  }
 });

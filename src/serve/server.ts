@@ -23,6 +23,7 @@ import { BUNDLE_VERSION, loadBundle, type LoadedBundle } from '../bundle/bundle.
 import type { TranslateOptions, Translation } from '../decode/translator.js';
 import { codePointLength } from '../data/corpus.js';
 import { Batcher, QueueFullError, BatcherClosedError, type BatchKey } from './batcher.js';
+import { defaultWebFolder } from '../web/export.js';
 
 export const MAX_BEAM = 16;
 
@@ -539,14 +540,16 @@ export async function runServer(options: Omit<ServeOptions, 'bundle'> & { model:
   const log = options.log ?? ((line: string) => void process.stderr.write(line + '\n'));
   const { model, ...rest } = options;
   const bundle = loadBundle(model);
-  const s = createServer({ ...rest, bundle, log });
+  // Without --web, / is the translation page for this model (s2s export-web into a cache folder).
+  const webDir = rest.webDir ?? defaultWebFolder(model, log);
+  const s = createServer({ ...rest, bundle, log, webDir });
   await s.listen();
   const l = s.limits;
   log(
     `s2s serve: model ${model} (${bundle.config.model.cell} ${bundle.config.model.layers}×${bundle.config.model.latentDim}, ` +
       `${bundle.model.parameterCount().toLocaleString('en')} parameters) on ${s.url()}` +
       ` | batch window ${l.batchWindowMs} ms, max batch ${l.maxBatch}, max queue ${l.maxQueue}` +
-      (options.webDir ? ` | web ${resolve(options.webDir)}` : ''),
+      (webDir ? ` | web ${resolve(webDir)}` : ''),
   );
   let stopping = false;
   const onSignal = (sig: string): void => {

@@ -8,7 +8,9 @@
  *
  * The page assets come from dist/web/ (built by scripts/build-web.mjs).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBundle } from '../bundle/bundle.js';
@@ -68,4 +70,62 @@ export function exportWeb(modelDir: string, outDir: string, options: ExportOptio
   // The page last: a folder with index.html is a complete one.
   for (const f of WEB_ASSETS) copy(join(assets, f), f);
   return { outDir, files, bytes };
+}
+
+/**
+ * The page for a model, exported into a per-user cache folder
+ * ($XDG_CACHE_HOME/s2s/web/<key>, else ~/.cache/s2s/web/<key>) and reused
+ * while the model files and the page build are unchanged. It is written under
+ * a temporary name and renamed, so concurrent callers never see half a folder.
+ */
+export function cachedWebFolder(modelDir: string, options: ExportOptions & { cacheRoot?: string } = {}): string {
+  const assetsDir = options.assetsDir ?? defaultAssetsDir();
+  const cacheRoot = options.cacheRoot ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 's2s', 'web');
+  const hash = createHash('sha256').update(resolve(modelDir));
+  for (const f of ['config.json', 'vocab.json', 'weights.json', 'history.json']) {
+    const p = join(modelDir, f);
+    hash.update(`${f}:`).update(existsSync(p) ? readFileSync(p) : '');
+  }
+  for (const f of WEB_ASSETS) {
+    const p = join(assetsDir, f);
+    hash.update(`${f}:`).update(existsSync(p) ? readFileSync(p) : '');
+  }
+  const key = hash.digest('hex').slice(0, 20);
+  const dir = join(cacheRoot, key);
+  if (existsSync(join(dir, 'index.html'))) return dir;
+  mkdirSync(cacheRoot, { recursive: true });
+  const partial = mkdtempSync(join(cacheRoot, `${key}.partial-`));
+  try {
+    exportWeb(modelDir, partial, { assetsDir });
+    renameSync(partial, dir);
+  } catch (err) {
+    rmSync(partial, { recursive: true, force: true });
+    // Another process may have finished the same folder first.
+    if (existsSync(join(dir, 'index.html'))) return dir;
+    throw err;
+  }
+  return dir;
+}
+
+/**
+ * What `s2s serve` shows at / without --web: the translation page for its
+ * model, or null (with a logged reason) when the page cannot be made, e.g. a
+ * build without dist/web; the API works either way.
+ */
+export function defaultWebFolder(modelDir: string, log: (line: string) => void, options: ExportOptions & { cacheRoot?: string } = {}): string | null {
+  const attempt = (cacheRoot?: string): string => cachedWebFolder(modelDir, { ...options, cacheRoot: cacheRoot ?? options.cacheRoot });
+  try {
+    return attempt();
+  } catch (first) {
+    try {
+      // An unwritable cache (read-only home): a private folder of its own instead.
+      if (options.cacheRoot === undefined && existsSync(join(options.assetsDir ?? defaultAssetsDir(), 'index.html'))) {
+        return attempt(mkdtempSync(join(tmpdir(), 's2s-web-')));
+      }
+    } catch {
+      /* report the first error */
+    }
+    log(`s2s serve: no web page at / (${(first as Error).message})`);
+    return null;
+  }
 }
