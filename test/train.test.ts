@@ -66,3 +66,13 @@ test('config files: every flag as a key, the command line wins, unknown keys and
   writeFileSync(file, 'epochs: [1\n');
   assert.throws(() => readConfigFile(file), /c\.yaml: /);
 });
+
+test('--max-minutes: the time budget ends the run with a validation of the partial epoch', async () => {
+  const s = tinySetup(20, { latentDim: 8 }, 3);
+  const trainer = new Trainer(s.model, { train: s.examples, validation: s.examples.slice(0, 4) }, { epochs: 1000, batchSize: 2, maxMinutes: 1e-4 });
+  const final = await trainer.run();
+  assert.ok(final.stoppedEarly);
+  assert.ok(final.epoch < 1000 && final.history.length === final.epoch);
+  assert.ok(final.history.at(-1)!.valLoss !== null, 'the last (partial) epoch is validated');
+  assert.ok(final.elapsedSeconds >= 0.006);
+});

@@ -66,6 +66,7 @@ export const TRAIN_SPECS: Spec[] = [
   { flag: 'lr-decay', section: 'train', key: 'lrDecay', kind: 'float', help: 'multiply the learning rate by this on a plateau, 1 = off (default: 1)' },
   { flag: 'lr-patience', section: 'train', key: 'lrPatience', kind: 'int', min: 1, help: 'epochs without improvement before decaying (default: 2)' },
   { flag: 'min-lr', section: 'train', key: 'minLearningRate', kind: 'float', help: 'learning-rate floor (default: 1e-5)' },
+  { flag: 'max-minutes', section: 'train', key: 'maxMinutes', kind: 'float', help: 'stop after this much training time (the best model so far is kept), 0 = no limit (default: 0)' },
   { flag: 'nan-policy', section: 'train', key: 'nanPolicy', kind: 'string', choices: ['stop', 'skip-batch'], help: 'on a NaN/infinite loss: stop keeping the last checkpoint, or skip the batch (default: stop)' },
   { flag: 'bleu-samples', section: 'train', key: 'bleuSamples', kind: 'int', min: 0, help: 'validation sentences translated for BLEU each epoch, 0 = off (default: 0)' },
 ];

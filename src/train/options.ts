@@ -32,6 +32,8 @@ export interface TrainOptions {
   bleuSamples: number;
   /** On a NaN/infinite loss or gradient: stop (keeping the last checkpoint) or skip the batch. */
   nanPolicy: 'stop' | 'skip-batch';
+  /** Wall-clock budget for training and validation, over all resumes (0: none). */
+  maxMinutes: number;
 }
 
 export interface DataOptions {
@@ -73,6 +75,7 @@ const SEED_TRAIN: TrainOptions = {
   minLearningRate: 1e-5,
   bleuSamples: 0,
   nanPolicy: 'stop',
+  maxMinutes: 0,
 };
 
 const SEED_DATA: DataOptions = {
@@ -124,6 +127,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   posInt('bleuSamples', 0);
   if (!(o.lrDecay > 0 && o.lrDecay <= 1)) throw new ConfigError(`"lrDecay" must be in (0, 1], got ${o.lrDecay}`);
   if (!(o.minLearningRate >= 0)) throw new ConfigError(`"minLearningRate" must be ≥ 0, got ${o.minLearningRate}`);
+  if (!(o.maxMinutes >= 0)) throw new ConfigError(`"maxMinutes" must be ≥ 0, got ${o.maxMinutes}`);
   if (o.nanPolicy !== 'stop' && o.nanPolicy !== 'skip-batch') throw new ConfigError(`"nanPolicy" must be stop or skip-batch, got ${JSON.stringify(o.nanPolicy)}`);
   if (o.monitor === 'bleu' && o.bleuSamples === 0) throw new ConfigError('"monitor: bleu" needs "bleuSamples" > 0 (validation sentences to translate each epoch)');
 }

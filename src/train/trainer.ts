@@ -46,8 +46,10 @@ export interface TrainerState {
   best: { value: number; epoch: number } | null;
   /** Epochs since the monitored metric last improved. */
   badEpochs: number;
-  /** True when early stopping ended the run. */
+  /** True when early stopping or the time budget ended the run. */
   stoppedEarly: boolean;
+  /** Wall-clock seconds spent training and validating, over all sessions of the run. */
+  elapsedSeconds: number;
   /** Batches skipped for a non-finite loss or gradient (nanPolicy skip-batch). */
   skippedBatches: number;
   optimizer: OptimizerState | null;
@@ -130,7 +132,7 @@ export class Trainer {
       epoch: 0, batchInEpoch: 0, step: 0,
       epochRngState: this.dataRng.getState(), dataRngState: this.dataRng.getState(), dropoutRngState: this.dropoutRng.getState(),
       epochLossSum: 0, epochTokens: 0, epochSeconds: 0, history: [],
-      best: null, badEpochs: 0, stoppedEarly: false, skippedBatches: 0, optimizer: null,
+      best: null, badEpochs: 0, stoppedEarly: false, skippedBatches: 0, elapsedSeconds: 0, optimizer: null,
     };
   }
 
@@ -167,7 +169,13 @@ export class Trainer {
       this.state.dataRngState = this.dataRng.getState();
       const epochNo = this.state.epoch + 1;
       let t0 = performance.now();
+      const budget = this.options.maxMinutes > 0 ? this.options.maxMinutes * 60 : Infinity;
       for (let b = this.state.batchInEpoch; b < plan.length; b++) {
+        if ((this.state.elapsedSeconds ?? 0) >= budget) {
+          // Time is up: close this (partial) epoch with a validation so the best model is kept.
+          this.state.stoppedEarly = true;
+          break;
+        }
         const batch = makeBatch(this.data.train, plan[b]);
         this.optimizer.zeroGrad();
         const r = this.model.forward(batch, { training: true, rng: this.dropoutRng });
@@ -190,6 +198,7 @@ export class Trainer {
         this.state.batchInEpoch = b + 1;
         const now = performance.now();
         this.state.epochSeconds += (now - t0) / 1000;
+        this.state.elapsedSeconds = (this.state.elapsedSeconds ?? 0) + (now - t0) / 1000;
         t0 = now;
         this.callbacks.onBatch?.({
           epoch: epochNo, batch: b + 1, batches: plan.length, step: this.state.step,
@@ -209,8 +218,10 @@ export class Trainer {
           return this.snapshot();
         }
       }
+      const tVal = performance.now();
       const val = this.data.validation.length > 0 ? evaluateLoss(this.model, this.data.validation, batchSize) : null;
       const bleu = this.options.bleuSamples > 0 && this.callbacks.validationBleu ? this.callbacks.validationBleu() : null;
+      this.state.elapsedSeconds = (this.state.elapsedSeconds ?? 0) + (performance.now() - tVal) / 1000;
       const record: EpochRecord = {
         epoch: epochNo,
         step: this.state.step,
