@@ -186,6 +186,7 @@ test('unknown characters are located in the text', async () => {
     { text: ` ${known}`, unknown: false },
   ]);
   assert.deepEqual(m.segments(''), []);
+  assert.deepEqual(m.segments(`${known}\nΩ`), [{ text: `${known}\n`, unknown: false }, { text: 'Ω', unknown: true }], 'line breaks are never unknown');
   assert.deepEqual(m.translate('Ω€').unknown, ['Ω', '€']);
   await assert.rejects(web.loadModel('http://static.test/missing/', { fetch: folderFetch(out) }), /http:\/\/static\.test\/missing\/config\.json: HTTP 404/);
   rmSync(dir, { recursive: true });

@@ -171,9 +171,23 @@ export class WebModel {
     return this.translator.translate(texts, options).map((t) => toWebTranslation(t));
   }
 
-  /** Splits a text into runs the model knows and runs it does not (unknown characters/tokens). */
+  /**
+   * Splits a text into runs the model knows and runs it does not (unknown
+   * characters/tokens). Lines are translated separately, so line breaks are
+   * never unknown.
+   */
   segments(text: string): TextSegment[] {
-    return unknownSegments(text, this.translator.parts.sourceTokenizer, this.translator.parts.sourceVocab);
+    const out: TextSegment[] = [];
+    const push = (seg: TextSegment): void => {
+      const last = out[out.length - 1];
+      if (last && last.unknown === seg.unknown) last.text += seg.text;
+      else out.push({ ...seg });
+    };
+    text.split('\n').forEach((line, i) => {
+      if (i) push({ text: '\n', unknown: false });
+      for (const seg of unknownSegments(line, this.translator.parts.sourceTokenizer, this.translator.parts.sourceVocab)) push(seg);
+    });
+    return out;
   }
 }
 
