@@ -268,6 +268,8 @@ export function createServer(options: ServeOptions): S2SServer {
 
   let closing = false;
   let inflight = 0;
+  /** Requests whose body was read to the end (others are not drained: their connection closes). */
+  const bodyRead = new WeakSet<http.IncomingMessage>();
   let inflightZero: (() => void) | null = null;
 
   const send = (req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -280,7 +282,7 @@ export function createServer(options: ServeOptions): S2SServer {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     // A body we did not read is not drained: the connection is closed after the answer.
-    if (closing || (hasBody(req) && !(req as { s2sBodyRead?: boolean }).s2sBodyRead)) res.setHeader('Connection', 'close');
+    if (closing || (hasBody(req) && !bodyRead.has(req))) res.setHeader('Connection', 'close');
     res.end(text);
   };
   const sendError = (req: http.IncomingMessage, res: http.ServerResponse, err: HttpError): void => send(req, res, err.status, { error: err.message }, err.headers);
@@ -309,7 +311,7 @@ export function createServer(options: ServeOptions): S2SServer {
           chunks.length = 0;
           rejectPromise(err);
         } else {
-          (req as { s2sBodyRead?: boolean }).s2sBodyRead = true;
+          bodyRead.add(req);
           resolvePromise(body as Buffer);
         }
       };
@@ -479,6 +481,11 @@ export function createServer(options: ServeOptions): S2SServer {
     const reason = http.STATUS_CODES[status];
     const body = JSON.stringify({ error: reason });
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+  });
+
+  // Errors after listening (e.g. out of file descriptors on accept) are logged, never fatal.
+  server.on('error', (err: Error) => {
+    if (address) log(`s2s serve: server error: ${err.message}`);
   });
 
   let address: AddressInfo | null = null;
