@@ -569,7 +569,17 @@ export async function mountPage(doc: Document): Promise<void> {
       let maps: (AttentionMap | null)[];
       if (mode === 'browser') {
         if (!model) throw new Error('the model is not loaded in this browser');
-        const results = model.translateMany(nonEmpty.map((x) => x.l));
+        let results: WebTranslation[];
+        try {
+          results = model.translateMany(nonEmpty.map((x) => x.l));
+        } catch (err) {
+          // The translator refuses inputs longer than the model was trained on; name the line.
+          const e = err as Error & { index?: number; length?: number; limit?: number };
+          if (e.name === 'InputTooLongError' && typeof e.index === 'number' && nonEmpty[e.index]) {
+            throw new Error(`line ${nonEmpty[e.index].i + 1} is ${e.length} characters long; this model accepts at most ${e.limit}`);
+          }
+          throw err;
+        }
         results.forEach((r, k) => { texts[nonEmpty[k].i] = r.text; });
         maps = results.map((r) => r.attention);
       } else {
