@@ -279,6 +279,39 @@ export function buildProgram(): Command {
       const r = exportWeb(o.model, o.out);
       console.log(`wrote ${r.files.length} files (${(r.bytes / 1024).toFixed(1)} KiB) to ${r.outDir}; try: cd ${r.outDir} && python3 -m http.server`);
     });
+  const plot = program.command('plot').description('draw SVG plots of a model bundle: architecture diagrams, training history');
+  plot
+    .command('model')
+    .description('diagrams of the training, inference encoder and one-step decoder models with tensor shapes (like Keras plot_model)')
+    .requiredOption('--model <dir>', 'model bundle directory')
+    .option('--out <dir-or-prefix>', 'a directory (model-training.svg, model-encoder.svg, model-decoder.svg in it) or a file prefix (PREFIX-training.svg, ...)', '.')
+    .action(async (o: { model: string; out: string }) => {
+      const { modelDiagrams, modelDiagramPaths } = await import('../plot/index.js');
+      const { mkdirSync: mkdir, statSync } = await import('node:fs');
+      const { dirname } = await import('node:path');
+      const svgs = modelDiagrams(loadBundle(o.model).config.model);
+      const paths = modelDiagramPaths(o.out, /[\\/]$/.test(o.out) || (existsSync(o.out) && statSync(o.out).isDirectory()));
+      for (const name of ['training', 'encoder', 'decoder'] as const) {
+        mkdir(dirname(paths[name]), { recursive: true });
+        writeFileAtomic(paths[name], svgs[name]);
+        console.log(paths[name]);
+      }
+    });
+  plot
+    .command('history')
+    .description('training and validation loss per epoch, with validation BLEU and accuracy when recorded')
+    .requiredOption('--model <dir>', 'model bundle directory')
+    .option('--out <file>', 'SVG file to write', 'history.svg')
+    .action(async (o: { model: string; out: string }) => {
+      const { historySvg, bestEpoch } = await import('../plot/index.js');
+      const { mkdirSync: mkdir } = await import('node:fs');
+      const { dirname } = await import('node:path');
+      const bundle = loadBundle(o.model);
+      if (bundle.history.length === 0) throw new Error(`${join(o.model, 'history.json')}: no epochs recorded`);
+      mkdir(dirname(o.out), { recursive: true });
+      writeFileAtomic(o.out, historySvg(bundle.history, { subtitle: o.model, bestEpoch: bestEpoch(bundle.history, bundle.config.train?.monitor ?? 'loss') }));
+      console.log(o.out);
+    });
   return program;
 }
 
