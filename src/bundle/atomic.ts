@@ -2,11 +2,29 @@
  * Crash-safe file writes: write a temporary file in the same directory,
  * fsync it, rename it over the target, fsync the directory. A reader sees
  * the old file or the new one, never a torn one.
+ *
+ * Two test hooks, inactive unless their environment variables are set (see
+ * docs/reliability.md): S2S_TEST_SLOW_CHECKPOINT_MS sleeps that long at each
+ * step of a save (half-way through a file, before its rename, between the
+ * steps of a checkpoint) so a test can kill the process mid-write;
+ * S2S_TEST_FAIL_WRITE=<text> makes every atomic write whose path contains
+ * <text> fail like a full disk (ENOSPC) after writing half its bytes.
  */
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 let counter = 0;
+
+/** Test hook: a pause at one step of a save (no-op unless S2S_TEST_SLOW_CHECKPOINT_MS is set). */
+export function testPause(): void {
+  const ms = Number(process.env.S2S_TEST_SLOW_CHECKPOINT_MS);
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function injectedFault(path: string): boolean {
+  const text = process.env.S2S_TEST_FAIL_WRITE;
+  return text !== undefined && text !== '' && path.includes(text);
+}
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const dir = dirname(path);
@@ -14,7 +32,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const fd = openSync(tmp, 'w');
   try {
+    const half = bytes.length >> 1;
     let off = 0;
+    while (off < half) off += writeSync(fd, bytes, off, half - off);
+    testPause();
+    if (injectedFault(path)) {
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write '${tmp}' (injected by S2S_TEST_FAIL_WRITE)`), { code: 'ENOSPC', errno: -28, syscall: 'write', path: tmp });
+    }
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);
   } catch (err) {
@@ -23,6 +47,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     throw err;
   }
   closeSync(fd);
+  testPause();
   renameSync(tmp, path);
   fsyncDir(dir);
 }
@@ -38,4 +63,15 @@ export function fsyncDir(dir: string): void {
 
 export function ensureDir(dir: string): void {
   mkdirSync(dir, { recursive: true });
+}
+
+/** True when no process with this id is running (so its temporary files are garbage). */
+export function processGone(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
