@@ -1,14 +1,14 @@
 /**
  * Model bundles on disk. The blob's file name carries its checksum and is
- * written before the index that names it, so a bundle interrupted mid-save
- * still loads (old or new weights, never a mix). The format itself is in
- * format.ts.
+ * written first, the index that names it last, so a bundle interrupted
+ * mid-save still loads (old or new weights, never a mix). The format itself
+ * is in format.ts.
  */
 import { readFileSync, existsSync, readdirSync, unlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeWeights } from '../engine/index.js';
 import type { Translator } from '../decode/translator.js';
-import { writeFileAtomic, ensureDir } from './atomic.js';
+import { writeFileAtomic, ensureDir, processGone } from './atomic.js';
 import { BundleError, bundleFromFiles, makeTranslator, type BundleParts } from './format.js';
 
 export * from './format.js';
@@ -24,21 +24,39 @@ export function saveBundle(dir: string, parts: BundleParts): void {
   const { index, blob } = serializeWeights(parts.model.parameters());
   const blobName = `weights-${index.crc32.toString(16).padStart(8, '0')}.bin`;
   writeFileAtomic(join(dir, blobName), blob);
-  writeFileAtomic(join(dir, 'weights.json'), JSON.stringify({ ...index, file: blobName }, null, 1));
   writeFileAtomic(join(dir, 'config.json'), JSON.stringify(parts.config, null, 2));
   writeFileAtomic(join(dir, 'vocab.json'), JSON.stringify({ source: parts.vocabs.source.toJSON(), target: parts.vocabs.target.toJSON() }));
   writeFileAtomic(join(dir, 'history.json'), JSON.stringify(parts.history, null, 1));
-  // Older blobs are no longer named by the index.
+  // The index last: until it is renamed into place the bundle is the previous one (or none, on a first save).
+  writeFileAtomic(join(dir, 'weights.json'), JSON.stringify({ ...index, file: blobName }, null, 1));
   for (const f of readdirSync(dir)) {
-    if (/^weights-[0-9a-f]{8}\.bin$/.test(f) && f !== blobName) {
+    // Older blobs are no longer named by the index; temporaries of killed writers are garbage.
+    const stale = (/^weights-[0-9a-f]{8}\.bin$/.test(f) && f !== blobName) || processGone(Number(/^\..+\.(\d+)\.\d+\.tmp$/.exec(f)?.[1] ?? process.pid));
+    if (stale) {
       try { unlinkSync(join(dir, f)); } catch { /* a concurrent save removed it */ }
     }
   }
 }
 
+/** JSON files larger than this are refused (real ones are a few MB at most). */
+const MAX_JSON_BYTES = 256 * 1024 * 1024;
+
+/** Reads a file of the bundle; I/O failures become BundleErrors naming the file. */
+function readBytes(path: string, maxBytes = Infinity): Buffer {
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new BundleError(`${path}: not a regular file`);
+    if (st.size > maxBytes) throw new BundleError(`${path}: ${st.size} bytes is too large for this file (at most ${maxBytes})`);
+    return readFileSync(path);
+  } catch (err) {
+    if (err instanceof BundleError) throw err;
+    throw new BundleError(`${path}: cannot read (${(err as Error).message})`);
+  }
+}
+
 function readJson(path: string): unknown {
   if (!existsSync(path)) throw new BundleError(`${path}: missing (is this an s2s model directory?)`);
-  const text = readFileSync(path, 'utf8');
+  const text = readBytes(path, MAX_JSON_BYTES).toString('utf8');
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -58,11 +76,11 @@ export function loadBundle(dir: string): LoadedBundle {
   }
   const blobPath = join(dir, file);
   if (!existsSync(blobPath)) throw new BundleError(`${blobPath}: missing (the weights index names it)`);
-  const blob = new Uint8Array(readFileSync(blobPath));
+  const blob = new Uint8Array(readBytes(blobPath));
   const historyPath = join(dir, 'history.json');
   let history: unknown = [];
   if (existsSync(historyPath)) {
-    try { history = JSON.parse(readFileSync(historyPath, 'utf8')); } catch { history = []; }
+    try { history = JSON.parse(readBytes(historyPath, MAX_JSON_BYTES).toString('utf8')); } catch { history = []; }
   }
   const parts = bundleFromFiles({ config, vocab, weightsIndex, weightsBlob: blob, history }, dir);
   return { ...parts, translator: makeTranslator(parts), dir };

@@ -55,11 +55,71 @@ export function validateBundleConfig(raw: unknown, where: string): BundleConfig 
     throw new BundleError((err as Error).message);
   }
   if (typeof c.tokenizers !== 'object' || c.tokenizers === null) throw new BundleError(`${where}: field "tokenizers" must be an object`);
+  for (const side of ['source', 'target'] as const) {
+    try {
+      tokenizerFromJSON(c.tokenizers[side]);
+    } catch (err) {
+      throw new BundleError(`${where}: "tokenizers.${side}": ${(err as Error).message}`);
+    }
+  }
+  // The translator takes its length limits from here: they bound decoding time, so they are checked too.
+  if (typeof c.data !== 'object' || c.data === null || Array.isArray(c.data)) throw new BundleError(`${where}: field "data" must be an object`);
+  for (const k of ['maxSourceLength', 'maxTargetLength'] as const) {
+    const v = c.data[k];
+    if (!Number.isInteger(v) || v < 1 || v > MAX_SENTENCE_LENGTH) {
+      throw new BundleError(`${where}: "data.${k}" must be an integer in [1, ${MAX_SENTENCE_LENGTH}], got ${describe(v)}`);
+    }
+  }
   return c as BundleConfig;
+}
+
+/** Longest sentence limit a bundle may declare (characters or tokens). */
+export const MAX_SENTENCE_LENGTH = 100_000;
+
+/** Deepest JSON nesting accepted in bundle files (the real ones nest 4 levels). */
+const MAX_JSON_DEPTH = 64;
+
+/** A short rendering of an untrusted value for error messages (never deep recursion, never megabytes). */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v === null || typeof v !== 'object') return String(v);
+  return 'an object';
+}
+
+/** Rejects JSON nested deeper than MAX_JSON_DEPTH (iteratively, so the check itself cannot overflow the stack). */
+export function checkJsonDepth(value: unknown, where: string): void {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= MAX_JSON_DEPTH) throw new BundleError(`${where}: JSON nested more than ${MAX_JSON_DEPTH} levels deep`);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+}
+
+/**
+ * A lower bound on the parameters a model config implies (the largest
+ * kernels only), computed without allocating; checked against the weights
+ * blob before the model is built, so a config with absurd sizes cannot make
+ * the loader allocate far more memory than the files hold.
+ */
+export function minimumParameterCount(m: ModelConfig): number {
+  const H = m.latentDim, D = m.embeddingDim, L = m.layers, G = 3 * H;
+  const dirs = m.bidirectional ? 2 : 1;
+  const encoder = dirs * ((D > 0 ? D : m.srcVocabSize) * G + (L - 1) * dirs * H * G + L * H * G);
+  const decoder = (D > 0 ? D : m.tgtVocabSize) * G + (L - 1) * H * G + L * H * G;
+  const embeddings = D > 0 ? (m.srcVocabSize + m.tgtVocabSize) * D : 0;
+  return encoder + decoder + embeddings + H * m.tgtVocabSize;
 }
 
 /** Rebuilds a bundle from its already-read files (shared by Node and the browser). */
 export function bundleFromFiles(files: { config: unknown; vocab: unknown; weightsIndex: unknown; weightsBlob: Uint8Array; history?: unknown }, where: string): BundleParts {
+  checkJsonDepth(files.config, `${where}/config.json`);
+  checkJsonDepth(files.vocab, `${where}/vocab.json`);
+  checkJsonDepth(files.weightsIndex, `${where}/weights.json`);
   const config = validateBundleConfig(files.config, `${where}/config.json`);
   const v = files.vocab as { source?: unknown; target?: unknown } | null;
   if (typeof v !== 'object' || v === null) throw new BundleError(`${where}/vocab.json: expected an object with "source" and "target"`);
@@ -75,14 +135,28 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
         `(srcVocabSize ${config.model.srcVocabSize}, tgtVocabSize ${config.model.tgtVocabSize})`,
     );
   }
-  const model = new Seq2Seq(config.model);
+  let weights;
   try {
-    assignWeights(model.parameters(), deserializeWeights(files.weightsIndex, files.weightsBlob, `${where}/weights`), `${where}/weights`);
+    weights = deserializeWeights(files.weightsIndex, files.weightsBlob, `${where}/weights`);
   } catch (err) {
     if (err instanceof WeightsError) throw new BundleError(err.message);
     throw err;
   }
-  const history = Array.isArray(files.history) ? (files.history as EpochRecord[]) : [];
+  const needed = minimumParameterCount(config.model);
+  if (needed > 2 * (files.weightsBlob.length / 4) + 1024) {
+    throw new BundleError(
+      `${where}: config.json's model (${config.model.cell}, ${config.model.layers}×${config.model.latentDim}, embedding ${config.model.embeddingDim}) ` +
+        `needs at least ${needed} parameters but the weights blob holds ${files.weightsBlob.length / 4}`,
+    );
+  }
+  const model = new Seq2Seq(config.model);
+  try {
+    assignWeights(model.parameters(), weights, `${where}/weights`);
+  } catch (err) {
+    if (err instanceof WeightsError) throw new BundleError(err.message);
+    throw err;
+  }
+  const history = Array.isArray(files.history) ? (files.history.filter((h) => typeof h === 'object' && h !== null && !Array.isArray(h)) as EpochRecord[]) : [];
   return { config, vocabs, model, history };
 }
 
@@ -94,6 +168,7 @@ export function makeTranslator(parts: BundleParts): Translator {
     sourceTokenizer: tokenizerFromJSON(parts.config.tokenizers.source),
     targetTokenizer: tokenizerFromJSON(parts.config.tokenizers.target),
     maxOutputLength: parts.config.data.maxTargetLength,
+    maxInputLength: parts.config.data.maxSourceLength,
   });
 }
 

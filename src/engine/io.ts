@@ -84,7 +84,9 @@ export function serializeWeights(tensors: readonly { name?: string; shape: reado
 /**
  * Validates an index against its blob and returns the tensors by name.
  * Every number in the index is checked against the blob before anything is
- * allocated, so a hostile index cannot trigger huge allocations.
+ * allocated, and tensors must lie in the blob in order without overlapping,
+ * so a hostile index cannot make the reader allocate or checksum more bytes
+ * than the blob holds.
  */
 export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source = 'weights'): Map<string, Tensor> {
   assertLittleEndian();
@@ -100,6 +102,7 @@ export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source 
   if (!Array.isArray(index.tensors)) fail('index field "tensors" must be an array');
   if (crc32(blob) !== index.crc32) fail('checksum mismatch: the weights file is corrupted');
   const out = new Map<string, Tensor>();
+  let end = 0;
   (index.tensors as unknown[]).forEach((raw, i) => {
     const e = raw as Partial<WeightsEntry>;
     const where = `tensors[${i}]`;
@@ -115,6 +118,8 @@ export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source 
     if (!Number.isSafeInteger(e.offset) || (e.offset as number) < 0 || (e.offset as number) % 4 !== 0) fail(`${where} ("${name}"): bad offset ${JSON.stringify(e.offset)}`);
     const offset = e.offset as number;
     if (offset + size * 4 > blob.length) fail(`${where} ("${name}"): bytes [${offset}, ${offset + size * 4}) lie outside the ${blob.length}-byte blob`);
+    if (offset < end) fail(`${where} ("${name}"): bytes from ${offset} overlap the previous tensor (which ends at ${end}); tensors must be stored in order`);
+    end = offset + size * 4;
     const bytes = blob.subarray(offset, offset + size * 4);
     if (crc32(bytes) !== e.crc32) fail(`${where} ("${name}"): checksum mismatch`);
     const data = new Float32Array(size);
