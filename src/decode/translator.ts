@@ -2,7 +2,10 @@
  * Text in, text out: tokenizes and encodes sentences, decodes them (greedy,
  * or beam search with `beam` > 1) in length-sorted batches and puts the
  * results back in input order. Unknown source tokens become UNK and are
- * reported, never an error.
+ * reported, never an error. An empty or whitespace-only input translates to
+ * the empty string without running the model. An input longer than
+ * `maxInputLength` code points (default: the longest source the model was
+ * trained on) is rejected with InputTooLongError before anything is decoded.
  */
 import type { Seq2Seq } from '../model/seq2seq.js';
 import type { Tokenizer } from '../data/tokenizer.js';
@@ -30,7 +33,20 @@ export interface TranslateOptions {
   nBest?: number;
   /** Return attention weights (models with attention). Default false. */
   attention?: boolean;
+  /** Longest input in code points (after NFC); longer ones are rejected. Default: the translator's maxInputLength. */
+  maxInputLength?: number;
 }
+
+/** An input longer than the translator accepts; nothing was translated. */
+export class InputTooLongError extends RangeError {
+  constructor(readonly index: number, readonly length: number, readonly limit: number) {
+    super(`input ${index} is ${length} characters long; this model accepts at most ${limit} (the longest source it was trained on). Split it into sentences, or raise maxInputLength.`);
+    this.name = 'InputTooLongError';
+  }
+}
+
+/** Limit for translators built without one (the longest a bundle may declare). */
+export const DEFAULT_MAX_INPUT_LENGTH = 100_000;
 
 /** Where the model looked: weights[outputToken][sourceToken]; the last output row is the end of sentence. */
 export interface AttentionMap {
@@ -72,6 +88,8 @@ export interface TranslatorParts {
   targetTokenizer: Tokenizer;
   /** Default output limit in tokens. */
   maxOutputLength: number;
+  /** Default input limit in code points (see TranslateOptions.maxInputLength). Default DEFAULT_MAX_INPUT_LENGTH. */
+  maxInputLength?: number;
 }
 
 export class Translator {
@@ -87,11 +105,30 @@ export class Translator {
     if (!Number.isInteger(beam) || beam < 1) throw new RangeError(`beam must be an integer >= 1, got ${beam}`);
     if (!Number.isInteger(nBest) || nBest < 1) throw new RangeError(`nBest must be an integer >= 1, got ${nBest}`);
     if (nBest > beam) throw new RangeError(`nBest (${nBest}) must not exceed beam (${beam})`);
+    const maxInputLength = options.maxInputLength ?? this.parts.maxInputLength ?? DEFAULT_MAX_INPUT_LENGTH;
+    if (!(maxInputLength >= 1)) throw new RangeError(`maxInputLength must be >= 1, got ${maxInputLength}`);
     const text = (h: Hypothesis): string => targetTokenizer.detokenize(targetVocab.decode(h.ids));
-    const encoded = texts.map((t) => sourceVocab.encode(sourceTokenizer.tokenize(t.normalize('NFC'))));
-    // Sort by length so each batch holds similar lengths; results go back by index.
-    const byLength = encoded.map((_, i) => i).sort((a, b) => encoded[b].ids.length - encoded[a].ids.length);
+    const normalized = texts.map((t, i) => {
+      if (typeof t !== 'string') throw new TypeError(`input ${i} is not a string`);
+      const nfc = t.normalize('NFC');
+      // UTF-16 units ≥ code points: count only when the cheap bound is exceeded. A too-long input is never tokenized.
+      if (nfc.length > maxInputLength) {
+        const n = codePoints(nfc);
+        if (n > maxInputLength) throw new InputTooLongError(i, n, maxInputLength);
+      }
+      return nfc;
+    });
     const results: Translation[] = new Array(texts.length);
+    const encoded = normalized.map((t) => (t.trim() === '' ? { ids: new Int32Array(0), unknown: [] } : sourceVocab.encode(sourceTokenizer.tokenize(t))));
+    const toDecode: number[] = [];
+    encoded.forEach((e, i) => {
+      if (e.ids.length > 0) return void toDecode.push(i);
+      // Nothing to translate (empty, whitespace only, or no tokens): the empty translation, without running the model.
+      results[i] = { source: texts[i], text: '', unknown: e.unknown, logProb: 0, finished: true };
+      if (nBest > 1) results[i].alternatives = [{ text: '', score: 0, logProb: 0, finished: true }];
+    });
+    // Sort by length so each batch holds similar lengths; results go back by index.
+    const byLength = toDecode.sort((a, b) => encoded[b].ids.length - encoded[a].ids.length);
     for (let start = 0; start < byLength.length; start += batchSize) {
       const chunk = byLength.slice(start, start + batchSize);
       const batch = makeSourceBatch(chunk.map((i) => encoded[i].ids));
@@ -112,7 +149,7 @@ export class Translator {
         };
         if (maps) {
           results[i].attention = {
-            sourceTokens: sourceTokenizer.tokenize(texts[i].normalize('NFC')),
+            sourceTokens: sourceTokenizer.tokenize(normalized[i]),
             outputTokens: [...Array.from(h.ids, (id) => targetVocab.tokenOf(id)), '</s>'],
             weights: maps[row],
           };
@@ -126,4 +163,10 @@ export class Translator {
     }
     return results;
   }
+}
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
 }
