@@ -114,6 +114,11 @@ export function parsePairs(
       stats.blank++;
       continue;
     }
+    if (raw.includes('\r')) {
+      // Lines end at LF (or CRLF); a CR inside is most likely a file with CR-only line endings read as one line.
+      bad(lineNo, 'carriage return (CR) inside the line; if the file has CR-only (classic Mac) line endings, convert them to LF');
+      continue;
+    }
     if (LONE_SURROGATE.test(raw)) {
       bad(lineNo, 'invalid text (unpaired UTF-16 surrogate)');
       continue;
