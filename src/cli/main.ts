@@ -2,8 +2,8 @@
  * The `s2s` command line: train, translate, eval.
  */
 import { Command, Option, InvalidArgumentError } from 'commander';
-import { existsSync, writeFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync, readFileSync, rmSync, mkdirSync, unlinkSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { kernels } from '../engine/index.js';
 import { Seq2Seq } from '../model/seq2seq.js';
@@ -36,6 +36,47 @@ interface TrainCliOptions {
   [flag: string]: unknown;
 }
 
+/**
+ * Fails fast, before any data is read, when the output directory cannot be
+ * created or written: creates it (and missing parents, like mkdir -p), then
+ * writes and removes a probe file in it.
+ */
+function checkWritableDir(dir: string, what: string): void {
+  const probe = join(dir, `.s2s-write-probe-${process.pid}`);
+  try {
+    // Parent by parent: mkdirSync's recursive mode can spin forever on some paths (e.g. under /proc).
+    const missing: string[] = [];
+    for (let d = resolve(dir); !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.push(d);
+    for (const d of missing.reverse()) mkdirSync(d);
+    writeFileSync(probe, 'probe');
+    unlinkSync(probe);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOTDIR' || e.code === 'EEXIST' ? 'a component of the path is a file, not a directory'
+      : e.code === 'ENOENT' ? 'a parent directory is missing and cannot be created'
+        : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied'
+          : e.code === 'EROFS' ? 'the file system is read-only'
+            : e.code === 'ENOSPC' ? 'the disk is full' : e.message;
+    throw new Error(`${what} ${dir}: cannot write there (${why}${e.code ? `, ${e.code}` : ''}); nothing was trained. Choose a writable directory.`);
+  }
+}
+
+/** A failed save stops training with a message saying what is still safe on disk. */
+function saveFailed(err: unknown, what: string, outDir: string): Error {
+  const e = err as NodeJS.ErrnoException;
+  const latest = loadLatestName(outDir);
+  const kept = latest ? `the previous checkpoint (${latest}) is intact; after fixing the cause, continue with \`s2s train --resume ${outDir}\`` : 'no checkpoint had been written yet';
+  return new Error(`could not write ${what} (${e.code === 'ENOSPC' ? 'disk full: ' : ''}${e.message}); training stopped, ${kept}`, { cause: err });
+}
+
+function loadLatestName(outDir: string): string | null {
+  try {
+    return readFileSync(join(checkpointsDir(outDir), 'LATEST'), 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 async function train(o: TrainCliOptions): Promise<void> {
   const log = (s: string): void => void process.stderr.write(s + '\n');
   const resolved = resolveTraining(o.config ? readConfigFile(o.config) : {}, o);
@@ -46,6 +87,9 @@ async function train(o: TrainCliOptions): Promise<void> {
   let data;
   if (o.resume) {
     outDir = o.resume;
+    if (!existsSync(outDir)) throw new Error(`--resume ${outDir}: no such directory`);
+    checkWritableDir(outDir, '--resume');
+    if (existsSync(checkpointsDir(outDir))) checkWritableDir(checkpointsDir(outDir), '--resume');
     const ckpt = loadLatestCheckpoint(outDir);
     if (!ckpt) throw new Error(`${checkpointsDir(outDir)}: no checkpoint to resume from`);
     bundleConfig = ckpt.bundle.config;
@@ -61,6 +105,7 @@ async function train(o: TrainCliOptions): Promise<void> {
     if (existsSync(`${checkpointsDir(outDir)}/LATEST`)) {
       throw new Error(`${outDir} already holds a training run; continue it with \`s2s train --resume ${outDir}\` or choose another --out`);
     }
+    checkWritableDir(outDir, '--out');
     const preset = resolved.preset;
     const corpus = resolved.data ?? BUILTIN_CORPUS;
     if (resolved.data && !existsSync(resolved.data)) throw new Error(`${resolved.data}: no such file`);
@@ -96,10 +141,20 @@ async function train(o: TrainCliOptions): Promise<void> {
     onBatch: (p) => progress.batch(p),
     onEpoch: (r) => progress.epoch(r, bundleConfig.train.epochs),
     onCheckpoint: (st) => {
-      saveCheckpoint(outDir, parts(st.history), st);
+      try {
+        saveCheckpoint(outDir, parts(st.history), st);
+      } catch (err) {
+        throw saveFailed(err, `the checkpoint of step ${st.step} to ${checkpointsDir(outDir)}`, outDir);
+      }
     },
     // The bundle in --out is always the best model so far by the monitored validation metric.
-    onBest: (st) => saveBundle(outDir, parts(st.history)),
+    onBest: (st) => {
+      try {
+        saveBundle(outDir, parts(st.history));
+      } catch (err) {
+        throw saveFailed(err, `the model bundle to ${outDir}`, outDir);
+      }
+    },
     validationBleu: () => {
       const sample = data.split.validation.slice(0, bundleConfig.train.bleuSamples);
       const hyps = makeTranslator(parts([])).translate(sample.map((p) => p.source)).map((t) => t.text);
