@@ -6,7 +6,8 @@
  * Two test hooks, inactive unless their environment variables are set (see
  * docs/reliability.md): S2S_TEST_SLOW_CHECKPOINT_MS sleeps that long at each
  * step of a save (half-way through a file, before its rename, between the
- * steps of a checkpoint) so a test can kill the process mid-write;
+ * steps of a checkpoint), announcing each pause on stderr as
+ * `[s2s test pause] <where>`, so a test can kill the process mid-write;
  * S2S_TEST_FAIL_WRITE=<text> makes every atomic write whose path contains
  * <text> fail like a full disk (ENOSPC) after writing half its bytes.
  */
@@ -16,9 +17,11 @@ import { dirname, basename, join } from 'node:path';
 let counter = 0;
 
 /** Test hook: a pause at one step of a save (no-op unless S2S_TEST_SLOW_CHECKPOINT_MS is set). */
-export function testPause(): void {
+export function testPause(where: string): void {
   const ms = Number(process.env.S2S_TEST_SLOW_CHECKPOINT_MS);
-  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  if (!(ms > 0)) return;
+  process.stderr.write(`[s2s test pause] ${where}\n`);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function injectedFault(path: string): boolean {
@@ -35,7 +38,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     const half = bytes.length >> 1;
     let off = 0;
     while (off < half) off += writeSync(fd, bytes, off, half - off);
-    testPause();
+    testPause(`half-written ${path}`);
     if (injectedFault(path)) {
       throw Object.assign(new Error(`ENOSPC: no space left on device, write '${tmp}' (injected by S2S_TEST_FAIL_WRITE)`), { code: 'ENOSPC', errno: -28, syscall: 'write', path: tmp });
     }
@@ -47,7 +50,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     throw err;
   }
   closeSync(fd);
-  testPause();
+  testPause(`before-rename ${path}`);
   renameSync(tmp, path);
   fsyncDir(dir);
 }

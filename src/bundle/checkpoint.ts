@@ -74,17 +74,17 @@ export function saveCheckpoint(outDir: string, parts: BundleParts, state: Traine
     const { optimizer: _omit, ...rest } = state;
     const trainerJson = { ...rest, optimizer: opt ? { kind: opt.kind, step: opt.step, learningRate: opt.learningRate } : null };
     writeFileAtomic(join(tmp, 'trainer.json'), JSON.stringify(trainerJson));
-    testPause();
+    testPause(`checkpoint-written ${tmp}`);
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
     fsyncDir(root);
-    testPause();
+    testPause(`checkpoint-renamed ${final}`);
     writeFileAtomic(join(root, 'LATEST'), name + '\n');
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  testPause();
+  testPause(`checkpoint-published ${final}`);
   // Prune older checkpoints, never the one LATEST names.
   const all = readdirSync(root).filter((f) => NAME.test(f)).sort(nameOrder);
   for (const old of all.slice(0, Math.max(0, all.length - KEEP))) {
