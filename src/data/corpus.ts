@@ -89,6 +89,9 @@ export function parsePairs(
   }
   const limit = samples === 'all' ? Infinity : samples;
 
+  if (typeof text !== 'string' && text.length >= 2 && ((text[0] === 0xff && text[1] === 0xfe) || (text[0] === 0xfe && text[1] === 0xff))) {
+    throw new CorpusError(fileName, 1, 'the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8');
+  }
   // null marks a line whose bytes are not valid UTF-8.
   const lines: (string | null)[] = typeof text === 'string' ? splitLines(stripBom(text)) : decodeLines(text);
 
@@ -112,6 +115,10 @@ export function parsePairs(
     if (raw.endsWith('\r')) raw = raw.slice(0, -1);
     if (raw.trim() === '') {
       stats.blank++;
+      continue;
+    }
+    if (raw.includes('\0')) {
+      bad(lineNo, 'NUL character in the line; is the file UTF-16? Save it as UTF-8');
       continue;
     }
     if (raw.includes('\r')) {
