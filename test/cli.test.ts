@@ -79,3 +79,25 @@ test('bad input files give errors naming the file and line', () => {
   assert.match(missing.err, /nope: not a directory/);
   rmSync(dir, { recursive: true });
 });
+
+test('translate --attention-svg draws the heatmap of an attention model (and refuses a model without attention)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 's2s-cli-'));
+  const data = join(dir, 'pairs.tsv');
+  writeFileSync(data, formatCorpusTsv(generateCorpus({ size: 120, seed: 4 })));
+  const out = join(dir, 'model');
+  const train = s2s(['train', '--data', data, '--out', out, '--epochs', '1', '--latent-dim', '8', '--attention', 'general', '--bidirectional', '--samples', 'all', '--examples', '0']);
+  assert.equal(train.code, 0, train.err);
+  const svgPath = join(dir, 'att.svg');
+  const r = s2s(['translate', '--model', out, '--attention-svg', svgPath, 'I am happy.', 'We eat.']);
+  assert.equal(r.code, 0, r.err);
+  const svg = readFileSync(svgPath, 'utf8');
+  assert.match(svg, /<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.match(svg, /<title>Attention: \d+ output × 11 source tokens<\/title>/);
+  assert.ok(existsSync(join(dir, 'att-2.svg')));
+  const plain = join(dir, 'plain');
+  assert.equal(s2s(['train', '--data', data, '--out', plain, '--epochs', '1', '--latent-dim', '8', '--samples', 'all', '--examples', '0']).code, 0);
+  const refused = s2s(['translate', '--model', plain, '--attention-svg', svgPath, 'I am happy.']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.err, /has no attention/);
+  rmSync(dir, { recursive: true });
+});

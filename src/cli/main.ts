@@ -205,12 +205,26 @@ interface DecodeCliOptions {
   nBest?: number;
 }
 
-async function translate(texts: string[], o: DecodeCliOptions & { model: string; showUnknown?: boolean }): Promise<void> {
+async function translate(texts: string[], o: DecodeCliOptions & { model: string; showUnknown?: boolean; attentionSvg?: string }): Promise<void> {
   const bundle = loadBundle(o.model);
   const inputs = texts.length ? texts : await readStdinLines();
+  if (o.attentionSvg && bundle.config.model.attention === 'none') {
+    throw new Error(`--attention-svg: the model in ${o.model} has no attention (trained with --attention none)`);
+  }
   const results = bundle.translator.translate(inputs, {
     batchSize: o.batchSize, maxLength: o.maxLength, beam: o.beam, lengthPenalty: o.lengthPenalty, nBest: o.nBest,
+    attention: Boolean(o.attentionSvg),
   });
+  if (o.attentionSvg) {
+    const { attentionSvg } = await import('../plot/index.js');
+    // One file per sentence when several are translated: name.svg, name-2.svg, …
+    results.forEach((r, i) => {
+      if (!r.attention) return;
+      const file = i === 0 ? o.attentionSvg as string : (o.attentionSvg as string).replace(/(\.svg)?$/i, `-${i + 1}.svg`);
+      writeFileAtomic(file, attentionSvg(r.attention.sourceTokens, r.attention.outputTokens, r.attention.weights));
+      process.stderr.write(`attention map: ${file}\n`);
+    });
+  }
   for (const r of results) {
     if (r.alternatives) {
       // n-best: one line per hypothesis, "rank<TAB>score<TAB>text", a blank line between sentences.
@@ -290,7 +304,8 @@ export function buildProgram(): Command {
     .argument('[text...]', 'sentences to translate (default: read stdin)')
     .requiredOption('--model <dir>', 'model bundle directory')
     .option('--show-unknown', 'report characters/tokens the model does not know (on stderr)')
-    .option('--n-best <n>', 'print the N best translations of each sentence with their scores (needs --beam ≥ N)', int('--n-best', 1));
+    .option('--n-best <n>', 'print the N best translations of each sentence with their scores (needs --beam ≥ N)', int('--n-best', 1))
+    .option('--attention-svg <file>', 'draw the attention heatmap (source against output tokens) as SVG; FILE-2.svg… for further sentences');
   addDecodeOptions(translate_).action((texts: string[], opts) => translate(texts, opts));
   const eval_ = program
     .command('eval')
