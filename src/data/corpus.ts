@@ -176,9 +176,9 @@ const ODD_SPACES = /[\u00a0\u202f\u2009]/g;
 const INVISIBLES = /[\u200b\u00ad]/g;
 
 function cleanSide(side: string, normalizeSpaces: boolean): string {
-  let s = side.normalize('NFC');
-  if (normalizeSpaces) s = s.replace(ODD_SPACES, ' ').replace(INVISIBLES, '');
-  return s.trim();
+  // Fold and delete before composing: deleting U+200B between a letter and a combining mark must still give NFC.
+  const s = normalizeSpaces ? side.replace(ODD_SPACES, ' ').replace(INVISIBLES, '') : side;
+  return s.normalize('NFC').trim();
 }
 
 function stripBom(text: string): string {
