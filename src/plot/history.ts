@@ -78,7 +78,7 @@ export function historySvg(history: readonly HistoryPoint[], o: HistoryPlotOptio
   const left = series.filter((s) => s.axis === 'left');
   const right = series.filter((s) => s.axis === 'right');
 
-  const top = o.subtitle ? 86 : 72, bottom = 52;
+  const top = o.subtitle ? 90 : 76, bottom = 52;
   const leftM = 72, rightM = right.length ? 72 : 28;
   const px = leftM, py = top, pw = W - leftM - rightM, ph = H - top - bottom;
   const children: SvgElement[] = [];
@@ -184,7 +184,8 @@ export function historySvg(history: readonly HistoryPoint[], o: HistoryPlotOptio
     const x = X(o.bestEpoch);
     children.push(el('g', { class: 'best' },
       el('line', { x1: x, y1: py, x2: x, y2: py + ph, stroke: '#999', 'stroke-dasharray': '3 3' }),
-      el('text', { x: x > px + pw / 2 ? x - 4 : x + 4, y: py + 12, 'text-anchor': x > px + pw / 2 ? 'end' : 'start', 'font-size': 10.5, fill: '#777' }, `best (epoch ${o.bestEpoch})`)));
+      // Above the frame, where no curve can be.
+      el('text', { x, y: py - 5, 'text-anchor': x > px + pw * 0.85 ? 'end' : x < px + pw * 0.15 ? 'start' : 'middle', 'font-size': 10.5, fill: '#777' }, `best (epoch ${o.bestEpoch})`)));
   }
 
   // Curves: a path per run of consecutive recorded values, a point per recorded epoch.
