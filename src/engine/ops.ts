@@ -131,7 +131,10 @@ function addSub(op: string, a: Tensor, b: Tensor, sign: 1 | -1): Tensor {
     record(out, () => {
       const g = out.grad;
       if (!g) return;
-      if (a.requiresGrad) addInto(a.gradBuffer(), g);
+      if (a.requiresGrad) {
+        if (!a.grad && a !== b) a.grad = g.slice(); // a native copy beats zero-fill plus a JS add loop
+        else addInto(a.gradBuffer(), g);
+      }
       if (b.requiresGrad) {
         if (kind === 'same') {
           const db = b.gradBuffer();
@@ -309,7 +312,12 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Int32Array): Tensor
     record(out, () => {
       const g = out.grad;
       if (!g) return;
-      const dx = logits.gradBuffer(), s = g[0];
+      const s = g[0];
+      if (!logits.grad && s === 1) {
+        logits.grad = dLogits; // computed for this closure alone: hand it over
+        return;
+      }
+      const dx = logits.gradBuffer();
       for (let i = 0; i < dx.length; i++) dx[i] += s * dLogits[i];
     });
   }

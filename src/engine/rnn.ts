@@ -177,21 +177,20 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
       seedFinal(layout, H, c.grad, dc);
       const dOut = output.grad;
       const dGates = new Float32Array(N * G);
+      const wT = transposed(wHH.data, H, G); // dh = dGates·Wᵀ runs faster as a plain product with Wᵀ stored
       for (let t = layout.steps - 1; t >= 0; t--) {
         const n = layout.batchSizes[t], off = layout.offsets[t];
-        if (dOut) {
-          const src = dOut.subarray(off * H, (off + n) * H);
-          for (let i = 0; i < n * H; i++) dh[i] += src[i];
-        }
+        if (dOut) addRange(dh, dOut, off * H, n * H);
         const prevOff = t === 0 ? 0 : layout.offsets[t - 1];
         const cPrev = t === 0 ? c0.data : cAll.subarray(prevOff * H);
         const dg = dGates.subarray(off * G, (off + n) * G);
         K.lstmCellBackward(n, H, gates.subarray(off * G, (off + n) * G), cPrev, cAll.subarray(off * H, (off + n) * H), dh, dc, dg);
-        K.gemm(false, true, n, H, G, 1, dg, G, wHH.data, G, 0, dh, H);
+        K.gemm(false, false, n, H, G, 1, dg, G, wT, H, 0, dh, H);
       }
+      // dGates is ours alone: hand it over as the gradient rather than adding it into fresh zeros.
       if (xProj.requiresGrad) {
-        const dx = xProj.gradBuffer();
-        for (let i = 0; i < dx.length; i++) dx[i] += dGates[i];
+        if (!xProj.grad) xProj.grad = dGates;
+        else addTo(xProj.grad, dGates);
       }
       if (wHH.requiresGrad && N > 0) {
         const prev = previousStates(layout, H, hAll, h0.data);
@@ -246,18 +245,19 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
       const dOut = output.grad;
       const dx = new Float32Array(N * G);
       const dhg = new Float32Array(N * G);
+      const wT = transposed(wHH.data, H, G);
       for (let t = layout.steps - 1; t >= 0; t--) {
         const n = layout.batchSizes[t], off = layout.offsets[t];
-        if (dOut) {
-          const src = dOut.subarray(off * H, (off + n) * H);
-          for (let i = 0; i < n * H; i++) dh[i] += src[i];
-        }
+        if (dOut) addRange(dh, dOut, off * H, n * H);
         const hPrev = t === 0 ? h0.data : hAll.subarray(layout.offsets[t - 1] * H);
         const dhgT = dhg.subarray(off * G, (off + n) * G);
         K.gruCellBackward(n, H, gates.subarray(off * G, (off + n) * G), hGates.subarray(off * G, (off + n) * G), hPrev, dh, dx.subarray(off * G, (off + n) * G), dhgT);
-        K.gemm(false, true, n, H, G, 1, dhgT, G, wHH.data, G, 1, dh, H);
+        K.gemm(false, false, n, H, G, 1, dhgT, G, wT, H, 1, dh, H);
       }
-      if (xProj.requiresGrad) addTo(xProj.gradBuffer(), dx);
+      if (xProj.requiresGrad) {
+        if (!xProj.grad) xProj.grad = dx;
+        else addTo(xProj.grad, dx);
+      }
       if (wHH.requiresGrad && N > 0) {
         const prev = previousStates(layout, H, hAll, h0.data);
         K.gemm(true, false, H, G, N, 1, prev, H, dhg, G, 1, wHH.gradBuffer(), G);
@@ -273,4 +273,25 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
 
 function addTo(dst: Float32Array, src: Float32Array): void {
   for (let i = 0; i < dst.length; i++) dst[i] += src[i];
+}
+
+/** dst[0, n) += src[from, from + n). A top-level function, so V8 optimises the loop once for every closure. */
+function addRange(dst: Float32Array, src: Float32Array, from: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] += src[from + i];
+}
+
+/** The cols×rows transpose of a row-major rows×cols matrix (tiled, so both sides stay in cache). */
+function transposed(src: Float32Array, rows: number, cols: number): Float32Array {
+  const dst = new Float32Array(rows * cols);
+  const T = 32;
+  for (let r0 = 0; r0 < rows; r0 += T) {
+    const r1 = Math.min(rows, r0 + T);
+    for (let c0 = 0; c0 < cols; c0 += T) {
+      const c1 = Math.min(cols, c0 + T);
+      for (let r = r0; r < r1; r++) {
+        for (let c = c0; c < c1; c++) dst[c * rows + r] = src[r * cols + c];
+      }
+    }
+  }
+  return dst;
 }

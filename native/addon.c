@@ -1,0 +1,647 @@
+/*
+ * s2s_native: the Kernels interface of src/engine/kernels/types.ts as a
+ * Node-API addon (plain node_api.h, no node-addon-api).
+ *
+ * Every exported function takes the same arguments, in the same order, as
+ * its TypeScript counterpart in src/engine/kernels/js.ts and has the same
+ * semantics. Arguments are checked cheaply (count, types, that every array is
+ * long enough for the shapes given, that indices and targets are in range)
+ * and violations throw TypeError/RangeError before any output is touched, so
+ * bad calls cannot read or write out of bounds.
+ *
+ * GEMM goes to OpenBLAS's cblas_sgemm when binding.gyp found OpenBLAS at
+ * configure time (S2S_OPENBLAS=1), otherwise to the built-in blocked GEMM in
+ * kernels.c. Elementwise kernels come from kernels.c, in the AVX2+FMA build
+ * when the CPU supports it and the baseline build otherwise.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include "kernels.h"
+
+#ifndef S2S_OPENBLAS
+#define S2S_OPENBLAS 0
+#endif
+
+#if S2S_OPENBLAS
+/*
+ * The few OpenBLAS entry points used, declared here rather than through
+ * cblas.h (whose location differs between distributions). LP64 interface:
+ * 32-bit integers, CBLAS enum values as in the reference cblas.h.
+ */
+enum { S2S_CblasRowMajor = 101, S2S_CblasNoTrans = 111, S2S_CblasTrans = 112 };
+extern void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+                        const float *b, int ldb, float beta, float *c, int ldc);
+extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
+extern int openblas_get_num_threads(void);
+extern int openblas_get_parallel(void);
+#endif
+
+/* The kernels in use: one ISA variant's table, with the cell kernels of a wider variant patched in (see choose_kernels). */
+static s2s_kernel_table active;
+static const s2s_kernel_table *K = &active;
+static char kernel_isa[32] = "generic";
+static char info_text[320];
+static const char *malloc_note = "";
+
+/* ------------------------------------------------------------ argument checking */
+
+#define MAX_ARGS 16
+
+static int throw_fmt(napi_env env, int range, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (range)
+    napi_throw_range_error(env, NULL, msg);
+  else
+    napi_throw_type_error(env, NULL, msg);
+  return 0;
+}
+#define TYPE_ERROR(...) throw_fmt(env, 0, __VA_ARGS__)
+#define RANGE_ERROR(...) throw_fmt(env, 1, __VA_ARGS__)
+
+/* One call's arguments, with the function name for messages. */
+typedef struct {
+  napi_env env;
+  const char *fn;
+  napi_value argv[MAX_ARGS];
+} args_t;
+
+static int get_args(napi_env env, napi_callback_info info, const char *fn, size_t want, args_t *a) {
+  size_t argc = MAX_ARGS;
+  a->env = env;
+  a->fn = fn;
+  if (napi_get_cb_info(env, info, &argc, a->argv, NULL, NULL) != napi_ok) return TYPE_ERROR("%s: cannot read arguments", fn);
+  if (argc != want) return TYPE_ERROR("%s: expected %zu arguments, got %zu", fn, want, argc);
+  return 1;
+}
+
+typedef struct {
+  float *data;
+  int64_t length;
+} f32_t;
+
+typedef struct {
+  int32_t *data;
+  int64_t length;
+} i32_t;
+
+/* argument i (0-based) as a Float32Array; data already points at the view's first element */
+static int arg_f32(args_t *a, int i, const char *name, f32_t *out) {
+  napi_env env = a->env;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, a->argv[i], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_float32_array)
+    return TYPE_ERROR("%s: argument %d (%s) must be a Float32Array", a->fn, i + 1, name);
+  out->data = (float *)data;
+  out->length = (int64_t)length;
+  return 1;
+}
+
+static int arg_f32_or_null(args_t *a, int i, const char *name, f32_t *out) {
+  napi_valuetype t;
+  if (napi_typeof(a->env, a->argv[i], &t) == napi_ok && (t == napi_null || t == napi_undefined)) {
+    out->data = NULL;
+    out->length = 0;
+    return 1;
+  }
+  napi_env env = a->env;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, a->argv[i], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_float32_array)
+    return TYPE_ERROR("%s: argument %d (%s) must be a Float32Array or null", a->fn, i + 1, name);
+  out->data = (float *)data;
+  out->length = (int64_t)length;
+  return 1;
+}
+
+static int arg_i32(args_t *a, int i, const char *name, i32_t *out) {
+  napi_env env = a->env;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, a->argv[i], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array)
+    return TYPE_ERROR("%s: argument %d (%s) must be an Int32Array", a->fn, i + 1, name);
+  out->data = (int32_t *)data;
+  out->length = (int64_t)length;
+  return 1;
+}
+
+static int arg_number(args_t *a, int i, const char *name, double *out) {
+  napi_env env = a->env;
+  if (napi_get_value_double(env, a->argv[i], out) != napi_ok)
+    return TYPE_ERROR("%s: argument %d (%s) must be a number", a->fn, i + 1, name);
+  return 1;
+}
+
+/* a non-negative integer that fits in int32 (dimensions, strides) */
+static int arg_dim(args_t *a, int i, const char *name, int *out) {
+  napi_env env = a->env;
+  double d = 0;
+  if (napi_get_value_double(env, a->argv[i], &d) != napi_ok)
+    return TYPE_ERROR("%s: argument %d (%s) must be a number", a->fn, i + 1, name);
+  if (!(d >= 0 && d <= 2147483647.0) || d != floor(d))
+    return RANGE_ERROR("%s: argument %d (%s) must be a non-negative integer below 2^31, got %g", a->fn, i + 1, name, d);
+  *out = (int)d;
+  return 1;
+}
+
+static int arg_bool(args_t *a, int i, const char *name, int *out) {
+  napi_env env = a->env;
+  bool b;
+  if (napi_get_value_bool(env, a->argv[i], &b) != napi_ok)
+    return TYPE_ERROR("%s: argument %d (%s) must be a boolean", a->fn, i + 1, name);
+  *out = b ? 1 : 0;
+  return 1;
+}
+
+static int arg_unary_op(args_t *a, int i, int *out) {
+  napi_env env = a->env;
+  char buf[16];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, a->argv[i], buf, sizeof buf, &len) != napi_ok)
+    return TYPE_ERROR("%s: argument %d (op) must be a string", a->fn, i + 1);
+  if (strcmp(buf, "sigmoid") == 0)
+    *out = S2S_SIGMOID;
+  else if (strcmp(buf, "tanh") == 0)
+    *out = S2S_TANH;
+  else if (strcmp(buf, "relu") == 0)
+    *out = S2S_RELU;
+  else
+    return RANGE_ERROR("%s: unknown op \"%s\" (expected sigmoid, tanh or relu)", a->fn, buf);
+  return 1;
+}
+
+/* the array must hold at least `need` elements */
+static int need_len(args_t *a, const char *name, int64_t have, int64_t need, const char *what) {
+  napi_env env = a->env;
+  if (have < need)
+    return RANGE_ERROR("%s: %s has %lld elements but %s needs %lld", a->fn, name, (long long)have, what,
+                       (long long)need);
+  return 1;
+}
+
+/* elements a row-major rows×cols matrix with stride ld occupies */
+static int64_t matrix_extent(int64_t rows, int64_t cols, int64_t ld) {
+  return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+#define CHECK(x) \
+  do {           \
+    if (!(x)) return NULL; \
+  } while (0)
+
+static napi_value make_number(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+/* ------------------------------------------------------------ gemm */
+
+static napi_value js_gemm(napi_env env, napi_callback_info info) {
+  args_t a;
+  int tA = 0, tB = 0, m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
+  double alpha = 0, beta = 0;
+  f32_t A = {0}, B = {0}, C = {0};
+  CHECK(get_args(env, info, "gemm", 13, &a));
+  CHECK(arg_bool(&a, 0, "transA", &tA) && arg_bool(&a, 1, "transB", &tB));
+  CHECK(arg_dim(&a, 2, "m", &m) && arg_dim(&a, 3, "n", &n) && arg_dim(&a, 4, "k", &k));
+  CHECK(arg_number(&a, 5, "alpha", &alpha));
+  CHECK(arg_f32(&a, 6, "a", &A) && arg_dim(&a, 7, "lda", &lda));
+  CHECK(arg_f32(&a, 8, "b", &B) && arg_dim(&a, 9, "ldb", &ldb));
+  CHECK(arg_number(&a, 10, "beta", &beta));
+  CHECK(arg_f32(&a, 11, "c", &C) && arg_dim(&a, 12, "ldc", &ldc));
+
+  /* op(A) is m×k: stored k×m when transposed; op(B) is k×n: stored n×k when transposed */
+  int aRows = tA ? k : m, aCols = tA ? m : k;
+  int bRows = tB ? n : k, bCols = tB ? k : n;
+  char what[96];
+  if (lda < aCols) return RANGE_ERROR("gemm: lda %d is smaller than the %d columns of a", lda, aCols), NULL;
+  if (ldb < bCols) return RANGE_ERROR("gemm: ldb %d is smaller than the %d columns of b", ldb, bCols), NULL;
+  if (ldc < n) return RANGE_ERROR("gemm: ldc %d is smaller than the %d columns of c", ldc, n), NULL;
+  snprintf(what, sizeof what, "a %s%d×%d matrix with lda %d", tA ? "transposed " : "", aRows, aCols, lda);
+  CHECK(need_len(&a, "a", A.length, matrix_extent(aRows, aCols, lda), what));
+  snprintf(what, sizeof what, "a %s%d×%d matrix with ldb %d", tB ? "transposed " : "", bRows, bCols, ldb);
+  CHECK(need_len(&a, "b", B.length, matrix_extent(bRows, bCols, ldb), what));
+  snprintf(what, sizeof what, "a %d×%d matrix with ldc %d", m, n, ldc);
+  CHECK(need_len(&a, "c", C.length, matrix_extent(m, n, ldc), what));
+
+  if (m == 0 || n == 0) return NULL;
+  if (k == 0 || alpha == 0) {
+    if (beta != 1) K->scale_matrix(m, n, (float)beta, C.data, ldc);
+    return NULL;
+  }
+#if S2S_OPENBLAS
+  cblas_sgemm(S2S_CblasRowMajor, tA ? S2S_CblasTrans : S2S_CblasNoTrans, tB ? S2S_CblasTrans : S2S_CblasNoTrans, m, n,
+              k, (float)alpha, A.data, lda, B.data, ldb, (float)beta, C.data, ldc);
+#else
+  if (beta != 1) K->scale_matrix(m, n, (float)beta, C.data, ldc);
+  K->gemm(tA, tB, m, n, k, (float)alpha, A.data, lda, B.data, ldb, C.data, ldc);
+#endif
+  return NULL;
+}
+
+/* ------------------------------------------------------------ recurrent cells */
+
+static int check_hidden(args_t *a, int rows, int H, int gatesPerUnit) {
+  napi_env env = a->env;
+  if ((int64_t)H * gatesPerUnit > 2147483647)
+    return RANGE_ERROR("%s: hidden size %d is too large", a->fn, H);
+  (void)rows;
+  return 1;
+}
+
+static napi_value js_lstm_forward(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, H = 0;
+  f32_t gates = {0}, cPrev = {0}, c = {0}, h = {0};
+  CHECK(get_args(env, info, "lstmCellForward", 6, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "hidden", &H) && check_hidden(&a, rows, H, 4));
+  CHECK(arg_f32(&a, 2, "gates", &gates) && arg_f32(&a, 3, "cPrev", &cPrev) && arg_f32(&a, 4, "c", &c) &&
+        arg_f32(&a, 5, "h", &h));
+  int64_t s = (int64_t)rows * H;
+  CHECK(need_len(&a, "gates", gates.length, 4 * s, "rows×4·hidden"));
+  CHECK(need_len(&a, "cPrev", cPrev.length, s, "rows×hidden"));
+  CHECK(need_len(&a, "c", c.length, s, "rows×hidden"));
+  CHECK(need_len(&a, "h", h.length, s, "rows×hidden"));
+  K->lstm_forward(rows, H, gates.data, cPrev.data, c.data, h.data);
+  return NULL;
+}
+
+static napi_value js_lstm_backward(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, H = 0;
+  f32_t gates = {0}, cPrev = {0}, c = {0}, dh = {0}, dc = {0}, dGates = {0};
+  CHECK(get_args(env, info, "lstmCellBackward", 8, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "hidden", &H) && check_hidden(&a, rows, H, 4));
+  CHECK(arg_f32(&a, 2, "gates", &gates) && arg_f32(&a, 3, "cPrev", &cPrev) && arg_f32(&a, 4, "c", &c) &&
+        arg_f32(&a, 5, "dh", &dh) && arg_f32(&a, 6, "dc", &dc) && arg_f32(&a, 7, "dGates", &dGates));
+  int64_t s = (int64_t)rows * H;
+  CHECK(need_len(&a, "gates", gates.length, 4 * s, "rows×4·hidden"));
+  CHECK(need_len(&a, "cPrev", cPrev.length, s, "rows×hidden"));
+  CHECK(need_len(&a, "c", c.length, s, "rows×hidden"));
+  CHECK(need_len(&a, "dh", dh.length, s, "rows×hidden"));
+  CHECK(need_len(&a, "dc", dc.length, s, "rows×hidden"));
+  CHECK(need_len(&a, "dGates", dGates.length, 4 * s, "rows×4·hidden"));
+  K->lstm_backward(rows, H, gates.data, cPrev.data, c.data, dh.data, dc.data, dGates.data);
+  return NULL;
+}
+
+static napi_value js_gru_forward(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, H = 0;
+  f32_t xGates = {0}, hGates = {0}, hPrev = {0}, h = {0};
+  CHECK(get_args(env, info, "gruCellForward", 6, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "hidden", &H) && check_hidden(&a, rows, H, 3));
+  CHECK(arg_f32(&a, 2, "xGates", &xGates) && arg_f32(&a, 3, "hGates", &hGates) && arg_f32(&a, 4, "hPrev", &hPrev) &&
+        arg_f32(&a, 5, "h", &h));
+  int64_t s = (int64_t)rows * H;
+  CHECK(need_len(&a, "xGates", xGates.length, 3 * s, "rows×3·hidden"));
+  CHECK(need_len(&a, "hGates", hGates.length, 3 * s, "rows×3·hidden"));
+  CHECK(need_len(&a, "hPrev", hPrev.length, s, "rows×hidden"));
+  CHECK(need_len(&a, "h", h.length, s, "rows×hidden"));
+  K->gru_forward(rows, H, xGates.data, hGates.data, hPrev.data, h.data);
+  return NULL;
+}
+
+static napi_value js_gru_backward(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, H = 0;
+  f32_t gates = {0}, hGates = {0}, hPrev = {0}, dh = {0}, dxGates = {0}, dhGates = {0};
+  CHECK(get_args(env, info, "gruCellBackward", 8, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "hidden", &H) && check_hidden(&a, rows, H, 3));
+  CHECK(arg_f32(&a, 2, "gates", &gates) && arg_f32(&a, 3, "hGates", &hGates) && arg_f32(&a, 4, "hPrev", &hPrev) &&
+        arg_f32(&a, 5, "dh", &dh) && arg_f32(&a, 6, "dxGates", &dxGates) && arg_f32(&a, 7, "dhGates", &dhGates));
+  int64_t s = (int64_t)rows * H;
+  CHECK(need_len(&a, "gates", gates.length, 3 * s, "rows×3·hidden"));
+  CHECK(need_len(&a, "hGates", hGates.length, 3 * s, "rows×3·hidden"));
+  CHECK(need_len(&a, "hPrev", hPrev.length, s, "rows×hidden"));
+  CHECK(need_len(&a, "dh", dh.length, s, "rows×hidden"));
+  CHECK(need_len(&a, "dxGates", dxGates.length, 3 * s, "rows×3·hidden"));
+  CHECK(need_len(&a, "dhGates", dhGates.length, 3 * s, "rows×3·hidden"));
+  K->gru_backward(rows, H, gates.data, hGates.data, hPrev.data, dh.data, dxGates.data, dhGates.data);
+  return NULL;
+}
+
+/* ------------------------------------------------------------ softmax family */
+
+static napi_value js_softmax_xent(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0;
+  f32_t logits = {0}, dLogits = {0};
+  i32_t targets = {0};
+  double scale = 0;
+  CHECK(get_args(env, info, "softmaxCrossEntropy", 6, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols));
+  CHECK(arg_f32(&a, 2, "logits", &logits) && arg_i32(&a, 3, "targets", &targets) &&
+        arg_f32_or_null(&a, 4, "dLogits", &dLogits) && arg_number(&a, 5, "scale", &scale));
+  int64_t s = (int64_t)rows * cols;
+  CHECK(need_len(&a, "logits", logits.length, s, "rows×cols"));
+  CHECK(need_len(&a, "targets", targets.length, rows, "one target per row"));
+  if (dLogits.data) CHECK(need_len(&a, "dLogits", dLogits.length, s, "rows×cols"));
+  for (int r = 0; r < rows; r++) {
+    if (targets.data[r] >= cols)
+      return RANGE_ERROR("softmaxCrossEntropy: target %d at row %d is out of range for %d classes", targets.data[r], r,
+                         cols),
+             NULL;
+  }
+  double loss = K->softmax_xent(rows, cols, logits.data, targets.data, dLogits.data, (float)scale);
+  return make_number(env, loss);
+}
+
+static napi_value js_softmax_rows(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0, log_ = 0;
+  f32_t x = {0}, out = {0};
+  CHECK(get_args(env, info, "softmaxRows", 5, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols));
+  CHECK(arg_f32(&a, 2, "x", &x) && arg_f32(&a, 3, "out", &out) && arg_bool(&a, 4, "log", &log_));
+  int64_t s = (int64_t)rows * cols;
+  CHECK(need_len(&a, "x", x.length, s, "rows×cols"));
+  CHECK(need_len(&a, "out", out.length, s, "rows×cols"));
+  K->softmax_rows(rows, cols, x.data, out.data, log_);
+  return NULL;
+}
+
+/* ------------------------------------------------------------ elementwise */
+
+static napi_value js_unary(napi_env env, napi_callback_info info) {
+  args_t a;
+  int op = 0;
+  f32_t x = {0}, out = {0};
+  CHECK(get_args(env, info, "unary", 3, &a));
+  CHECK(arg_unary_op(&a, 0, &op) && arg_f32(&a, 1, "x", &x) && arg_f32(&a, 2, "out", &out));
+  CHECK(need_len(&a, "out", out.length, x.length, "one element per element of x"));
+  K->unary(op, (size_t)x.length, x.data, out.data);
+  return NULL;
+}
+
+static napi_value js_unary_backward(napi_env env, napi_callback_info info) {
+  args_t a;
+  int op = 0;
+  f32_t y = {0}, dy = {0}, dx = {0};
+  CHECK(get_args(env, info, "unaryBackward", 4, &a));
+  CHECK(arg_unary_op(&a, 0, &op) && arg_f32(&a, 1, "y", &y) && arg_f32(&a, 2, "dy", &dy) && arg_f32(&a, 3, "dx", &dx));
+  CHECK(need_len(&a, "dy", dy.length, y.length, "one element per element of y"));
+  CHECK(need_len(&a, "dx", dx.length, y.length, "one element per element of y"));
+  K->unary_backward(op, (size_t)y.length, y.data, dy.data, dx.data);
+  return NULL;
+}
+
+static napi_value js_add_row_vector(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0;
+  f32_t x = {0}, bias = {0};
+  CHECK(get_args(env, info, "addRowVector", 4, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols));
+  CHECK(arg_f32(&a, 2, "x", &x) && arg_f32(&a, 3, "bias", &bias));
+  CHECK(need_len(&a, "x", x.length, (int64_t)rows * cols, "rows×cols"));
+  CHECK(need_len(&a, "bias", bias.length, cols, "cols"));
+  K->add_row_vector(rows, cols, x.data, bias.data);
+  return NULL;
+}
+
+static napi_value js_sum_rows(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0;
+  f32_t x = {0}, out = {0};
+  CHECK(get_args(env, info, "sumRows", 4, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols));
+  CHECK(arg_f32(&a, 2, "x", &x) && arg_f32(&a, 3, "out", &out));
+  CHECK(need_len(&a, "x", x.length, (int64_t)rows * cols, "rows×cols"));
+  CHECK(need_len(&a, "out", out.length, cols, "cols"));
+  K->sum_rows(rows, cols, x.data, out.data);
+  return NULL;
+}
+
+static napi_value js_gather_rows(napi_env env, napi_callback_info info) {
+  args_t a;
+  int cols = 0;
+  f32_t src = {0}, out = {0};
+  i32_t index = {0};
+  CHECK(get_args(env, info, "gatherRows", 4, &a));
+  CHECK(arg_dim(&a, 0, "cols", &cols) && arg_f32(&a, 1, "src", &src) && arg_i32(&a, 2, "index", &index) &&
+        arg_f32(&a, 3, "out", &out));
+  CHECK(need_len(&a, "out", out.length, index.length * cols, "index.length×cols"));
+  if (cols > 0) {
+    int64_t srcRows = src.length / cols;
+    for (int64_t i = 0; i < index.length; i++) {
+      if (index.data[i] >= srcRows)
+        return RANGE_ERROR("gatherRows: index %d at position %lld is out of range for a source of %lld rows",
+                           index.data[i], (long long)i, (long long)srcRows),
+               NULL;
+    }
+  }
+  K->gather_rows(cols, src.data, index.data, (size_t)index.length, out.data);
+  return NULL;
+}
+
+static napi_value js_scatter_add_rows(napi_env env, napi_callback_info info) {
+  args_t a;
+  int cols = 0;
+  f32_t src = {0}, dst = {0};
+  i32_t index = {0};
+  CHECK(get_args(env, info, "scatterAddRows", 4, &a));
+  CHECK(arg_dim(&a, 0, "cols", &cols) && arg_f32(&a, 1, "src", &src) && arg_i32(&a, 2, "index", &index) &&
+        arg_f32(&a, 3, "dst", &dst));
+  CHECK(need_len(&a, "src", src.length, index.length * cols, "index.length×cols"));
+  if (cols > 0) {
+    int64_t dstRows = dst.length / cols;
+    for (int64_t i = 0; i < index.length; i++) {
+      if (index.data[i] >= dstRows)
+        return RANGE_ERROR("scatterAddRows: index %d at position %lld is out of range for a destination of %lld rows",
+                           index.data[i], (long long)i, (long long)dstRows),
+               NULL;
+    }
+  }
+  K->scatter_add_rows(cols, src.data, index.data, (size_t)index.length, dst.data);
+  return NULL;
+}
+
+static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
+  args_t a;
+  f32_t x = {0};
+  CHECK(get_args(env, info, "sumSquares", 1, &a));
+  CHECK(arg_f32(&a, 0, "x", &x));
+  return make_number(env, K->sum_squares((size_t)x.length, x.data));
+}
+
+static napi_value js_scale(napi_env env, napi_callback_info info) {
+  args_t a;
+  f32_t x = {0};
+  double s = 0;
+  CHECK(get_args(env, info, "scale", 2, &a));
+  CHECK(arg_f32(&a, 0, "x", &x) && arg_number(&a, 1, "s", &s));
+  K->scale((size_t)x.length, x.data, (float)s);
+  return NULL;
+}
+
+static napi_value js_rmsprop(napi_env env, napi_callback_info info) {
+  args_t a;
+  f32_t p = {0}, g = {0}, ms = {0};
+  double lr = 0, rho = 0, eps = 0;
+  CHECK(get_args(env, info, "rmspropUpdate", 6, &a));
+  CHECK(arg_f32(&a, 0, "p", &p) && arg_f32(&a, 1, "g", &g) && arg_f32(&a, 2, "ms", &ms));
+  CHECK(arg_number(&a, 3, "lr", &lr) && arg_number(&a, 4, "rho", &rho) && arg_number(&a, 5, "eps", &eps));
+  CHECK(need_len(&a, "g", g.length, p.length, "one element per parameter"));
+  CHECK(need_len(&a, "ms", ms.length, p.length, "one element per parameter"));
+  K->rmsprop((size_t)p.length, p.data, g.data, ms.data, (float)lr, (float)rho, (float)eps);
+  return NULL;
+}
+
+static napi_value js_adam(napi_env env, napi_callback_info info) {
+  args_t a;
+  f32_t p = {0}, g = {0}, m = {0}, v = {0};
+  double lrT = 0, b1 = 0, b2 = 0, eps = 0;
+  CHECK(get_args(env, info, "adamUpdate", 8, &a));
+  CHECK(arg_f32(&a, 0, "p", &p) && arg_f32(&a, 1, "g", &g) && arg_f32(&a, 2, "m", &m) && arg_f32(&a, 3, "v", &v));
+  CHECK(arg_number(&a, 4, "lrT", &lrT) && arg_number(&a, 5, "beta1", &b1) && arg_number(&a, 6, "beta2", &b2) &&
+        arg_number(&a, 7, "eps", &eps));
+  CHECK(need_len(&a, "g", g.length, p.length, "one element per parameter"));
+  CHECK(need_len(&a, "m", m.length, p.length, "one element per parameter"));
+  CHECK(need_len(&a, "v", v.length, p.length, "one element per parameter"));
+  K->adam((size_t)p.length, p.data, g.data, m.data, v.data, (float)lrT, (float)b1, (float)b2, (float)eps);
+  return NULL;
+}
+
+static napi_value js_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_string_utf8(env, info_text, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+/* ------------------------------------------------------------ module setup */
+
+/*
+ * Picks the widest kernel build the CPU runs. The AVX-512 build only pays
+ * off for the transcendental-heavy kernels (LSTM/GRU cells, activations:
+ * about 1.6× over AVX2); the short rows of softmax and the memory-bound
+ * kernels are as fast or faster at 256 bits, so those stay on AVX2.
+ */
+static void choose_kernels(void) {
+  active = s2s_kernels_generic;
+  snprintf(kernel_isa, sizeof kernel_isa, "%s", active.isa);
+  /* S2S_NATIVE_ISA=generic|avx2 caps the choice (tests run every variant this way). */
+  const char *cap = getenv("S2S_NATIVE_ISA");
+  int maxLevel = cap && strcmp(cap, "generic") == 0 ? 0 : cap && strcmp(cap, "avx2") == 0 ? 1 : 2;
+  (void)maxLevel;
+#if defined(S2S_HAVE_AVX2_VARIANT) && defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (maxLevel >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    active = s2s_kernels_avx2;
+    snprintf(kernel_isa, sizeof kernel_isa, "%s", active.isa);
+#if defined(S2S_HAVE_AVX512_VARIANT)
+    if (maxLevel >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")) {
+      active.lstm_forward = s2s_kernels_avx512.lstm_forward;
+      active.lstm_backward = s2s_kernels_avx512.lstm_backward;
+      active.gru_forward = s2s_kernels_avx512.gru_forward;
+      active.gru_backward = s2s_kernels_avx512.gru_backward;
+      active.unary = s2s_kernels_avx512.unary;
+      snprintf(kernel_isa, sizeof kernel_isa, "avx2+avx512");
+    }
+#endif
+  }
+#endif
+}
+
+/*
+ * Every training step allocates and frees the same large Float32Arrays
+ * (gates, their gradients: ~15 MB each for the seed model). With glibc's
+ * defaults those come from fresh mmap()s, so every step pays a page fault
+ * per 4 KB plus the kernel's zeroing — about 15% of a step. Raising the mmap
+ * threshold to its maximum (32 MB) and the trim threshold to 256 MB keeps
+ * them in the heap for reuse. Process-wide, so S2S_MALLOC_TUNING=0 turns it
+ * off.
+ */
+static void tune_malloc(void) {
+#if defined(__GLIBC__)
+  const char *env = getenv("S2S_MALLOC_TUNING");
+  if (env && strcmp(env, "0") == 0) {
+    malloc_note = "; malloc tuning off";
+    return;
+  }
+  static atomic_flag done = ATOMIC_FLAG_INIT;
+  if (atomic_flag_test_and_set(&done)) return;
+  if (mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) && mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024)) return;
+  malloc_note = "; malloc tuning failed";
+#endif
+}
+
+static void describe(void) {
+#if S2S_OPENBLAS
+  /* openblas_get_config(): "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64" */
+  char version[64] = "OpenBLAS";
+  const char *cfg = openblas_get_config();
+  if (cfg && strncmp(cfg, "OpenBLAS ", 9) == 0) {
+    size_t n = strcspn(cfg + 9, " ");
+    if (n > 40) n = 40;
+    snprintf(version, sizeof version, "OpenBLAS %.*s", (int)n, cfg + 9);
+  }
+  int par = openblas_get_parallel();
+  const char *mode = par == 2 ? "openmp" : par == 1 ? "pthread" : "sequential";
+  int threads = openblas_get_num_threads();
+  const char *core = openblas_get_corename();
+  snprintf(info_text, sizeof info_text, "native (%s, %s, %d thread%s, %s core; %s kernels%s)", version, mode, threads,
+           threads == 1 ? "" : "s", core ? core : "unknown", kernel_isa, malloc_note);
+#else
+  snprintf(info_text, sizeof info_text, "native (built-in blocked GEMM; OpenBLAS not found; %s kernels%s)", kernel_isa,
+           malloc_note);
+  static atomic_flag warned = ATOMIC_FLAG_INIT;
+  if (!atomic_flag_test_and_set(&warned))
+    fprintf(stderr,
+            "s2s: native addon built without OpenBLAS; using its built-in blocked GEMM "
+            "(install libopenblas-dev and run `npm run build:native` for full speed)\n");
+#endif
+}
+
+NAPI_MODULE_INIT() {
+  choose_kernels();
+  tune_malloc();
+  describe();
+  const napi_property_attributes attr = napi_enumerable | napi_writable | napi_configurable;
+  napi_property_descriptor props[] = {
+      {"gemm", NULL, js_gemm, NULL, NULL, NULL, attr, NULL},
+      {"lstmCellForward", NULL, js_lstm_forward, NULL, NULL, NULL, attr, NULL},
+      {"lstmCellBackward", NULL, js_lstm_backward, NULL, NULL, NULL, attr, NULL},
+      {"gruCellForward", NULL, js_gru_forward, NULL, NULL, NULL, attr, NULL},
+      {"gruCellBackward", NULL, js_gru_backward, NULL, NULL, NULL, attr, NULL},
+      {"softmaxCrossEntropy", NULL, js_softmax_xent, NULL, NULL, NULL, attr, NULL},
+      {"softmaxRows", NULL, js_softmax_rows, NULL, NULL, NULL, attr, NULL},
+      {"unary", NULL, js_unary, NULL, NULL, NULL, attr, NULL},
+      {"unaryBackward", NULL, js_unary_backward, NULL, NULL, NULL, attr, NULL},
+      {"addRowVector", NULL, js_add_row_vector, NULL, NULL, NULL, attr, NULL},
+      {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, attr, NULL},
+      {"gatherRows", NULL, js_gather_rows, NULL, NULL, NULL, attr, NULL},
+      {"scatterAddRows", NULL, js_scatter_add_rows, NULL, NULL, NULL, attr, NULL},
+      {"sumSquares", NULL, js_sum_squares, NULL, NULL, NULL, attr, NULL},
+      {"scale", NULL, js_scale, NULL, NULL, NULL, attr, NULL},
+      {"rmspropUpdate", NULL, js_rmsprop, NULL, NULL, NULL, attr, NULL},
+      {"adamUpdate", NULL, js_adam, NULL, NULL, NULL, attr, NULL},
+      {"info", NULL, js_info, NULL, NULL, NULL, attr, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}

@@ -1,0 +1,552 @@
+/*
+ * s2s native kernels, written as plain C loops that gcc/clang auto-vectorise
+ * (restrict pointers, no branches in inner loops, a polynomial expf).
+ *
+ * This file is compiled once per ISA variant: binding.gyp builds it with
+ * -DS2S_VARIANT=generic (baseline flags), -DS2S_VARIANT=avx2 -mavx2 -mfma and
+ * -DS2S_VARIANT=avx512 -mavx512f...; each build exports one s2s_kernel_table
+ * named s2s_kernels_<variant>.
+ * Only the built-in GEMM and the elementwise work live here; the OpenBLAS
+ * path is in addon.c.
+ *
+ * Numerics: the TypeScript kernels compute in double and round to float32;
+ * these compute in float32 (reductions that feed losses and norms in double),
+ * with a Cephes-style expf (max relative error ≈ 2 ulp) from which sigmoid and
+ * tanh are built. Results agree with the TypeScript kernels to ~1e-6 relative.
+ * NaN inputs propagate to NaN outputs as they do in TypeScript.
+ */
+#include "kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef S2S_VARIANT
+#error "S2S_VARIANT must be defined (avx2 or generic)"
+#endif
+#define S2S_STR_(x) #x
+#define S2S_STR(x) S2S_STR_(x)
+
+#if defined(__GNUC__)
+#define S2S_INLINE static inline __attribute__((always_inline))
+#else
+#define S2S_INLINE static inline
+#endif
+
+/* ------------------------------------------------------------ fast math */
+
+S2S_INLINE int32_t f2i(float f) {
+  int32_t i;
+  memcpy(&i, &f, sizeof i);
+  return i;
+}
+S2S_INLINE float i2f(int32_t i) {
+  float f;
+  memcpy(&f, &i, sizeof f);
+  return f;
+}
+
+/*
+ * expf: Cody–Waite range reduction x = n·ln2 + r, |r| ≤ ln2/2, then the
+ * Cephes degree-6 polynomial for e^r and 2^n spliced into the exponent.
+ * Branch-free so loops vectorise; comparisons are written so NaN falls
+ * through every clamp and comes out as NaN.
+ */
+#define EXP_HI 88.3762626647949f
+#define EXP_LO (-87.3365447505531f) /* log(FLT_MIN): below it the result is 0 */
+S2S_INLINE float fast_exp(float x) {
+  float xc = x > EXP_HI ? EXP_HI : x;
+  xc = xc < EXP_LO ? EXP_LO : xc;
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
+  float t = xc * 1.44269504088896341f + shifter;
+  int32_t n = f2i(t) - f2i(shifter);
+  float fn = t - shifter;
+  float r = xc - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  float y = i2f(f2i(p) + (int32_t)((uint32_t)n << 23));
+  return x < EXP_LO ? 0.0f : y;
+}
+
+S2S_INLINE float fast_sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
+
+/* tanh: odd polynomial (Cephes tanhf) for |x| < 0.625, 1 − 2/(e^{2|x|}+1) beyond. */
+S2S_INLINE float fast_tanh(float x) {
+  float ax = fabsf(x);
+  float z = x * x;
+  float ps = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z -
+              3.33332819422e-1f) * z * x + x;
+  float e = fast_exp(2.0f * ax);
+  float pl = 1.0f - 2.0f / (e + 1.0f);
+  pl = copysignf(pl, x);
+  return ax < 0.625f ? ps : pl;
+}
+
+/* ------------------------------------------------------------ built-in GEMM */
+
+/*
+ * Goto-style blocked GEMM: op(B) is packed into KC×NC panels of NR-wide
+ * strips, op(A) into MC×KC blocks of MR-tall strips (alpha folded in, edges
+ * zero-padded), and a 6×16 register-blocked micro-kernel written with GCC
+ * vector extensions runs over them (12 ymm accumulators with AVX2; the
+ * generic build lowers the same code to SSE2). Packing absorbs both
+ * transposes, so one kernel serves all four cases. Scratch is thread-local.
+ */
+#define MR 6
+#define NR 16
+#define KC 256
+#define MC 96
+#define NC 2048
+
+typedef float v8f __attribute__((vector_size(32)));
+
+static _Thread_local float *pack_a_buf;
+static _Thread_local float *pack_b_buf;
+
+static float *aligned_scratch(float **slot, size_t floats) {
+  if (!*slot) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, floats * sizeof(float)) != 0) return NULL;
+    *slot = (float *)p;
+  }
+  return *slot;
+}
+
+static void pack_a(int transA, const float *a, int lda, int i0, int mc, int p0, int kc, float alpha, float *restrict out) {
+  for (int ir = 0; ir < mc; ir += MR) {
+    int mr = mc - ir < MR ? mc - ir : MR;
+    float *dst = out + (size_t)ir * kc;
+    if (!transA) {
+      for (int i = 0; i < MR; i++) {
+        if (i < mr) {
+          const float *src = a + (size_t)(i0 + ir + i) * lda + p0;
+          for (int p = 0; p < kc; p++) dst[p * MR + i] = alpha * src[p];
+        } else {
+          for (int p = 0; p < kc; p++) dst[p * MR + i] = 0.0f;
+        }
+      }
+    } else {
+      for (int p = 0; p < kc; p++) {
+        const float *src = a + (size_t)(p0 + p) * lda + i0 + ir;
+        int i = 0;
+        for (; i < mr; i++) dst[p * MR + i] = alpha * src[i];
+        for (; i < MR; i++) dst[p * MR + i] = 0.0f;
+      }
+    }
+  }
+}
+
+static void pack_b(int transB, const float *b, int ldb, int p0, int kc, int j0, int nc, float *restrict out) {
+  for (int jr = 0; jr < nc; jr += NR) {
+    int nr = nc - jr < NR ? nc - jr : NR;
+    float *dst = out + (size_t)jr * kc;
+    if (!transB) {
+      for (int p = 0; p < kc; p++) {
+        const float *src = b + (size_t)(p0 + p) * ldb + j0 + jr;
+        int j = 0;
+        for (; j < nr; j++) dst[p * NR + j] = src[j];
+        for (; j < NR; j++) dst[p * NR + j] = 0.0f;
+      }
+    } else {
+      for (int j = 0; j < NR; j++) {
+        if (j < nr) {
+          const float *src = b + (size_t)(j0 + jr + j) * ldb + p0;
+          for (int p = 0; p < kc; p++) dst[p * NR + j] = src[p];
+        } else {
+          for (int p = 0; p < kc; p++) dst[p * NR + j] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp, float *restrict c, int ldc, int mr,
+                         int nr) {
+  v8f acc[MR][2];
+  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8f){0};
+  for (int p = 0; p < kc; p++) {
+    v8f b0, b1;
+    memcpy(&b0, bp + p * NR, sizeof b0);
+    memcpy(&b1, bp + p * NR + 8, sizeof b1);
+    for (int i = 0; i < MR; i++) {
+      float av = ap[p * MR + i];
+      acc[i][0] += av * b0;
+      acc[i][1] += av * b1;
+    }
+  }
+  if (mr == MR && nr == NR) {
+    for (int i = 0; i < MR; i++) {
+      v8f c0, c1;
+      float *row = c + (size_t)i * ldc;
+      memcpy(&c0, row, sizeof c0);
+      memcpy(&c1, row + 8, sizeof c1);
+      c0 += acc[i][0];
+      c1 += acc[i][1];
+      memcpy(row, &c0, sizeof c0);
+      memcpy(row + 8, &c1, sizeof c1);
+    }
+  } else {
+    float tmp[MR][NR];
+    for (int i = 0; i < MR; i++) {
+      memcpy(&tmp[i][0], &acc[i][0], sizeof acc[i][0]);
+      memcpy(&tmp[i][8], &acc[i][1], sizeof acc[i][1]);
+    }
+    for (int i = 0; i < mr; i++)
+      for (int j = 0; j < nr; j++) c[(size_t)i * ldc + j] += tmp[i][j];
+  }
+}
+
+static void gemm_blocked(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+                         const float *b, int ldb, float *c, int ldc) {
+  float *ap = aligned_scratch(&pack_a_buf, (size_t)MC * KC);
+  float *bp = aligned_scratch(&pack_b_buf, (size_t)KC * NC);
+  if (!ap || !bp) abort(); /* 1.1 MB of scratch; nothing sensible to do without it */
+  for (int j0 = 0; j0 < n; j0 += NC) {
+    int nc = n - j0 < NC ? n - j0 : NC;
+    for (int p0 = 0; p0 < k; p0 += KC) {
+      int kc = k - p0 < KC ? k - p0 : KC;
+      pack_b(transB, b, ldb, p0, kc, j0, nc, bp);
+      for (int i0 = 0; i0 < m; i0 += MC) {
+        int mc = m - i0 < MC ? m - i0 : MC;
+        pack_a(transA, a, lda, i0, mc, p0, kc, alpha, ap);
+        for (int jr = 0; jr < nc; jr += NR) {
+          int nr = nc - jr < NR ? nc - jr : NR;
+          for (int ir = 0; ir < mc; ir += MR) {
+            int mr = mc - ir < MR ? mc - ir : MR;
+            micro_kernel(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc, c + (size_t)(i0 + ir) * ldc + j0 + jr, ldc,
+                         mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+static void scale_matrix(int m, int n, float beta, float *c, int ldc) {
+  for (int i = 0; i < m; i++) {
+    float *restrict row = c + (size_t)i * ldc;
+    if (beta == 0.0f)
+      memset(row, 0, (size_t)n * sizeof(float));
+    else
+      for (int j = 0; j < n; j++) row[j] *= beta;
+  }
+}
+
+/* ------------------------------------------------------------ recurrent cells */
+
+/*
+ * Each cell kernel processes one row at a time through a helper whose
+ * pointers are restrict parameters: that is what lets gcc prove the gate
+ * slices independent and vectorise the whole fused loop body.
+ */
+static void lstm_forward_row(int H, float *restrict gi, float *restrict gf, float *restrict gg, float *restrict go,
+                             const float *restrict cp, float *restrict cr, float *restrict hr) {
+  for (int j = 0; j < H; j++) {
+    float i = fast_sigmoid(gi[j]);
+    float f = fast_sigmoid(gf[j]);
+    float g = fast_tanh(gg[j]);
+    float o = fast_sigmoid(go[j]);
+    gi[j] = i;
+    gf[j] = f;
+    gg[j] = g;
+    go[j] = o;
+    float cv = f * cp[j] + i * g;
+    cr[j] = cv;
+    hr[j] = o * fast_tanh(cv);
+  }
+}
+
+static void lstm_forward(int rows, int H, float *gates, const float *cPrev, float *c, float *h) {
+  for (int r = 0; r < rows; r++) {
+    float *g = gates + (size_t)r * 4 * H;
+    lstm_forward_row(H, g, g + H, g + 2 * H, g + 3 * H, cPrev + (size_t)r * H, c + (size_t)r * H, h + (size_t)r * H);
+  }
+}
+
+static void lstm_backward_row(int H, const float *restrict gi, const float *restrict gf, const float *restrict gg,
+                              const float *restrict go, const float *restrict cp, const float *restrict cr,
+                              const float *restrict dhr, float *restrict dcr, float *restrict di, float *restrict df,
+                              float *restrict dg, float *restrict dO) {
+  for (int j = 0; j < H; j++) {
+    float i = gi[j], f = gf[j], g = gg[j], o = go[j];
+    float tc = fast_tanh(cr[j]);
+    float dhv = dhr[j];
+    float dct = dcr[j] + dhv * o * (1.0f - tc * tc);
+    di[j] = dct * g * i * (1.0f - i);
+    df[j] = dct * cp[j] * f * (1.0f - f);
+    dg[j] = dct * i * (1.0f - g * g);
+    dO[j] = dhv * tc * o * (1.0f - o);
+    dcr[j] = dct * f;
+  }
+}
+
+static void lstm_backward(int rows, int H, const float *gates, const float *cPrev, const float *c, const float *dh,
+                          float *dc, float *dGates) {
+  for (int r = 0; r < rows; r++) {
+    const float *g = gates + (size_t)r * 4 * H;
+    float *d = dGates + (size_t)r * 4 * H;
+    size_t s = (size_t)r * H;
+    lstm_backward_row(H, g, g + H, g + 2 * H, g + 3 * H, cPrev + s, c + s, dh + s, dc + s, d, d + H, d + 2 * H,
+                      d + 3 * H);
+  }
+}
+
+static void gru_forward_row(int H, float *restrict xz, float *restrict xr, float *restrict xn, const float *restrict hz,
+                            const float *restrict hr, const float *restrict hn, const float *restrict hp,
+                            float *restrict ho) {
+  for (int j = 0; j < H; j++) {
+    float z = fast_sigmoid(xz[j] + hz[j]);
+    float rr = fast_sigmoid(xr[j] + hr[j]);
+    float nn = fast_tanh(xn[j] + rr * hn[j]);
+    xz[j] = z;
+    xr[j] = rr;
+    xn[j] = nn;
+    ho[j] = z * hp[j] + (1.0f - z) * nn;
+  }
+}
+
+static void gru_forward(int rows, int H, float *xGates, const float *hGates, const float *hPrev, float *h) {
+  for (int r = 0; r < rows; r++) {
+    float *x = xGates + (size_t)r * 3 * H;
+    const float *hg = hGates + (size_t)r * 3 * H;
+    gru_forward_row(H, x, x + H, x + 2 * H, hg, hg + H, hg + 2 * H, hPrev + (size_t)r * H, h + (size_t)r * H);
+  }
+}
+
+static void gru_backward_row(int H, const float *restrict gz, const float *restrict gr, const float *restrict gn,
+                             const float *restrict hn, const float *restrict hp, float *restrict dhr,
+                             float *restrict dxz, float *restrict dxr, float *restrict dxn, float *restrict dhz,
+                             float *restrict dhrr, float *restrict dhn) {
+  for (int j = 0; j < H; j++) {
+    float z = gz[j], rr = gr[j], nn = gn[j];
+    float dhv = dhr[j];
+    float dn = dhv * (1.0f - z) * (1.0f - nn * nn);
+    float dz = dhv * (hp[j] - nn) * z * (1.0f - z);
+    float dr = dn * hn[j] * rr * (1.0f - rr);
+    dxz[j] = dz;
+    dxr[j] = dr;
+    dxn[j] = dn;
+    dhz[j] = dz;
+    dhrr[j] = dr;
+    dhn[j] = dn * rr;
+    dhr[j] = dhv * z;
+  }
+}
+
+static void gru_backward(int rows, int H, const float *gates, const float *hGates, const float *hPrev, float *dh,
+                         float *dxGates, float *dhGates) {
+  for (int r = 0; r < rows; r++) {
+    size_t g3 = (size_t)r * 3 * H, s = (size_t)r * H;
+    const float *g = gates + g3;
+    float *dx = dxGates + g3, *dhg = dhGates + g3;
+    gru_backward_row(H, g, g + H, g + 2 * H, hGates + g3 + 2 * H, hPrev + s, dh + s, dx, dx + H, dx + 2 * H, dhg,
+                     dhg + H, dhg + 2 * H);
+  }
+}
+
+/* ------------------------------------------------------------ softmax family */
+
+#define LANES 8
+
+/* Max over a row, ignoring NaN like the TypeScript `if (x > max)` scan. */
+static float row_max(int cols, const float *restrict x) {
+  float lane[LANES];
+  for (int l = 0; l < LANES; l++) lane[l] = -INFINITY;
+  int j = 0;
+  for (; j + LANES <= cols; j += LANES)
+    for (int l = 0; l < LANES; l++) lane[l] = x[j + l] > lane[l] ? x[j + l] : lane[l];
+  float m = -INFINITY;
+  for (int l = 0; l < LANES; l++) m = lane[l] > m ? lane[l] : m;
+  for (; j < cols; j++) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+/* Σ exp(x − max), writing the exponentials to `e` when non-null. */
+static float row_exp_sum(int cols, const float *restrict x, float max, float *restrict e) {
+  float lane[LANES] = {0};
+  int j = 0;
+  if (e) {
+    for (; j + LANES <= cols; j += LANES)
+      for (int l = 0; l < LANES; l++) {
+        float v = fast_exp(x[j + l] - max);
+        e[j + l] = v;
+        lane[l] += v;
+      }
+  } else {
+    for (; j + LANES <= cols; j += LANES)
+      for (int l = 0; l < LANES; l++) lane[l] += fast_exp(x[j + l] - max);
+  }
+  float s = 0.0f;
+  for (; j < cols; j++) {
+    float v = fast_exp(x[j] - max);
+    if (e) e[j] = v;
+    s += v;
+  }
+  for (int l = 0; l < LANES; l++) s += lane[l];
+  return s;
+}
+
+static double softmax_xent(int rows, int cols, const float *logits, const int32_t *targets, float *dLogits,
+                           float scale) {
+  double loss = 0.0;
+  for (int r = 0; r < rows; r++) {
+    const float *x = logits + (size_t)r * cols;
+    float *d = dLogits ? dLogits + (size_t)r * cols : NULL;
+    int32_t t = targets[r];
+    if (t < 0) {
+      if (d) memset(d, 0, (size_t)cols * sizeof(float));
+      continue;
+    }
+    float max = row_max(cols, x);
+    float sum = row_exp_sum(cols, x, max, d);
+    loss += log((double)sum) - ((double)x[t] - (double)max);
+    if (d) {
+      float inv = (float)((double)scale / (double)sum);
+      for (int j = 0; j < cols; j++) d[j] *= inv;
+      d[t] -= scale;
+    }
+  }
+  return loss;
+}
+
+static void softmax_rows(int rows, int cols, const float *x, float *out, int log_) {
+  for (int r = 0; r < rows; r++) {
+    const float *restrict xr = x + (size_t)r * cols;
+    float *restrict o = out + (size_t)r * cols;
+    float max = row_max(cols, xr);
+    if (log_) {
+      float sum = row_exp_sum(cols, xr, max, NULL);
+      float ls = (float)(log((double)sum) + (double)max);
+      for (int j = 0; j < cols; j++) o[j] = xr[j] - ls;
+    } else {
+      float sum = row_exp_sum(cols, xr, max, o);
+      float inv = 1.0f / sum;
+      for (int j = 0; j < cols; j++) o[j] *= inv;
+    }
+  }
+}
+
+/* ------------------------------------------------------------ elementwise */
+
+static void unary(int op, size_t n, const float *restrict x, float *restrict out) {
+  if (op == S2S_SIGMOID)
+    for (size_t i = 0; i < n; i++) out[i] = fast_sigmoid(x[i]);
+  else if (op == S2S_TANH)
+    for (size_t i = 0; i < n; i++) out[i] = fast_tanh(x[i]);
+  else
+    for (size_t i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+/* Not restrict: callers may pass the same buffer for y and dx. */
+static void unary_backward(int op, size_t n, const float *y, const float *dy, float *dx) {
+  if (op == S2S_SIGMOID)
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+  else if (op == S2S_TANH)
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+  else
+    for (size_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void add_row_vector(int rows, int cols, float *x, const float *bias) {
+  for (int r = 0; r < rows; r++) {
+    float *restrict row = x + (size_t)r * cols;
+    const float *restrict b = bias;
+    for (int j = 0; j < cols; j++) row[j] += b[j];
+  }
+}
+
+static void sum_rows(int rows, int cols, const float *x, float *out) {
+  for (int r = 0; r < rows; r++) {
+    const float *restrict row = x + (size_t)r * cols;
+    float *restrict o = out;
+    for (int j = 0; j < cols; j++) o[j] += row[j];
+  }
+}
+
+static void gather_rows(int cols, const float *src, const int32_t *index, size_t count, float *out) {
+  size_t bytes = (size_t)cols * sizeof(float);
+  for (size_t i = 0; i < count; i++) {
+    int32_t s = index[i];
+    if (s < 0)
+      memset(out + i * cols, 0, bytes);
+    else
+      memmove(out + i * cols, src + (size_t)s * cols, bytes);
+  }
+}
+
+static void scatter_add_rows(int cols, const float *src, const int32_t *index, size_t count, float *dst) {
+  for (size_t i = 0; i < count; i++) {
+    int32_t d = index[i];
+    if (d < 0) continue;
+    const float *restrict s = src + i * cols;
+    float *restrict t = dst + (size_t)d * cols;
+    for (int j = 0; j < cols; j++) t[j] += s[j];
+  }
+}
+
+static double sum_squares(size_t n, const float *restrict x) {
+  double lane[LANES] = {0};
+  size_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) lane[l] += (double)x[i + l] * (double)x[i + l];
+  double s = 0.0;
+  for (; i < n; i++) s += (double)x[i] * (double)x[i];
+  for (int l = 0; l < LANES; l++) s += lane[l];
+  return s;
+}
+
+static void scale_vec(size_t n, float *restrict x, float s) {
+  for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
+static void rmsprop(size_t n, float *restrict p, const float *restrict g, float *restrict ms, float lr, float rho,
+                    float eps) {
+  float one_minus = 1.0f - rho;
+  for (size_t i = 0; i < n; i++) {
+    float gi = g[i];
+    float m = rho * ms[i] + one_minus * gi * gi;
+    ms[i] = m;
+    p[i] -= (lr * gi) / (sqrtf(m) + eps);
+  }
+}
+
+static void adam(size_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float lrT,
+                 float beta1, float beta2, float eps) {
+  float c1 = 1.0f - beta1, c2 = 1.0f - beta2;
+  for (size_t i = 0; i < n; i++) {
+    float gi = g[i];
+    float mi = beta1 * m[i] + c1 * gi;
+    float vi = beta2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= (lrT * mi) / (sqrtf(vi) + eps);
+  }
+}
+
+const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
+    .isa = S2S_STR(S2S_VARIANT),
+    .gemm = gemm_blocked,
+    .scale_matrix = scale_matrix,
+    .lstm_forward = lstm_forward,
+    .lstm_backward = lstm_backward,
+    .gru_forward = gru_forward,
+    .gru_backward = gru_backward,
+    .softmax_xent = softmax_xent,
+    .softmax_rows = softmax_rows,
+    .unary = unary,
+    .unary_backward = unary_backward,
+    .add_row_vector = add_row_vector,
+    .sum_rows = sum_rows,
+    .gather_rows = gather_rows,
+    .scatter_add_rows = scatter_add_rows,
+    .sum_squares = sum_squares,
+    .scale = scale_vec,
+    .rmsprop = rmsprop,
+    .adam = adam,
+};

@@ -1,0 +1,62 @@
+/*
+ * s2s native kernels: the compute routines behind the N-API addon.
+ *
+ * kernels.c is compiled once per ISA (see binding.gyp): baseline flags
+ * (table s2s_kernels_generic) and, on x64, -mavx2 -mfma (s2s_kernels_avx2)
+ * and -mavx512f/dq/bw/vl (s2s_kernels_avx512). addon.c picks at load time
+ * with __builtin_cpu_supports, so the addon is safe on any x86-64 CPU and
+ * fast on AVX2/AVX-512 ones.
+ *
+ * Every routine trusts its arguments: addon.c validates counts, types and
+ * lengths before calling in. Matrices are row-major float32.
+ */
+#ifndef S2S_NATIVE_KERNELS_H
+#define S2S_NATIVE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define S2S_CAT_(a, b) a##b
+#define S2S_CAT(a, b) S2S_CAT_(a, b)
+
+typedef enum { S2S_SIGMOID = 0, S2S_TANH = 1, S2S_RELU = 2 } s2s_unary_op;
+
+/* The kernel table one ISA variant provides. */
+typedef struct s2s_kernel_table {
+  const char *isa;
+  /* C += alpha·op(A)·op(B) (beta already applied by the caller); built-in blocked GEMM. */
+  void (*gemm)(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float *c, int ldc);
+  /* C *= beta over an m×n block (beta == 0 writes zeros, NaN-free). */
+  void (*scale_matrix)(int m, int n, float beta, float *c, int ldc);
+  void (*lstm_forward)(int rows, int H, float *gates, const float *cPrev, float *c, float *h);
+  void (*lstm_backward)(int rows, int H, const float *gates, const float *cPrev, const float *c,
+                        const float *dh, float *dc, float *dGates);
+  void (*gru_forward)(int rows, int H, float *xGates, const float *hGates, const float *hPrev, float *h);
+  void (*gru_backward)(int rows, int H, const float *gates, const float *hGates, const float *hPrev,
+                       float *dh, float *dxGates, float *dhGates);
+  double (*softmax_xent)(int rows, int cols, const float *logits, const int32_t *targets, float *dLogits,
+                         float scale);
+  void (*softmax_rows)(int rows, int cols, const float *x, float *out, int log);
+  void (*unary)(int op, size_t n, const float *x, float *out);
+  void (*unary_backward)(int op, size_t n, const float *y, const float *dy, float *dx);
+  void (*add_row_vector)(int rows, int cols, float *x, const float *bias);
+  void (*sum_rows)(int rows, int cols, const float *x, float *out);
+  void (*gather_rows)(int cols, const float *src, const int32_t *index, size_t count, float *out);
+  void (*scatter_add_rows)(int cols, const float *src, const int32_t *index, size_t count, float *dst);
+  double (*sum_squares)(size_t n, const float *x);
+  void (*scale)(size_t n, float *x, float s);
+  void (*rmsprop)(size_t n, float *p, const float *g, float *ms, float lr, float rho, float eps);
+  void (*adam)(size_t n, float *p, const float *g, float *m, float *v, float lrT, float beta1, float beta2,
+               float eps);
+} s2s_kernel_table;
+
+extern const s2s_kernel_table s2s_kernels_generic;
+#if defined(S2S_HAVE_AVX2_VARIANT)
+extern const s2s_kernel_table s2s_kernels_avx2;
+#endif
+#if defined(S2S_HAVE_AVX512_VARIANT)
+extern const s2s_kernel_table s2s_kernels_avx512;
+#endif
+
+#endif
