@@ -350,15 +350,11 @@ export function gatherRows(table: Tensor, index: Int32Array): Tensor {
 /** Embedding lookup: table [V, D], ids → [ids.length, D]. */
 export const embedding = gatherRows;
 
-/** A view with another shape (same data); the gradient flows through unchanged. */
+/** A view with another shape: same data, and its gradient is the input's (no copy, nothing recorded). */
 export function reshape(x: Tensor, shape: Shape): Tensor {
-  const out = new Tensor(x.data, shape);
-  if (needsGrad(x)) {
-    record(out, () => {
-      if (out.grad) addInto(x.gradBuffer(), out.grad);
-    });
-  }
-  return out;
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size !== x.size) throw new ShapeError(`reshape: ${x.size} elements of ${shapeString(x.shape)} do not fit shape ${shapeString(shape)} (size ${size})`);
+  return Tensor.view(x, 0, shape);
 }
 
 /** Concatenation along the last axis; all leading shapes must match. */
@@ -539,16 +535,7 @@ export function layerNorm(x: Tensor, gain: Tensor, bias: Tensor, eps = 1e-5): Te
 export function takeRows(x: Tensor, n: number): Tensor {
   if (x.rank < 1 || n < 0 || n > x.shape[0]) throw new ShapeError(`takeRows: cannot take ${n} rows of ${shapeString(x.shape)}`);
   if (n === x.shape[0]) return x;
-  const rowSize = x.size / x.shape[0];
-  const out = new Tensor(x.data.subarray(0, n * rowSize), [n, ...x.shape.slice(1)]);
-  if (needsGrad(x)) {
-    record(out, () => {
-      if (!out.grad) return;
-      const d = x.gradBuffer(), g = out.grad;
-      for (let i = 0; i < g.length; i++) d[i] += g[i];
-    });
-  }
-  return out;
+  return Tensor.view(x, 0, [n, ...x.shape.slice(1)]);
 }
 
 /** Concatenation along axis 0 (trailing shapes must match). */

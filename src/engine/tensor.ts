@@ -32,11 +32,17 @@ export function shapeString(shape: Shape): string {
 export class Tensor {
   readonly shape: Shape;
   readonly data: Float32Array;
-  /** Gradient buffer, allocated on first accumulation. */
-  grad: Float32Array | null = null;
+  private ownGrad: Float32Array | null = null;
   requiresGrad: boolean;
   /** Parameter name, for weights I/O and error messages. */
   name: string | undefined;
+  /**
+   * For views: the tensor whose storage this one shares, and the element
+   * offset. A view's gradient is the matching slice of its base's gradient,
+   * so reshapes and row prefixes cost no copies in either direction.
+   */
+  readonly base: Tensor | null = null;
+  readonly baseOffset: number = 0;
 
   constructor(data: Float32Array, shape: Shape, requiresGrad = false, name?: string) {
     const size = shapeSize(shape);
@@ -47,6 +53,37 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
     this.requiresGrad = requiresGrad;
     this.name = name;
+  }
+
+  /** A view of `size(shape)` elements of x starting at `offset`, sharing data and gradient. */
+  static view(x: Tensor, offset: number, shape: Shape): Tensor {
+    const size = shapeSize(shape);
+    if (offset < 0 || offset + size > x.size) throw new ShapeError(`view of ${size} elements at ${offset} does not fit ${x}`);
+    const root = x.base ?? x;
+    const t = new Tensor(x.data.subarray(offset, offset + size), shape, x.requiresGrad);
+    (t as { base: Tensor | null }).base = root;
+    (t as { baseOffset: number }).baseOffset = x.baseOffset + offset;
+    return t;
+  }
+
+  /** Gradient, allocated on first accumulation (null until then). */
+  get grad(): Float32Array | null {
+    if (this.base) {
+      const g = this.base.grad;
+      return g ? g.subarray(this.baseOffset, this.baseOffset + this.data.length) : null;
+    }
+    return this.ownGrad;
+  }
+
+  /** Adopting a buffer as the gradient; on a view it is copied into the base's gradient. */
+  set grad(g: Float32Array | null) {
+    if (!this.base) {
+      this.ownGrad = g;
+      return;
+    }
+    const dst = this.base.gradBuffer().subarray(this.baseOffset, this.baseOffset + this.data.length);
+    if (g) dst.set(g);
+    else dst.fill(0);
   }
 
   static zeros(shape: Shape, requiresGrad = false): Tensor {
@@ -86,12 +123,13 @@ export class Tensor {
 
   /** The gradient buffer, allocated (zeroed) if absent. */
   gradBuffer(): Float32Array {
-    if (!this.grad) this.grad = new Float32Array(this.size);
-    return this.grad;
+    if (this.base) return this.base.gradBuffer().subarray(this.baseOffset, this.baseOffset + this.data.length);
+    if (!this.ownGrad) this.ownGrad = new Float32Array(this.size);
+    return this.ownGrad;
   }
 
   zeroGrad(): void {
-    if (this.grad) this.grad.fill(0);
+    this.grad?.fill(0);
   }
 
   /** Same data, detached from the tape. */
