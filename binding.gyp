@@ -41,6 +41,12 @@
         ['openblas_libs!="none"', {
           'defines': ['S2S_OPENBLAS=1'],
           'libraries': ['<!@(echo <(openblas_libs))'],
+          # Pin the OpenBLAS build we linked against (Debian: the pthread one from
+          # libopenblas-pthread-dev) with a RUNPATH, so the addon does not follow the
+          # libopenblas.so.0 alternative when that is switched to the OpenMP build for
+          # PyTorch: inside Node the pthread build is the faster one (bench/README.md).
+          # LD_LIBRARY_PATH still overrides it.
+          'ldflags': ['<!@(sh -c \'for f in <(openblas_libs); do case "$f" in (-L*) echo "-Wl,-rpath,${f#-L}";; esac; done\')'],
         }, {
           'defines': ['S2S_OPENBLAS=0'],
         }],

@@ -178,14 +178,24 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
       const dOut = output.grad;
       const dGates = new Float32Array(N * G);
       const wT = transposed(wHH.data, H, G); // dh = dGates·Wᵀ runs faster as a plain product with Wᵀ stored
-      for (let t = layout.steps - 1; t >= 0; t--) {
+      // dh holds the gradient w.r.t. h_t of the running rows. The output gradient of step t−1 is copied in
+      // before the product with Wᵀ accumulates onto it; only rows whose sequence ends at t−1 need an add.
+      const T = layout.steps;
+      if (dOut && T > 0) addRange(dh, 0, dOut, layout.offsets[T - 1] * H, layout.batchSizes[T - 1] * H);
+      for (let t = T - 1; t >= 0; t--) {
         const n = layout.batchSizes[t], off = layout.offsets[t];
-        if (dOut) addRange(dh, dOut, off * H, n * H);
         const prevOff = t === 0 ? 0 : layout.offsets[t - 1];
         const cPrev = t === 0 ? c0.data : cAll.subarray(prevOff * H);
         const dg = dGates.subarray(off * G, (off + n) * G);
         K.lstmCellBackward(n, H, gates.subarray(off * G, (off + n) * G), cPrev, cAll.subarray(off * H, (off + n) * H), dh, dc, dg);
-        K.gemm(false, false, n, H, G, 1, dg, G, wT, H, 0, dh, H);
+        let beta = 0;
+        if (dOut && t > 0) {
+          const pn = layout.batchSizes[t - 1];
+          dh.set(dOut.subarray(prevOff * H, (prevOff + n) * H));
+          if (pn > n) addRange(dh, n * H, dOut, (prevOff + n) * H, (pn - n) * H);
+          beta = 1;
+        }
+        K.gemm(false, false, n, H, G, 1, dg, G, wT, H, beta, dh, H);
       }
       // dGates is ours alone: hand it over as the gradient rather than adding it into fresh zeros.
       if (xProj.requiresGrad) {
@@ -248,7 +258,7 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
       const wT = transposed(wHH.data, H, G);
       for (let t = layout.steps - 1; t >= 0; t--) {
         const n = layout.batchSizes[t], off = layout.offsets[t];
-        if (dOut) addRange(dh, dOut, off * H, n * H);
+        if (dOut) addRange(dh, 0, dOut, off * H, n * H);
         const hPrev = t === 0 ? h0.data : hAll.subarray(layout.offsets[t - 1] * H);
         const dhgT = dhg.subarray(off * G, (off + n) * G);
         K.gruCellBackward(n, H, gates.subarray(off * G, (off + n) * G), hGates.subarray(off * G, (off + n) * G), hPrev, dh, dx.subarray(off * G, (off + n) * G), dhgT);
@@ -275,9 +285,9 @@ function addTo(dst: Float32Array, src: Float32Array): void {
   for (let i = 0; i < dst.length; i++) dst[i] += src[i];
 }
 
-/** dst[0, n) += src[from, from + n). A top-level function, so V8 optimises the loop once for every closure. */
-function addRange(dst: Float32Array, src: Float32Array, from: number, n: number): void {
-  for (let i = 0; i < n; i++) dst[i] += src[from + i];
+/** dst[at, at + n) += src[from, from + n). A top-level function, so V8 optimises the loop once for every closure. */
+function addRange(dst: Float32Array, at: number, src: Float32Array, from: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[at + i] += src[from + i];
 }
 
 /** The cols×rows transpose of a row-major rows×cols matrix (tiled, so both sides stay in cache). */
