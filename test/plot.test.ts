@@ -508,6 +508,8 @@ test('attention heatmap: colours, long tokens, mismatched weights', () => {
   assert.ok(label.children.some((c) => typeof c !== 'string' && c.name === 'title'), 'full token in a tooltip');
   assert.throws(() => attentionSvg(['a', 'b'], ['c'], [[1]]), RangeError);
   assert.throws(() => attentionSvg(['a'], ['c', 'd'], [[1]]), RangeError);
+  const titled = checkSvg(attentionSvg(['a'], ['b'], [[1]], { title: 'T & t', subtitle: 'a <b> → "c"' }));
+  assert.ok(texts(titled).includes('T & t') && texts(titled).includes('a <b> → "c"'));
   const empty = checkSvg(attentionSvg([], [], []));
   assert.equal(all(empty, (n) => hasClass(n, 'cell')).length, 0);
   const big = checkSvg(attentionSvg(Array.from({ length: 80 }, (_, k) => `s${k}`), Array.from({ length: 70 }, (_, k) => `t${k}`), Array.from({ length: 70 }, () => new Array(80).fill(1 / 80))));

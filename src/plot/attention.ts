@@ -10,6 +10,8 @@ import { el, svgDocument, textWidth, visibleToken, truncate, num, type SvgElemen
 export interface AttentionPlotOptions {
   /** Default 'Attention'. */
   title?: string;
+  /** A smaller second line, e.g. the sentence and its translation. */
+  subtitle?: string;
   /** Side of a cell in pixels. Default: 28, smaller for long sentences. */
   cellSize?: number;
   /** Longer labels are cut with an ellipsis (the full token is in the tooltip). Default 18. */
@@ -64,15 +66,18 @@ export function attentionSvg(sourceTokens: string[], outputTokens: string[], wei
   // Source labels stand upright when they fit their column, else rotated 60° up-right from its top edge.
   const rotate = srcW > cell - 4;
   const left = 20 + 18 + outW + 10;
-  const top = 40 + 18 + (rotate ? srcW * SIN + font : font) + 8;
+  const head = o.subtitle !== undefined ? 58 : 40;
+  const top = head + 18 + (rotate ? srcW * SIN + font : font) + 8;
   const gridW = S * cell, gridH = T * cell;
   const barX = left + gridW + 24, barH = Math.max(80, gridH);
-  const width = Math.max(barX + 12 + 44, left + (rotate ? srcW * COS : 0) + 20 + (S ? (S - 0.5) * cell : 0), textWidth(title, 16, { bold: true }) + 40);
+  const width = Math.max(barX + 12 + 44, left + (rotate ? srcW * COS : 0) + 20 + (S ? (S - 0.5) * cell : 0), textWidth(title, 16, { bold: true }) + 40,
+    o.subtitle !== undefined ? textWidth(o.subtitle, 12) + 40 : 0);
   const height = Math.max(top + gridH, top + barH) + 24;
 
-  const children: SvgElement[] = [
+  const children: (SvgElement | null)[] = [
     el('text', { x: 20, y: 26, 'font-size': 16, 'font-weight': 'bold', fill: '#222' }, title),
-    el('text', { class: 'axis-label x', x: left + gridW / 2, y: 50, 'text-anchor': 'middle', 'font-size': 12, fill: '#555' }, 'source'),
+    o.subtitle !== undefined ? el('text', { x: 20, y: 46, 'font-size': 12, fill: '#555' }, o.subtitle) : null,
+    el('text', { class: 'axis-label x', x: left + gridW / 2, y: head + 10, 'text-anchor': 'middle', 'font-size': 12, fill: '#555' }, 'source'),
     el('text', { class: 'axis-label y', x: 26, y: top + gridH / 2, transform: `rotate(-90 26 ${num(top + gridH / 2)})`, 'text-anchor': 'middle', 'font-size': 12, fill: '#555' }, 'output'),
   ];
   if (S === 0 || T === 0) {
