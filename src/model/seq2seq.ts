@@ -11,6 +11,7 @@
  */
 import { Tensor, ops, packedLayout, reverseIndex, glorotUniform, uniform, parameter, Rng, type PackedLayout } from '../engine/index.js';
 import { Attention, selectMemory, type Memory } from './attention.js';
+import type { Batch } from '../data/batching.js';
 import { resolveModelConfig, type ModelConfig } from './config.js';
 import { RecurrentLayer, gatherState, type LayerState, type LayerInput } from './recurrent.js';
 
@@ -21,17 +22,8 @@ export interface IdBatch {
   maxLen: number;
 }
 
-/** What the training graph needs of a batch (the data layer's Batch fits). */
-export interface TrainingBatch {
-  size: number;
-  srcIds: Int32Array;
-  srcLengths: Int32Array;
-  srcMaxLen: number;
-  tgtIn: Int32Array;
-  tgtOut: Int32Array;
-  tgtLengths: Int32Array;
-  tgtMaxLen: number;
-}
+/** What the training graph needs of a batch. */
+export type TrainingBatch = Pick<Batch, 'size' | 'srcIds' | 'srcLengths' | 'srcMaxLen' | 'tgtIn' | 'tgtOut' | 'tgtLengths' | 'tgtMaxLen'>;
 
 /** Decoder state, rows in the caller's order. */
 export interface DecoderState {
