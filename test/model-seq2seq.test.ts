@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { noGrad, Rng, ops } from '../src/engine/index.js';
 import { makeBatch, makeSourceBatch } from '../src/data/batching.js';
 import { BOS_ID, EOS_ID } from '../src/data/vocab.js';
-import { greedyDecode } from '../src/decode/greedy.js';
+import { greedyDecode, argmaxRows } from '../src/decode/greedy.js';
+import { lengthOrder } from '../src/model/seq2seq.js';
 import { Translator } from '../src/decode/translator.js';
 import { Trainer } from '../src/train/trainer.js';
 import { tinySetup } from './helpers/tiny.js';
@@ -44,6 +45,27 @@ for (const arch of ARCHS) {
       }
       const trainingLoss = model.forward(batch).loss.item();
       assert.ok(Math.abs(sum / count - trainingLoss) < 1e-5, `step-wise ${sum / count} vs training ${trainingLoss}`);
+      // And position by position, the inference models predict exactly the training model's argmax.
+      const training = model.forward(batch);
+      const predicted = argmaxRows(training.logits).ids;
+      const { order } = lengthOrder(batch.tgtLengths);
+      let p = 0;
+      state = enc;
+      const perStep: Int32Array[] = [];
+      for (let t = 0; t < batch.tgtMaxLen; t++) {
+        const tokens = Int32Array.from({ length: batch.size }, (_, b) => (t < batch.tgtLengths[b] ? batch.tgtIn[b * batch.tgtMaxLen + t] : BOS_ID));
+        const step = model.decodeStep(tokens, state);
+        state = step.state;
+        perStep.push(argmaxRows(step.logits).ids);
+      }
+      // Training logits are packed: step-major, rows in target-length order.
+      for (let t = 0; t < batch.tgtMaxLen; t++) {
+        for (const b of order) {
+          if (t >= batch.tgtLengths[b]) continue;
+          assert.equal(predicted[p++], perStep[t][b], `step ${t}, row ${b}`);
+        }
+      }
+      assert.equal(p, predicted.length);
     });
   });
 }

@@ -42,6 +42,8 @@ export interface ForwardResult {
   tokens: number;
   /** Tokens whose argmax prediction equals the target. */
   correct: number;
+  /** Output-layer pre-activations of every real target position, packed (step-major, rows by target length). */
+  logits: Tensor;
 }
 
 export interface RunOptions {
@@ -298,7 +300,7 @@ export class Seq2Seq {
     const logits = this.project(top);
     const targets = pick(batch.tgtOut, positions);
     const loss = ops.softmaxCrossEntropy(logits, targets);
-    return { loss, tokens: targets.length, correct: countCorrect(logits, targets) };
+    return { loss, tokens: targets.length, correct: countCorrect(logits, targets), logits };
   }
 }
 
