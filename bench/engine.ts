@@ -9,7 +9,7 @@
  * over an epoch of real sequence lengths (first 10,000 pairs of
  * ../shared/data/fra-eng/fra.txt, bucketed and packed).
  *
- * Usage: npm run bench:engine [-- --steps 10 --js-steps 3 --warmup 3 --profile --no-js --no-torch]
+ * Usage: npm run bench:engine [-- --steps 10 --js-steps 3 --warmup 3 --profile --no-js --no-torch --torch-libdir DIR]
  * See bench/README.md for the columns and the FLOP formula.
  */
 import { spawnSync } from 'node:child_process';
@@ -27,6 +27,8 @@ import {
 const ENC_VOCAB = 71, DEC_VOCAB = 93, ENC_STEPS = 16, DEC_STEPS = 59, HIDDEN = 256, BATCH = 64;
 const EPOCH_PAIRS = 10_000;
 const EPOCH_BATCHES = Math.ceil(EPOCH_PAIRS / BATCH); // 157
+/** Batches' worth of pairs sorted together, as src/data/batching.ts's default poolFactor. */
+const POOL_BATCHES = 100;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..'); // dist/bench → repo root
@@ -40,6 +42,11 @@ const STEPS = option('steps', 10);
 const WARMUP = option('warmup', 3);
 const JS_STEPS = option('js-steps', 3);
 const THREADS = option('threads', 2);
+/** --torch-libdir DIR: put DIR first on PyTorch's library path (e.g. the OpenMP OpenBLAS) without touching the system's alternatives. */
+const TORCH_LIBDIR = ((): string | undefined => {
+  const i = args.indexOf('--torch-libdir');
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : undefined;
+})();
 
 // ------------------------------------------------------------ FLOPs
 
@@ -171,7 +178,7 @@ interface RealEpoch {
 /**
  * The first 10,000 pairs of fra.txt as the Keras seed reads them: characters
  * of the English side in, "\t" + French + "\n" out (decoder input drops the
- * last symbol, target drops the first). Pools of 20 batches are sorted by
+ * last symbol, target drops the first). Pools of POOL_BATCHES batches are sorted by
  * target length and cut into batches of 64; batch order is shuffled.
  */
 function realEpoch(path: string, seed: number): RealEpoch {
@@ -191,7 +198,7 @@ function realEpoch(path: string, seed: number): RealEpoch {
   const rng = new Rng(seed);
   const idx = Array.from(pairs.keys());
   rng.shuffle(idx);
-  const POOL = 20 * BATCH;
+  const POOL = POOL_BATCHES * BATCH;
   const batches: PackedBatch[] = [];
   for (let p = 0; p < idx.length; p += POOL) {
     const pool = idx.slice(p, p + POOL).sort((a, b) => pairs[b].decIn.length - pairs[a].decIn.length || pairs[b].src.length - pairs[a].src.length);
@@ -304,7 +311,11 @@ function runTorch(): TorchResult {
   if (!existsSync(python)) return { error: `${python} not found` };
   const r = spawnSync(python, [script, '--threads', String(THREADS), '--warmup', String(WARMUP), '--steps', String(STEPS)], {
     encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: String(THREADS) },
+    env: {
+      ...process.env,
+      OMP_NUM_THREADS: String(THREADS),
+      ...(TORCH_LIBDIR ? { LD_LIBRARY_PATH: [TORCH_LIBDIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') } : {}),
+    },
   });
   if (r.stderr) for (const line of r.stderr.trim().split('\n')) console.log(`  ${line}`);
   if (r.status !== 0) return { error: `torch_seed_step.py exited with ${r.status}` };
@@ -378,7 +389,7 @@ function main(): void {
     const encPad = epoch.batches.reduce((s, b) => s + b.size * ENC_STEPS, 0);
     const decPad = epoch.batches.reduce((s, b) => s + b.size * DEC_STEPS, 0);
     console.log(`Real lengths: first ${epoch.pairs.toLocaleString('en')} pairs of ${data}`);
-    console.log(`  ${epoch.batches.length} batches (pools of 20 batches sorted by length, packed): encoder ${epoch.encTokens} steps (${fmt((100 * epoch.encTokens) / encPad, 1)}% of padded), decoder ${epoch.decTokens} steps (${fmt((100 * epoch.decTokens) / decPad, 1)}% of padded)`);
+    console.log(`  ${epoch.batches.length} batches (pools of ${POOL_BATCHES} batches sorted by length, packed): encoder ${epoch.encTokens} steps (${fmt((100 * epoch.encTokens) / encPad, 1)}% of padded), decoder ${epoch.decTokens} steps (${fmt((100 * epoch.decTokens) / decPad, 1)}% of padded)`);
     const prof = flag('profile') ? profiled(native) : null;
     setKernels(prof ? prof.kernels : 'native');
     const model = buildModel(2);

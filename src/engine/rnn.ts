@@ -12,6 +12,7 @@
  */
 import { Tensor, ShapeError, needsGrad, record, shapeString } from './tensor.js';
 import { kernels } from './kernels/index.js';
+import { copyFloat32, uninitializedFloat32 } from './ops.js';
 
 export interface PackedLayout {
   /** Sequence lengths, non-increasing. */
@@ -120,7 +121,7 @@ function seedFinal(layout: PackedLayout, H: number, g: Float32Array | null, carr
 
 /** Packed h_{t−1} for every packed row (h0 for step 0). */
 function previousStates(layout: PackedLayout, H: number, out: Float32Array, h0: Float32Array): Float32Array {
-  const prev = new Float32Array(layout.total * H);
+  const prev = uninitializedFloat32(layout.total * H); // every row is written
   for (let t = 0; t < layout.steps; t++) {
     const n = layout.batchSizes[t], off = layout.offsets[t];
     const src = t === 0 ? h0.subarray(0, n * H) : out.subarray(layout.offsets[t - 1] * H, (layout.offsets[t - 1] + n) * H);
@@ -149,9 +150,10 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
   const K = kernels();
   const G = 4 * H;
   const N = layout.total;
-  const gates = xProj.data.slice();
-  const cAll = new Float32Array(N * H);
-  const output = Tensor.zeros([N, H]);
+  // Every step writes all of its rows of these, so none needs zero-filling.
+  const gates = copyFloat32(xProj.data);
+  const cAll = uninitializedFloat32(N * H);
+  const output = new Tensor(uninitializedFloat32(N * H), [N, H]);
   const hAll = output.data;
   for (let t = 0; t < layout.steps; t++) {
     const n = layout.batchSizes[t], off = layout.offsets[t];
@@ -176,7 +178,7 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
       seedFinal(layout, H, h.grad, dh);
       seedFinal(layout, H, c.grad, dc);
       const dOut = output.grad;
-      const dGates = new Float32Array(N * G);
+      const dGates = uninitializedFloat32(N * G); // the cell backward writes every row
       const wT = transposed(wHH.data, H, G); // dh = dGates·Wᵀ runs faster as a plain product with Wᵀ stored
       // dh holds the gradient w.r.t. h_t of the running rows. The output gradient of step t−1 is copied in
       // before the product with Wᵀ accumulates onto it; only rows whose sequence ends at t−1 need an add.
@@ -232,9 +234,9 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
   if (bHH.size !== G) throw new ShapeError(`gru: recurrent bias must have ${G} elements, got ${shapeString(bHH.shape)}`);
   const K = kernels();
   const N = layout.total;
-  const gates = xProj.data.slice();
-  const hGates = new Float32Array(N * G);
-  const output = Tensor.zeros([N, H]);
+  const gates = copyFloat32(xProj.data);
+  const hGates = uninitializedFloat32(N * G);
+  const output = new Tensor(uninitializedFloat32(N * H), [N, H]);
   const hAll = output.data;
   for (let t = 0; t < layout.steps; t++) {
     const n = layout.batchSizes[t], off = layout.offsets[t];
@@ -253,8 +255,8 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
       const dh = new Float32Array(layout.batch * H);
       seedFinal(layout, H, h.grad, dh);
       const dOut = output.grad;
-      const dx = new Float32Array(N * G);
-      const dhg = new Float32Array(N * G);
+      const dx = uninitializedFloat32(N * G);
+      const dhg = uninitializedFloat32(N * G);
       const wT = transposed(wHH.data, H, G);
       for (let t = layout.steps - 1; t >= 0; t--) {
         const n = layout.batchSizes[t], off = layout.offsets[t];
@@ -290,17 +292,13 @@ function addRange(dst: Float32Array, at: number, src: Float32Array, from: number
   for (let i = 0; i < n; i++) dst[at + i] += src[from + i];
 }
 
-/** The cols×rows transpose of a row-major rows×cols matrix (tiled, so both sides stay in cache). */
+/** The cols×rows transpose of a row-major rows×cols matrix: strips of 8 source rows, written contiguously. */
 function transposed(src: Float32Array, rows: number, cols: number): Float32Array {
-  const dst = new Float32Array(rows * cols);
-  const T = 32;
-  for (let r0 = 0; r0 < rows; r0 += T) {
-    const r1 = Math.min(rows, r0 + T);
-    for (let c0 = 0; c0 < cols; c0 += T) {
-      const c1 = Math.min(cols, c0 + T);
-      for (let r = r0; r < r1; r++) {
-        for (let c = c0; c < c1; c++) dst[c * rows + r] = src[r * cols + c];
-      }
+  const dst = uninitializedFloat32(rows * cols);
+  for (let r0 = 0; r0 < rows; r0 += 8) {
+    const r1 = Math.min(rows, r0 + 8);
+    for (let c = 0; c < cols; c++) {
+      for (let r = r0, d = c * rows + r0, s = r0 * cols + c; r < r1; r++, d++, s += cols) dst[d] = src[s];
     }
   }
   return dst;
