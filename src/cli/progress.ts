@@ -37,7 +37,8 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
     epoch(r, totalEpochs) {
       bar?.stop();
       bar = null;
-      const val = r.valLoss === null ? '' : ` | val loss ${r.valLoss.toFixed(4)} | val acc ${((r.valAccuracy ?? 0) * 100).toFixed(2)}%`;
+      const val = (r.valLoss === null ? '' : ` | val loss ${r.valLoss.toFixed(4)} | val acc ${((r.valAccuracy ?? 0) * 100).toFixed(2)}%`) +
+        (r.valBleu === null || r.valBleu === undefined ? '' : ` | val BLEU ${r.valBleu.toFixed(2)}`);
       stream.write(`epoch ${r.epoch}/${totalEpochs} | loss ${r.trainLoss.toFixed(4)}${val} | ${r.seconds.toFixed(1)} s | ${Math.round(r.tokensPerSecond)} tok/s\n`);
     },
     stop() {
