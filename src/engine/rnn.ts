@@ -155,13 +155,14 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
   const cAll = uninitializedFloat32(N * H);
   const output = new Tensor(uninitializedFloat32(N * H), [N, H]);
   const hAll = output.data;
+  const h0Zero = layout.steps > 0 && isZero(h0.data, layout.batchSizes[0] * H); // e.g. an encoder's initial state
   for (let t = 0; t < layout.steps; t++) {
     const n = layout.batchSizes[t], off = layout.offsets[t];
     const prevOff = t === 0 ? 0 : layout.offsets[t - 1];
     const hPrev = t === 0 ? h0.data : hAll.subarray(prevOff * H);
     const cPrev = t === 0 ? c0.data : cAll.subarray(prevOff * H);
     const g = gates.subarray(off * G, (off + n) * G);
-    K.gemm(false, false, n, G, H, 1, hPrev, H, wHH.data, G, 1, g, G);
+    if (t > 0 || !h0Zero) K.gemm(false, false, n, G, H, 1, hPrev, H, wHH.data, G, 1, g, G);
     K.lstmCellForward(n, H, g, cPrev, cAll.subarray(off * H, (off + n) * H), hAll.subarray(off * H, (off + n) * H));
   }
   const h = new Tensor(gatherFinal(layout, H, hAll, h0.data), [layout.batch, H]);
@@ -197,7 +198,7 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
           if (pn > n) addRange(dh, n * H, dOut, (prevOff + n) * H, (pn - n) * H);
           beta = 1;
         }
-        K.gemm(false, false, n, H, G, 1, dg, G, wT, H, beta, dh, H);
+        if (t > 0 || h0.requiresGrad) K.gemm(false, false, n, H, G, 1, dg, G, wT, H, beta, dh, H); // at t = 0 only h0 needs it
       }
       // dGates is ours alone: hand it over as the gradient rather than adding it into fresh zeros.
       if (xProj.requiresGrad) {
@@ -238,12 +239,13 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
   const hGates = uninitializedFloat32(N * G);
   const output = new Tensor(uninitializedFloat32(N * H), [N, H]);
   const hAll = output.data;
+  const h0Zero = layout.steps > 0 && isZero(h0.data, layout.batchSizes[0] * H);
   for (let t = 0; t < layout.steps; t++) {
     const n = layout.batchSizes[t], off = layout.offsets[t];
     const hPrev = t === 0 ? h0.data : hAll.subarray(layout.offsets[t - 1] * H);
     const hg = hGates.subarray(off * G, (off + n) * G);
     for (let r = 0; r < n; r++) hg.set(bHH.data, r * G);
-    K.gemm(false, false, n, G, H, 1, hPrev, H, wHH.data, G, 1, hg, G);
+    if (t > 0 || !h0Zero) K.gemm(false, false, n, G, H, 1, hPrev, H, wHH.data, G, 1, hg, G);
     K.gruCellForward(n, H, gates.subarray(off * G, (off + n) * G), hg, hPrev, hAll.subarray(off * H, (off + n) * H));
   }
   const h = new Tensor(gatherFinal(layout, H, hAll, h0.data), [layout.batch, H]);
@@ -264,7 +266,7 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
         const hPrev = t === 0 ? h0.data : hAll.subarray(layout.offsets[t - 1] * H);
         const dhgT = dhg.subarray(off * G, (off + n) * G);
         K.gruCellBackward(n, H, gates.subarray(off * G, (off + n) * G), hGates.subarray(off * G, (off + n) * G), hPrev, dh, dx.subarray(off * G, (off + n) * G), dhgT);
-        K.gemm(false, false, n, H, G, 1, dhgT, G, wT, H, 1, dh, H);
+        if (t > 0 || h0.requiresGrad) K.gemm(false, false, n, H, G, 1, dhgT, G, wT, H, 1, dh, H); // at t = 0 only h0 needs it
       }
       if (xProj.requiresGrad) {
         if (!xProj.grad) xProj.grad = dx;
@@ -281,6 +283,12 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
     record(h, run);
   }
   return { output, h };
+}
+
+/** True when x[0, n) holds only zeros (then h0·W can be skipped). */
+function isZero(x: Float32Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (x[i] !== 0) return false;
+  return true;
 }
 
 function addTo(dst: Float32Array, src: Float32Array): void {
