@@ -18,8 +18,8 @@
 #include <node_api.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -583,8 +583,6 @@ static void tune_malloc(void) {
     malloc_note = "; malloc tuning off";
     return;
   }
-  static atomic_flag done = ATOMIC_FLAG_INIT;
-  if (atomic_flag_test_and_set(&done)) return;
   if (mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) && mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024)) return;
   malloc_note = "; malloc tuning failed";
 #endif
@@ -609,18 +607,22 @@ static void describe(void) {
 #else
   snprintf(info_text, sizeof info_text, "native (built-in blocked GEMM; OpenBLAS not found; %s kernels%s)", kernel_isa,
            malloc_note);
-  static atomic_flag warned = ATOMIC_FLAG_INIT;
-  if (!atomic_flag_test_and_set(&warned))
-    fprintf(stderr,
-            "s2s: native addon built without OpenBLAS; using its built-in blocked GEMM "
-            "(install libopenblas-dev and run `npm run build:native` for full speed)\n");
+  fprintf(stderr,
+          "s2s: native addon built without OpenBLAS; using its built-in blocked GEMM "
+          "(install libopenblas-dev and run `npm run build:native` for full speed)\n");
 #endif
 }
 
-NAPI_MODULE_INIT() {
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+
+static void setup(void) {
   choose_kernels();
   tune_malloc();
   describe();
+}
+
+NAPI_MODULE_INIT() {
+  pthread_once(&setup_once, setup); /* once per process, also when worker threads load the addon */
   const napi_property_attributes attr = napi_enumerable | napi_writable | napi_configurable;
   napi_property_descriptor props[] = {
       {"gemm", NULL, js_gemm, NULL, NULL, NULL, attr, NULL},

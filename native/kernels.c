@@ -96,7 +96,7 @@ S2S_INLINE float fast_tanh(float x) {
  * zero-padded), and a 6×16 register-blocked micro-kernel written with GCC
  * vector extensions runs over them (12 ymm accumulators with AVX2; the
  * generic build lowers the same code to SSE2). Packing absorbs both
- * transposes, so one kernel serves all four cases. Scratch is thread-local.
+ * transposes, so one kernel serves all four cases.
  */
 #define MR 6
 #define NR 16
@@ -106,16 +106,26 @@ S2S_INLINE float fast_tanh(float x) {
 
 typedef float v8f __attribute__((vector_size(32)));
 
-static _Thread_local float *pack_a_buf;
-static _Thread_local float *pack_b_buf;
+/*
+ * Packing buffers are allocated per call (2.1 MB; glibc serves that from the
+ * heap without a syscall once warm) rather than kept per thread: thread-local
+ * state with destructors would outlive the addon when Node unloads it after a
+ * worker thread exits.
+ */
+typedef struct {
+  float *a, *b;
+} pack_scratch;
 
-static float *aligned_scratch(float **slot, size_t floats) {
-  if (!*slot) {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, floats * sizeof(float)) != 0) return NULL;
-    *slot = (float *)p;
+static int scratch_alloc(pack_scratch *s) {
+  void *pa = NULL, *pb = NULL;
+  if (posix_memalign(&pa, 64, (size_t)MC * KC * sizeof(float)) != 0) return 0;
+  if (posix_memalign(&pb, 64, (size_t)KC * NC * sizeof(float)) != 0) {
+    free(pa);
+    return 0;
   }
-  return *slot;
+  s->a = (float *)pa;
+  s->b = (float *)pb;
+  return 1;
 }
 
 static void pack_a(int transA, const float *a, int lda, int i0, int mc, int p0, int kc, float alpha, float *restrict out) {
@@ -204,9 +214,9 @@ static void micro_kernel(int kc, const float *restrict ap, const float *restrict
 
 static void gemm_blocked(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
                          const float *b, int ldb, float *c, int ldc) {
-  float *ap = aligned_scratch(&pack_a_buf, (size_t)MC * KC);
-  float *bp = aligned_scratch(&pack_b_buf, (size_t)KC * NC);
-  if (!ap || !bp) abort(); /* 1.1 MB of scratch; nothing sensible to do without it */
+  pack_scratch scratch;
+  if (!scratch_alloc(&scratch)) abort(); /* 2.1 MB of scratch; nothing sensible to do without it */
+  float *ap = scratch.a, *bp = scratch.b;
   for (int j0 = 0; j0 < n; j0 += NC) {
     int nc = n - j0 < NC ? n - j0 : NC;
     for (int p0 = 0; p0 < k; p0 += KC) {
@@ -226,6 +236,8 @@ static void gemm_blocked(int transA, int transB, int m, int n, int k, float alph
       }
     }
   }
+  free(scratch.a);
+  free(scratch.b);
 }
 
 static void scale_matrix(int m, int n, float beta, float *c, int ldc) {

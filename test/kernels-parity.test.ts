@@ -11,6 +11,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
 import { jsKernels, loadNativeKernels, nativeLoadError, setKernels, kernels, type Kernels, type UnaryOp } from '../src/engine/kernels/index.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { lstm, gru, packedLayout } from '../src/engine/rnn.js';
@@ -418,5 +421,33 @@ describe('native kernels reject bad arguments instead of crashing', { skip }, ()
     assert.equal(N.sumSquares(f(0)), 0);
     assert.equal(N.softmaxCrossEntropy(0, 5, f(0), new Int32Array(0), null, 1), 0);
     N.gatherRows(3, f(0), new Int32Array(0), f(0));
+  });
+});
+
+// ------------------------------------------------------------ worker threads
+
+describe('native addon in worker threads', { skip }, () => {
+  test('loads in several workers at once, unloads when they exit, and still works on the main thread', async () => {
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const addonPath = process.env.S2S_NATIVE_ADDON ?? join(root, 'build', 'Release', 's2s_native.node');
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const a = require(workerData);
+      const n = 130, x = new Float32Array(n * n).fill(1), c = new Float32Array(n * n);
+      a.gemm(false, true, n, n, n, 0.5, x, n, x, n, 0, c, n);
+      parentPort.postMessage(c[n * n - 1]);`;
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all([0, 1, 2].map(() => new Promise<number>((done, fail) => {
+        const w = new Worker(code, { eval: true, workerData: addonPath });
+        let value = NaN;
+        w.on('message', (m: number) => { value = m; });
+        w.on('error', fail);
+        w.on('exit', (codeOut) => (codeOut === 0 ? done(value) : fail(new Error(`worker exited with ${codeOut}`))));
+      })));
+      assert.deepEqual(results, [65, 65, 65]);
+    }
+    const c = new Float32Array(4);
+    N.gemm(false, false, 2, 2, 1, 1, Float32Array.of(1, 2), 1, Float32Array.of(3, 4), 2, 0, c, 2);
+    assert.deepEqual(Array.from(c), [3, 4, 6, 8]);
   });
 });
