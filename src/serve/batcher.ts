@@ -23,6 +23,12 @@ export interface BatcherOptions {
   maxBatch: number;
   /** Sentences that may wait in the queue; a job that does not fit is refused. */
   maxQueue: number;
+  /**
+   * Called after every batch with how long it took (ms) and a function to call
+   * when the batcher may go on; no batch starts in between. Without it, the
+   * next batch of a backlog runs after one event-loop turn (setImmediate).
+   */
+  afterBatch?: (goOn: () => void, batchMs: number) => void;
 }
 
 export class QueueFullError extends Error {
@@ -72,6 +78,8 @@ export class Batcher<R> {
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private running = false;
+  /** Waiting for afterBatch to let it go on. */
+  private yielding = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   private readonly stats_: BatcherStats = { queued: 0, batches: 0, sentences: 0, largestBatch: 0 };
@@ -116,12 +124,12 @@ export class Batcher<R> {
 
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && !this.running) return Promise.resolve();
+    if (this.queue.length === 0 && !this.running && !this.yielding) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private schedule(): void {
-    if (this.running || this.immediate) return;
+    if (this.running || this.immediate || this.yielding) return;
     // A full batch need not wait for the window.
     if (this.options.windowMs === 0 || this.queue.length >= this.options.maxBatch) {
       if (this.timer) {
@@ -157,6 +165,7 @@ export class Batcher<R> {
     }
     this.queue = rest;
     this.running = true;
+    const t0 = performance.now();
     let results: R[] | null = null;
     let error: unknown = null;
     try {
@@ -184,7 +193,13 @@ export class Batcher<R> {
       // Sentences of a failed job still queued are dropped.
       this.queue = this.queue.filter((item) => !item.job.failed);
     }
-    if (this.queue.length > 0) {
+    if (this.options.afterBatch) {
+      this.yielding = true;
+      this.options.afterBatch(() => {
+        this.yielding = false;
+        this.runBatch();
+      }, performance.now() - t0);
+    } else if (this.queue.length > 0) {
       // Yield to the event loop so requests that arrived during this batch are parsed, then go on with the backlog.
       this.immediate = setImmediate(() => {
         this.immediate = null;
@@ -196,7 +211,7 @@ export class Batcher<R> {
   }
 
   private notifyIdle(): void {
-    if (this.queue.length > 0 || this.running) return;
+    if (this.queue.length > 0 || this.running || this.yielding) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

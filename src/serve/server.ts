@@ -229,13 +229,28 @@ export function createServer(options: ServeOptions): S2SServer {
   const webRoot = options.webDir ? resolve(options.webDir) : null;
   const modelHasAttention = bundle.config.model.attention !== 'none';
 
+  // libuv (Node ≥ 20) accepts one connection per event-loop turn, and a translate call holds the loop. With one turn
+  // after a batch, new connections waited in the kernel's listen backlog, where the queue limit does not see them:
+  // under load they got 200s after seconds instead of a quick 503. So after each batch the loop is turned until a
+  // turn accepts no connection, for at most as long as the batch took (translation keeps at least half the time).
+  let connections = 0;
+  const afterBatch = (goOn: () => void, batchMs: number): void => {
+    const deadline = performance.now() + Math.max(1, batchMs);
+    let seen = -1;
+    const turn = (): void => {
+      if (connections === seen || performance.now() >= deadline) return goOn();
+      seen = connections;
+      setImmediate(turn);
+    };
+    setImmediate(turn);
+  };
   const batcher = new Batcher<Translation>(
     (texts: string[], key: BatchKey, batchSize: number) => {
       const opts: TranslateOptions & { attention?: boolean } = { batchSize, beam: key.beam };
       if (key.attention) opts.attention = true;
       return bundle.translator.translate(texts, opts);
     },
-    { windowMs: limits.batchWindowMs, maxBatch: limits.maxBatch, maxQueue: limits.maxQueue },
+    { windowMs: limits.batchWindowMs, maxBatch: limits.maxBatch, maxQueue: limits.maxQueue, afterBatch },
   );
 
   const modelInfo = (): unknown => {
@@ -265,6 +280,7 @@ export function createServer(options: ServeOptions): S2SServer {
     maxHeaderSize: 16 * 1024,
   });
   server.maxHeadersCount = 64;
+  server.on('connection', () => void connections++);
 
   let closing = false;
   let inflight = 0;
