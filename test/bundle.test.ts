@@ -5,34 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noGrad } from '../src/engine/index.js';
 import { makeBatch } from '../src/data/batching.js';
-import { saveBundle, loadBundle, makeTranslator, BundleError, type BundleParts } from '../src/bundle/bundle.js';
+import { saveBundle, loadBundle, makeTranslator, BundleError } from '../src/bundle/bundle.js';
 import { saveCheckpoint, loadLatestCheckpoint } from '../src/bundle/checkpoint.js';
 import { Trainer, type TrainerState } from '../src/train/trainer.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
-import { PRESETS } from '../src/train/options.js';
-import { tinySetup } from './helpers/tiny.js';
+import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
 
-function partsFor(setup: ReturnType<typeof tinySetup>): BundleParts {
-  return {
-    config: {
-      format: 's2s-model', version: 1, model: setup.model.config,
-      tokenizers: { source: { level: 'char' }, target: { level: 'char' } },
-      data: { ...PRESETS.seed.data, maxTargetLength: 40, corpus: '<built-in>' },
-      train: { ...PRESETS.seed.train, epochs: 2, batchSize: 8 },
-      createdBy: 'test',
-    },
-    vocabs: setup.vocabs,
-    model: setup.model,
-    history: [],
-  };
-}
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 's2s-bundle-'));
 
 for (const arch of [{}, { cell: 'gru' as const, layers: 2 }, { embeddingDim: 8, layers: 2, dropout: 0.2 }, { bidirectional: true, attention: 'additive' as const }, { cell: 'gru' as const, attention: 'general' as const, bidirectional: true, layers: 2 }, { attention: 'dot' as const, embeddingDim: 8 }]) {
   test(`bundle round trip gives identical translations and loss (${JSON.stringify(arch)})`, () => {
     const setup = tinySetup(10, arch);
-    const parts = partsFor(setup);
+    const parts = bundlePartsFor(setup, { maxTargetLength: 40 });
     const dir = tmp();
     saveBundle(dir, parts);
     const loaded = loadBundle(dir);
@@ -49,7 +34,7 @@ for (const arch of [{}, { cell: 'gru' as const, layers: 2 }, { embeddingDim: 8, 
 test('corrupted bundles are rejected with a clear error', () => {
   const setup = tinySetup(6);
   const dir = tmp();
-  saveBundle(dir, partsFor(setup));
+  saveBundle(dir, bundlePartsFor(setup, { maxTargetLength: 40 }));
   const blob = readdirSync(dir).find((f) => f.endsWith('.bin')) as string;
   const blobPath = join(dir, blob);
   const original = readFileSync(blobPath);
@@ -88,7 +73,7 @@ test('corrupted bundles are rejected with a clear error', () => {
 
 async function trainSteps(stopAt: number | null, dir: string | null): Promise<{ weights: Float32Array[]; state: TrainerState }> {
   const setup = tinySetup(40, { layers: 2, embeddingDim: 8, dropout: 0.1 }, 11);
-  const parts = partsFor(setup);
+  const parts = bundlePartsFor(setup, { maxTargetLength: 40 });
   const options = { epochs: 3, batchSize: 8, optimizer: 'adam' as const, learningRate: 0.01, clipNorm: 1, seed: 4, checkpointEvery: 3 };
   const trainer: Trainer = new Trainer(setup.model, { train: setup.examples, validation: setup.examples.slice(0, 5) }, options, {
     onCheckpoint: (st) => {

@@ -21,11 +21,9 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBundle } from '../src/bundle/bundle.js';
 import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir, type LoadedCheckpoint } from '../src/bundle/checkpoint.js';
-import type { BundleParts } from '../src/bundle/format.js';
 import { Trainer } from '../src/train/trainer.js';
-import { PRESETS } from '../src/train/options.js';
 import type { Tensor } from '../src/engine/index.js';
-import { tinySetup } from './helpers/tiny.js';
+import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 's2s.js');
@@ -269,22 +267,10 @@ test('a full disk during a checkpoint write stops training with a clear message;
   rmSync(dirname(dir), { recursive: true, force: true });
 });
 
-function partsFor(setup: ReturnType<typeof tinySetup>): BundleParts {
-  return {
-    config: {
-      format: 's2s-model', version: 1, model: setup.model.config,
-      tokenizers: { source: { level: 'char' }, target: { level: 'char' } },
-      data: { ...PRESETS.seed.data, corpus: '<built-in>' },
-      train: { ...PRESETS.seed.train, epochs: 1, batchSize: 8 },
-      createdBy: 'test',
-    },
-    vocabs: setup.vocabs, model: setup.model, history: [],
-  };
-}
 
 test('saveCheckpoint: an injected ENOSPC leaves the previous checkpoint and LATEST untouched; a same-step re-save never removes the latest', async () => {
   const setup = tinySetup(16);
-  const parts = partsFor(setup);
+  const parts = bundlePartsFor(setup);
   const trainer = new Trainer(setup.model, { train: setup.examples, validation: [] }, { epochs: 1, batchSize: 8, optimizer: 'adam' });
   await trainer.run();
   const dir = tmp();

@@ -7,10 +7,9 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { saveBundle, loadBundle, type BundleParts, type LoadedBundle } from '../src/bundle/bundle.js';
-import { PRESETS } from '../src/train/options.js';
+import { saveBundle, loadBundle, type LoadedBundle } from '../src/bundle/bundle.js';
 import { createServer, isLoopbackHost, type S2SServer, type ServeOptions } from '../src/serve/index.js';
-import { tinySetup } from './helpers/tiny.js';
+import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MAX_SOURCE = 30;
@@ -26,20 +25,6 @@ let port: number;
 const serverSockets: net.Socket[] = [];
 const logs: string[] = [];
 
-function partsFor(setup: ReturnType<typeof tinySetup>): BundleParts {
-  return {
-    config: {
-      format: 's2s-model', version: 1, model: setup.model.config,
-      tokenizers: { source: { level: 'char' }, target: { level: 'char' } },
-      data: { ...PRESETS.seed.data, maxSourceLength: MAX_SOURCE, maxTargetLength: 20, corpus: '<built-in>' },
-      train: { ...PRESETS.seed.train, epochs: 1, batchSize: 8 },
-      createdBy: 'test',
-    },
-    vocabs: setup.vocabs,
-    model: setup.model,
-    history: [],
-  };
-}
 
 async function start(extra: Partial<ServeOptions> = {}): Promise<S2SServer> {
   const s = createServer({
@@ -88,7 +73,7 @@ function raw(data: string, p = port): Promise<string> {
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 's2s-serve-'));
   bundleDir = join(tmp, 'tiny-model');
-  saveBundle(bundleDir, partsFor(tinySetup(12, { attention: 'dot' })));
+  saveBundle(bundleDir, bundlePartsFor(tinySetup(12, { attention: 'dot' }), { maxSourceLength: MAX_SOURCE, maxTargetLength: 20 }));
   bundle = loadBundle(bundleDir);
   webDir = join(tmp, 'web');
   mkdirSync(join(webDir, 'sub'), { recursive: true });

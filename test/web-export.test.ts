@@ -12,29 +12,17 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setKernels } from '../src/engine/index.js';
-import { saveBundle, loadBundle, type BundleParts } from '../src/bundle/bundle.js';
-import { PRESETS } from '../src/train/options.js';
+import { saveBundle, loadBundle } from '../src/bundle/bundle.js';
 import { exportWeb, cachedWebFolder, defaultWebFolder, defaultAssetsDir, WEB_ASSETS } from '../src/web/export.js';
 import type * as WebApi from '../src/web/browser.js';
-import { tinySetup } from './helpers/tiny.js';
+import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tmp = (): string => mkdtempSync(join(tmpdir(), 's2s-web-export-'));
 
 function saveTiny(dir: string, model: Parameters<typeof tinySetup>[1] = {}): ReturnType<typeof tinySetup> {
   const setup = tinySetup(16, model);
-  const parts: BundleParts = {
-    config: {
-      format: 's2s-model', version: 1, model: setup.model.config,
-      tokenizers: { source: { level: 'char' }, target: { level: 'char' } },
-      data: { ...PRESETS.seed.data, maxTargetLength: 30, corpus: '<built-in>' },
-      train: { ...PRESETS.seed.train, epochs: 1, batchSize: 8 },
-      createdBy: 'web-export test',
-    },
-    vocabs: setup.vocabs,
-    model: setup.model,
-    history: [],
-  };
+  const parts = bundlePartsFor(setup, { maxTargetLength: 30 });
   saveBundle(dir, parts);
   return setup;
 }

@@ -5,6 +5,8 @@ import { Vocab } from '../../src/data/vocab.js';
 import { encodePairs, type Example } from '../../src/data/batching.js';
 import { Seq2Seq } from '../../src/model/seq2seq.js';
 import type { ModelConfig } from '../../src/model/config.js';
+import type { BundleParts } from '../../src/bundle/format.js';
+import { PRESETS, type DataOptions } from '../../src/train/options.js';
 
 export interface TinySetup {
   pairs: { source: string; target: string }[];
@@ -24,4 +26,20 @@ export function tinySetup(n = 24, model: Partial<ModelConfig> = {}, seed = 3): T
   const { examples } = encodePairs(pairs, tokenizers, vocabs);
   const m = new Seq2Seq({ latentDim: 32, ...model, srcVocabSize: vocabs.source.size, tgtVocabSize: vocabs.target.size }, seed);
   return { pairs, vocabs, tokenizers, examples, model: m };
+}
+
+/** Bundle parts for a tiny setup (char tokenizers, the seed's options), with data options overridden as given. */
+export function bundlePartsFor(setup: TinySetup, data: Partial<DataOptions> = {}): BundleParts {
+  return {
+    config: {
+      format: 's2s-model', version: 1, model: setup.model.config,
+      tokenizers: { source: { level: 'char' }, target: { level: 'char' } },
+      data: { ...PRESETS.seed.data, ...data, corpus: '<built-in>' },
+      train: { ...PRESETS.seed.train, epochs: 1, batchSize: 8 },
+      createdBy: 'test',
+    },
+    vocabs: setup.vocabs,
+    model: setup.model,
+    history: [],
+  };
 }
