@@ -11,6 +11,7 @@
  * bundle/*.json edit scripts with the expected error, translate/inputs.json);
  * a seeded mutation loop derives the rest. Same seed, same cases.
  */
+import { Rng } from '../src/engine/rng.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -53,16 +54,6 @@ interface Report {
   phases: Record<string, number>;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Fuzz {
   readonly rand: () => number;
@@ -76,7 +67,8 @@ class Fuzz {
   private phaseStart = performance.now();
 
   constructor(readonly suite: string, seed: number) {
-    this.rand = mulberry32(seed);
+    const rng = new Rng(seed);
+    this.rand = () => rng.next();
   }
 
   int(n: number): number {

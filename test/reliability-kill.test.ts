@@ -12,6 +12,7 @@
  * during a checkpoint write stops training without harming the previous
  * checkpoint (S2S_TEST_FAIL_WRITE injects ENOSPC).
  */
+import { Rng } from '../src/engine/rng.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -42,16 +43,6 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function s2sSync(args: string[], env = cleanEnv()): { code: number; err: string } {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: root, env, timeout: 120_000 });
@@ -190,7 +181,8 @@ test('training SIGKILLed at seeded moments (and mid-checkpoint-write) and resume
   const refDir = await reference();
   const refSeconds = (performance.now() - t0) / 1000;
   const dir = join(tmp(), 'model');
-  const rand = mulberry32(KILL_SEED);
+  const rng = new Rng(KILL_SEED);
+  const rand = (): number => rng.next();
   const landings: string[] = [];
   let kills = 0, runs = 0, bestStep = -1, hadCheckpoint = false, finished = false;
   for (let attempt = 0; attempt < KILL_ATTEMPTS && !finished; attempt++) {
