@@ -49,9 +49,9 @@ export const TRAIN_SPECS: Spec[] = [
   { flag: 'cell', section: 'model', key: 'cell', kind: 'string', choices: ['lstm', 'gru'], help: 'recurrent cell (default: lstm)' },
   { flag: 'latent-dim', section: 'model', key: 'latentDim', kind: 'int', min: 1, help: `units per recurrent layer (default: ${both((p) => p.model.latentDim)})` },
   { flag: 'layers', section: 'model', key: 'layers', kind: 'int', min: 1, help: 'recurrent layers in encoder and decoder (default: 1)' },
-  { flag: 'bidirectional', section: 'model', key: 'bidirectional', kind: 'bool', help: 'bidirectional encoder (default: off)' },
-  { flag: 'attention', section: 'model', key: 'attention', kind: 'string', choices: ['none', 'dot', 'general', 'additive'], help: 'attention over encoder outputs, with input feeding (default: none)' },
-  { flag: 'embedding-dim', section: 'model', key: 'embeddingDim', kind: 'int', min: 0, help: 'learned embedding size; 0 = one-hot inputs as in the seed (default: 0)' },
+  { flag: 'bidirectional', section: 'model', key: 'bidirectional', kind: 'bool', help: `bidirectional encoder (default: ${both((p) => (p.model.bidirectional ? 'on' : 'off'))})` },
+  { flag: 'attention', section: 'model', key: 'attention', kind: 'string', choices: ['none', 'dot', 'general', 'additive'], help: `attention over encoder outputs, with input feeding (default: ${both((p) => p.model.attention ?? 'none')})` },
+  { flag: 'embedding-dim', section: 'model', key: 'embeddingDim', kind: 'int', min: 0, help: `learned embedding size; 0 = one-hot inputs as in the seed (default: ${both((p) => p.model.embeddingDim ?? 0)})` },
   { flag: 'dropout', section: 'model', key: 'dropout', kind: 'float', help: 'dropout between layers, on embeddings and attentional vectors (default: 0)' },
   // train
   { flag: 'epochs', section: 'train', key: 'epochs', kind: 'int', min: 0, help: `passes over the training split (default: ${both((p) => p.train.epochs)})` },
@@ -111,6 +111,8 @@ export function addTrainOptions(cmd: Command): Command {
     const opt = new Option(`--${spec.flag}${arg}`, spec.help);
     if (spec.choices) opt.choices(spec.choices);
     cmd.addOption(opt);
+    // Booleans a preset may switch on can be switched off again (--no-bidirectional).
+    if (spec.kind === 'bool') cmd.addOption(new Option(`--no-${spec.flag}`, `turn --${spec.flag} off`));
   }
   return cmd;
 }
