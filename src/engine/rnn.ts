@@ -114,11 +114,6 @@ function gatherFinal(layout: PackedLayout, H: number, all: Float32Array, initial
   return out;
 }
 
-/** Adds the gradient of final states into the per-sequence carry at the right step. */
-function seedFinal(layout: PackedLayout, H: number, g: Float32Array | null, carry: Float32Array): void {
-  if (g) carry.set(g); // a sequence's carry stays untouched until its last step is reached going backwards
-}
-
 /** Packed h_{t−1} for every packed row (h0 for step 0). */
 function previousStates(layout: PackedLayout, H: number, out: Float32Array, h0: Float32Array): Float32Array {
   const prev = uninitializedFloat32(layout.total * H); // every row is written
@@ -176,8 +171,9 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
       done = true;
       const dh = new Float32Array(layout.batch * H);
       const dc = new Float32Array(layout.batch * H);
-      seedFinal(layout, H, h.grad, dh);
-      seedFinal(layout, H, c.grad, dc);
+      // Final-state gradients seed the carries; a sequence's carry stays untouched until the backward pass reaches its last step.
+      if (h.grad) dh.set(h.grad);
+      if (c.grad) dc.set(c.grad);
       const dOut = output.grad;
       const dGates = uninitializedFloat32(N * G); // the cell backward writes every row
       const wT = transposed(wHH.data, H, G); // dh = dGates·Wᵀ runs faster as a plain product with Wᵀ stored
@@ -255,7 +251,7 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
       if (done) return;
       done = true;
       const dh = new Float32Array(layout.batch * H);
-      seedFinal(layout, H, h.grad, dh);
+      if (h.grad) dh.set(h.grad); // seeds the carry, as in lstm
       const dOut = output.grad;
       const dx = uninitializedFloat32(N * G);
       const dhg = uninitializedFloat32(N * G);
