@@ -12,7 +12,7 @@ import { splitBySource } from '../src/data/split.js';
 import { generateCorpus } from '../src/data/synthetic.js';
 import { Rng } from '../src/engine/rng.js';
 import { UNK_ID } from '../src/data/vocab.js';
-import { BUILTIN_CORPUS, prepareData } from '../src/train/prepare.js';
+import { BUILTIN_CORPUS, prepareData, readSplit } from '../src/train/prepare.js';
 import { getPreset } from '../src/train/options.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -266,9 +266,9 @@ test('prepareData: tokenizer level, BPE learned per side on the training split, 
   const src = bpe.tokenizers.source as BpeTokenizer;
   const tgt = bpe.tokenizers.target as BpeTokenizer;
   assert.ok(src instanceof BpeTokenizer && tgt instanceof BpeTokenizer);
-  assert.deepEqual(src.toJSON(), new BpeTokenizer(learnBpe(bpe.split.train.map((p) => p.source), { merges: 300 })).toJSON());
+  assert.deepEqual(src.toJSON(), new BpeTokenizer(learnBpe(readSplit(BUILTIN_CORPUS, { ...base, level: 'bpe', bpeMerges: 300 }).split.train.map((p) => p.source), { merges: 300 })).toJSON());
   assert.notDeepEqual(src.merges, tgt.merges);
-  for (const p of bpe.split.test) assert.equal(tgt.detokenize(tgt.tokenize(p.target)), p.target);
+  for (const p of bpe.heldOut.test) assert.equal(tgt.detokenize(tgt.tokenize(p.target)), p.target);
   // Every training piece is in the vocabulary.
   for (const ex of bpe.examples.train) assert.ok(!ex.tgt.includes(UNK_ID) && !ex.src.includes(UNK_ID));
 

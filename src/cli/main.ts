@@ -156,7 +156,7 @@ async function train(o: TrainCliOptions): Promise<void> {
       }
     },
     validationBleu: () => {
-      const sample = data.split.validation.slice(0, bundleConfig.train.bleuSamples);
+      const sample = data.heldOut.validation.slice(0, bundleConfig.train.bleuSamples);
       const hyps = makeTranslator(parts([])).translate(sample.map((p) => p.source)).map((t) => t.text);
       return corpusBleu(hyps, sample.map((p) => p.target)).score;
     },
@@ -176,7 +176,7 @@ async function train(o: TrainCliOptions): Promise<void> {
   }
   const best = final.best ? ` (best epoch ${final.best.epoch}, validation ${bundleConfig.train.monitor} ${final.best.value.toFixed(4)})` : '';
   log(`trained ${final.epoch} epochs (${final.step} steps${final.stoppedEarly ? ', stopped early' : ''}) in ${((performance.now() - t0) / 1000).toFixed(1)} s; model saved to ${outDir}${best}`);
-  const sample = (data.split.test.length ? data.split.test : data.split.validation).slice(0, resolved.examples);
+  const sample = (data.heldOut.test.length ? data.heldOut.test : data.heldOut.validation).slice(0, resolved.examples);
   if (sample.length) {
     const translator = loadBundle(outDir).translator;
     const hyps = translator.translate(sample.map((p) => p.source));

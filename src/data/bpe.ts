@@ -234,6 +234,11 @@ export class BpeTokenizer implements Tokenizer {
   private readonly cache = new Map<string, string[]>();
   private static readonly CACHE_LIMIT = 500_000;
 
+  /** Forgets memoised word segmentations (they are recomputed on demand). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
   constructor(
     model: BpeModel,
     private readonly words: WordTokenizer = new WordTokenizer(),
@@ -285,7 +290,7 @@ export class BpeTokenizer implements Tokenizer {
     }
     const last = current.length - 1;
     current[last] = current[last].slice(0, -END_OF_WORD.length);
-    if (this.cache.size >= BpeTokenizer.CACHE_LIMIT) this.cache.clear();
+    if (this.cache.size >= BpeTokenizer.CACHE_LIMIT) this.clearCache();
     this.cache.set(word, current);
     return current;
   }

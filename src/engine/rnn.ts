@@ -176,10 +176,11 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
       if (c.grad) dc.set(c.grad);
       const dOut = output.grad;
       const dGates = uninitializedFloat32(N * G); // the cell backward writes every row
-      const wT = transposed(wHH.data, H, G); // dh = dGates·Wᵀ runs faster as a plain product with Wᵀ stored
+      const T = layout.steps;
+      // dh = dGates·Wᵀ runs faster over many steps as a plain product with Wᵀ stored; a single step (input-fed decoders) does not repay the copy.
+      const wT = T > 1 ? transposed(wHH.data, H, G) : null;
       // dh holds the gradient w.r.t. h_t of the running rows. The output gradient of step t−1 is copied in
       // before the product with Wᵀ accumulates onto it; only rows whose sequence ends at t−1 need an add.
-      const T = layout.steps;
       if (dOut && T > 0) addRange(dh, 0, dOut, layout.offsets[T - 1] * H, layout.batchSizes[T - 1] * H);
       for (let t = T - 1; t >= 0; t--) {
         const n = layout.batchSizes[t], off = layout.offsets[t];
@@ -194,7 +195,11 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
           if (pn > n) addRange(dh, n * H, dOut, (prevOff + n) * H, (pn - n) * H);
           beta = 1;
         }
-        if (t > 0 || h0.requiresGrad) K.gemm(false, false, n, H, G, 1, dg, G, wT, H, beta, dh, H); // at t = 0 only h0 needs it
+        if (t > 0 || h0.requiresGrad) {
+          // at t = 0 only h0 needs it
+          if (wT) K.gemm(false, false, n, H, G, 1, dg, G, wT, H, beta, dh, H);
+          else K.gemm(false, true, n, H, G, 1, dg, G, wHH.data, G, beta, dh, H);
+        }
       }
       // dGates is ours alone: hand it over as the gradient rather than adding it into fresh zeros.
       if (xProj.requiresGrad) {
@@ -255,14 +260,18 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
       const dOut = output.grad;
       const dx = uninitializedFloat32(N * G);
       const dhg = uninitializedFloat32(N * G);
-      const wT = transposed(wHH.data, H, G);
+      const wT = layout.steps > 1 ? transposed(wHH.data, H, G) : null; // as in lstm
       for (let t = layout.steps - 1; t >= 0; t--) {
         const n = layout.batchSizes[t], off = layout.offsets[t];
         if (dOut) addRange(dh, 0, dOut, off * H, n * H);
         const hPrev = t === 0 ? h0.data : hAll.subarray(layout.offsets[t - 1] * H);
         const dhgT = dhg.subarray(off * G, (off + n) * G);
         K.gruCellBackward(n, H, gates.subarray(off * G, (off + n) * G), hGates.subarray(off * G, (off + n) * G), hPrev, dh, dx.subarray(off * G, (off + n) * G), dhgT);
-        if (t > 0 || h0.requiresGrad) K.gemm(false, false, n, H, G, 1, dhgT, G, wT, H, 1, dh, H); // at t = 0 only h0 needs it
+        if (t > 0 || h0.requiresGrad) {
+          // at t = 0 only h0 needs it
+          if (wT) K.gemm(false, false, n, H, G, 1, dhgT, G, wT, H, 1, dh, H);
+          else K.gemm(false, true, n, H, G, 1, dhgT, G, wHH.data, G, 1, dh, H);
+        }
       }
       if (xProj.requiresGrad) {
         if (!xProj.grad) xProj.grad = dx;

@@ -10,7 +10,7 @@ import { CharTokenizer, type Tokenizer } from '../data/tokenizer.js';
 import { WordTokenizer } from '../data/word.js';
 import { BpeTokenizer, learnBpe } from '../data/bpe.js';
 import { Vocab } from '../data/vocab.js';
-import { encodePairs, type Example } from '../data/batching.js';
+import { encodePairs, PackedExamples } from '../data/batching.js';
 import { generateCorpus, formatCorpusTsv } from '../data/synthetic.js';
 import type { DataOptions } from './options.js';
 
@@ -21,10 +21,16 @@ export interface PreparedData {
   /** File path, or BUILTIN_CORPUS. */
   corpus: string;
   stats: CorpusStats;
-  split: DataSplit<SentencePair>;
+  /**
+   * The held-out pairs as text (references for BLEU and examples). The
+   * training pairs' text is not kept: only their ids are needed, and every
+   * object the process keeps makes the garbage collector's full passes
+   * during training slower.
+   */
+  heldOut: Pick<DataSplit<SentencePair>, 'validation' | 'test'>;
   tokenizers: { source: Tokenizer; target: Tokenizer };
   vocabs: { source: Vocab; target: Vocab };
-  examples: { train: Example[]; validation: Example[]; test: Example[] };
+  examples: { train: PackedExamples; validation: PackedExamples; test: PackedExamples };
 }
 
 /** The built-in corpus as TSV text (deterministic). */
@@ -102,9 +108,9 @@ export function prepareData(
     source: Vocab.build(split.train.map((p) => t.source.tokenize(p.source))),
     target: Vocab.build(split.train.map((p) => t.target.tokenize(p.target))),
   };
-  const encode = (pairs: SentencePair[]): Example[] => encodePairs(pairs, t, v).examples;
-  return {
-    corpus, stats, split, tokenizers: t, vocabs: v,
-    examples: { train: encode(split.train), validation: encode(split.validation), test: encode(split.test) },
-  };
+  const encode = (pairs: SentencePair[]): PackedExamples => new PackedExamples(encodePairs(pairs, t, v).examples);
+  const examples = { train: encode(split.train), validation: encode(split.validation), test: encode(split.test) };
+  // The BPE segmentation cache now holds every training word; drop it for the same reason.
+  for (const side of [t.source, t.target]) if (side instanceof BpeTokenizer) side.clearCache();
+  return { corpus, stats, heldOut: { validation: split.validation, test: split.test }, tokenizers: t, vocabs: v, examples };
 }

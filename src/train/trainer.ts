@@ -8,7 +8,7 @@
  * handed to a callback.
  */
 import { Rng, noGrad, clearTape, clipGradNorm, createOptimizer, type Optimizer, type OptimizerState } from '../engine/index.js';
-import { planEpoch, makeBatch, type Example } from '../data/batching.js';
+import { planEpoch, makeBatch, type ExampleList } from '../data/batching.js';
 import type { Seq2Seq } from '../model/seq2seq.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './options.js';
 
@@ -94,7 +94,7 @@ export interface Evaluation {
 }
 
 /** Teacher-forced loss and per-token accuracy (padding excluded), without gradients. */
-export function evaluateLoss(model: Seq2Seq, examples: readonly Example[], batchSize: number): Evaluation {
+export function evaluateLoss(model: Seq2Seq, examples: ExampleList, batchSize: number): Evaluation {
   if (examples.length === 0) return { loss: NaN, accuracy: NaN, tokens: 0 };
   const plan = planEpoch(examples, { batchSize, shuffle: false }, new Rng(0));
   let lossSum = 0, tokens = 0, correct = 0;
@@ -118,7 +118,7 @@ export class Trainer {
 
   constructor(
     readonly model: Seq2Seq,
-    readonly data: { train: readonly Example[]; validation: readonly Example[] },
+    readonly data: { train: ExampleList; validation: ExampleList },
     options: Partial<TrainOptions>,
     readonly callbacks: TrainerCallbacks = {},
   ) {
