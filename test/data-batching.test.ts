@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
-import { encodePairs, makeBatch, makeSourceBatch, planEpoch, type Example } from '../src/data/batching.js';
+import { encodePairs, makeBatch, makeSourceBatch, planEpoch, PackedExamples, type Example } from '../src/data/batching.js';
 import { CharTokenizer } from '../src/data/tokenizer.js';
 import { BOS_ID, EOS_ID, PAD_ID, Vocab } from '../src/data/vocab.js';
 
@@ -133,4 +133,19 @@ test('encodePairs tokenizes, encodes and reports unknown tokens', () => {
   assert.equal(tok.detokenize(target.decode(examples[1].tgt)), 'Va !');
   assert.deepEqual(unknownSource, ['G', 'o', '!']);
   assert.deepEqual(unknownTarget, []);
+});
+
+test('PackedExamples hold the same examples and give the same plans and batches as the array', () => {
+  const examples = randomExamples(500, 9);
+  examples.push({ src: new Int32Array(0), tgt: Int32Array.of(5), index: 7 }); // empty source
+  const packed = new PackedExamples(examples);
+  assert.equal(packed.length, examples.length);
+  examples.forEach((e, i) => assert.deepEqual(packed.at(i), e));
+  assert.deepEqual([...packed], examples);
+  const plan = planEpoch(examples, { batchSize: 16, poolFactor: 4 }, new Rng(5));
+  assert.deepEqual(planEpoch(packed, { batchSize: 16, poolFactor: 4 }, new Rng(5)), plan);
+  for (const indices of plan) assert.deepEqual(makeBatch(packed, indices), makeBatch(examples, indices));
+  assert.throws(() => packed.at(examples.length), /example position 501 out of range \[0, 501\)/);
+  assert.throws(() => makeBatch(packed, [-1]), /example position -1 out of range/);
+  assert.equal(new PackedExamples([]).length, 0);
 });

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readPairsSync, type SentencePair } from '../src/data/corpus.js';
-import { fnv1a32, kerasSplit, splitBySource } from '../src/data/split.js';
+import { evenlySpaced, fnv1a32, kerasSplit, splitBySource } from '../src/data/split.js';
 
 // Compiled to dist/test/, so the repo root is two levels up.
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -103,4 +103,14 @@ test('fra.txt: deterministic split without source overlap', (t) => {
     const share = part.length / pairs.length;
     assert.ok(share > 0.04 && share < 0.06, `share ${share}`);
   }
+});
+
+test('evenlySpaced samples across the whole list, in order', () => {
+  const items = Array.from({ length: 10 }, (_, i) => i);
+  assert.deepEqual(evenlySpaced(items, 5), [0, 2, 4, 6, 8]);
+  assert.deepEqual(evenlySpaced(items, 3), [0, 3, 6]);
+  assert.deepEqual(evenlySpaced(items, 10), items);
+  assert.deepEqual(evenlySpaced(items, 50), items);
+  assert.deepEqual(evenlySpaced(items, 0), []);
+  assert.deepEqual(evenlySpaced([], 4), []);
 });

@@ -16,6 +16,7 @@ import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from '../bundle/
 import { corpusBleu, corpusChrf, exactMatch } from '../eval/index.js';
 import { writeFileAtomic } from '../bundle/atomic.js';
 import { tokenizerFromJSON } from '../data/tokenizer.js';
+import { evenlySpaced } from '../data/split.js';
 import { createProgress } from './progress.js';
 import { runServer } from '../serve/server.js';
 
@@ -156,7 +157,8 @@ async function train(o: TrainCliOptions): Promise<void> {
       }
     },
     validationBleu: () => {
-      const sample = data.heldOut.validation.slice(0, bundleConfig.train.bleuSamples);
+      // Evenly spaced over the split: corpora sorted by length (fra.txt is) would otherwise give only the shortest sentences.
+      const sample = evenlySpaced(data.heldOut.validation, bundleConfig.train.bleuSamples);
       const hyps = makeTranslator(parts([])).translate(sample.map((p) => p.source)).map((t) => t.text);
       return corpusBleu(hyps, sample.map((p) => p.target)).score;
     },

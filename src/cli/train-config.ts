@@ -68,7 +68,7 @@ export const TRAIN_SPECS: Spec[] = [
   { flag: 'min-lr', section: 'train', key: 'minLearningRate', kind: 'float', help: 'learning-rate floor (default: 1e-5)' },
   { flag: 'max-minutes', section: 'train', key: 'maxMinutes', kind: 'float', help: 'stop after this much training time (the best model so far is kept), 0 = no limit (default: 0)' },
   { flag: 'nan-policy', section: 'train', key: 'nanPolicy', kind: 'string', choices: ['stop', 'skip-batch'], help: 'on a NaN/infinite loss: stop keeping the last checkpoint, or skip the batch (default: stop)' },
-  { flag: 'bleu-samples', section: 'train', key: 'bleuSamples', kind: 'int', min: 0, help: 'validation sentences translated for BLEU each epoch, 0 = off (default: 0)' },
+  { flag: 'bleu-samples', section: 'train', key: 'bleuSamples', kind: 'int', min: 0, help: 'validation sentences (evenly spaced over the split) translated for BLEU each epoch, 0 = off (default: 0)' },
 ];
 
 const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -1,7 +1,7 @@
 /** Public API of the data layer: corpus reading, splits, tokenizers, vocabularies, batching, demo corpus. */
 export { CorpusError, codePointLength, parsePairs, readPairs, readPairsSync } from './corpus.js';
 export type { Corpus, CorpusStats, ReadPairsOptions, SentencePair } from './corpus.js';
-export { DEFAULT_SPLIT_SALT, fnv1a32, kerasSplit, splitBySource } from './split.js';
+export { DEFAULT_SPLIT_SALT, evenlySpaced, fnv1a32, kerasSplit, splitBySource } from './split.js';
 export type { DataSplit, SplitOptions } from './split.js';
 export { CharTokenizer, tokenizerFromJSON } from './tokenizer.js';
 export type { Tokenizer, TokenizerLevel, TokenizerSpec } from './tokenizer.js';

@@ -99,3 +99,13 @@ function checkFraction(name: string, value: number): void {
     throw new RangeError(`${name} fraction must be in [0, 1], got ${value}`);
   }
 }
+
+/**
+ * n items spread evenly over the list, in order (all of them when n ≥
+ * length): a sample that covers every part of a corpus sorted by length.
+ */
+export function evenlySpaced<T>(items: readonly T[], n: number): T[] {
+  if (n >= items.length) return items.slice();
+  if (n <= 0) return [];
+  return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]);
+}
