@@ -113,11 +113,11 @@ function trainStep(model: Model, opt: RMSprop, batch: PackedBatch): number {
   const B = batch.size;
   const encX = ops.add(ops.gatherRows(model.encW, batch.encIds), model.encB);
   const zeros = Tensor.zeros([B, HIDDEN]);
-  const enc = lstm(encX, model.encU, zeros, zeros, batch.encLayout);
+  const enc = lstm(encX, model.encU, zeros, zeros, batch.encLayout, { reuseInput: true }); // as RecurrentLayer does
   const h0 = batch.encRowOfDec ? ops.gatherRows(enc.h, batch.encRowOfDec) : enc.h;
   const c0 = batch.encRowOfDec ? ops.gatherRows(enc.c, batch.encRowOfDec) : enc.c;
   const decX = ops.add(ops.gatherRows(model.decW, batch.decIds), model.decB);
-  const dec = lstm(decX, model.decU, h0, c0, batch.decLayout);
+  const dec = lstm(decX, model.decU, h0, c0, batch.decLayout, { reuseInput: true });
   const logits = ops.add(ops.matmul(dec.output, model.denseW), model.denseB);
   const loss = ops.softmaxCrossEntropy(logits, batch.targets);
   loss.backward();

@@ -435,6 +435,19 @@ static napi_value js_sum_rows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Row indices of a gather/scatter must address rows that exist; `what` names the matrix for the message. */
+static int rows_in_range(args_t *a, const i32_t *index, int64_t rows, const char *what) {
+  napi_env env = a->env;
+  for (int64_t i = 0; i < index->length; i++) {
+    if (index->data[i] >= rows) {
+      RANGE_ERROR("%s: index %d at position %lld is out of range for %s of %lld rows", a->fn, index->data[i], (long long)i, what,
+                  (long long)rows);
+      return 0;
+    }
+  }
+  return 1;
+}
+
 static napi_value js_gather_rows(napi_env env, napi_callback_info info) {
   args_t a;
   int cols = 0;
@@ -444,15 +457,7 @@ static napi_value js_gather_rows(napi_env env, napi_callback_info info) {
   CHECK(arg_dim(&a, 0, "cols", &cols) && arg_f32(&a, 1, "src", &src) && arg_i32(&a, 2, "index", &index) &&
         arg_f32(&a, 3, "out", &out));
   CHECK(need_len(&a, "out", out.length, index.length * cols, "index.length×cols"));
-  if (cols > 0) {
-    int64_t srcRows = src.length / cols;
-    for (int64_t i = 0; i < index.length; i++) {
-      if (index.data[i] >= srcRows)
-        return RANGE_ERROR("gatherRows: index %d at position %lld is out of range for a source of %lld rows",
-                           index.data[i], (long long)i, (long long)srcRows),
-               NULL;
-    }
-  }
+  CHECK(rows_in_range(&a, &index, cols > 0 ? src.length / cols : INT64_MAX, "a source"));
   K->gather_rows(cols, src.data, index.data, (size_t)index.length, out.data);
   return NULL;
 }
@@ -466,15 +471,7 @@ static napi_value js_scatter_add_rows(napi_env env, napi_callback_info info) {
   CHECK(arg_dim(&a, 0, "cols", &cols) && arg_f32(&a, 1, "src", &src) && arg_i32(&a, 2, "index", &index) &&
         arg_f32(&a, 3, "dst", &dst));
   CHECK(need_len(&a, "src", src.length, index.length * cols, "index.length×cols"));
-  if (cols > 0) {
-    int64_t dstRows = dst.length / cols;
-    for (int64_t i = 0; i < index.length; i++) {
-      if (index.data[i] >= dstRows)
-        return RANGE_ERROR("scatterAddRows: index %d at position %lld is out of range for a destination of %lld rows",
-                           index.data[i], (long long)i, (long long)dstRows),
-               NULL;
-    }
-  }
+  CHECK(rows_in_range(&a, &index, cols > 0 ? dst.length / cols : INT64_MAX, "a destination"));
   K->scatter_add_rows(cols, src.data, index.data, (size_t)index.length, dst.data);
   return NULL;
 }

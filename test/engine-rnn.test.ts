@@ -279,3 +279,35 @@ describe('RNN shape errors', () => {
     });
   }
 });
+
+describe('reuseInput: gates computed in the input projection\'s buffer', () => {
+  // Same values and gradients as with a copy, for one step (input-fed decoders) and many.
+  for (const lengths of [[4, 3, 3, 1], [1, 1]]) {
+    for (const cell of ['lstm', 'gru'] as const) {
+      it(`${cell}, lengths ${lengths.join(',')}`, () => {
+        const layout = packedLayout(lengths);
+        const H = 3, G = (cell === 'lstm' ? 4 : 3) * H;
+        const run = (reuseInput: boolean) => {
+          const rng = new Rng(21);
+          const x = randomTensor(rng, [layout.total, G]);
+          const w = randomTensor(rng, [H, G]);
+          const h0 = randomTensor(rng, [layout.batch, H]);
+          const c0 = randomTensor(rng, [layout.batch, H]);
+          const bHH = randomTensor(rng, [G]);
+          const xProj = ops.mul(x, x); // a fresh intermediate, as in RecurrentLayer
+          const out = cell === 'lstm'
+            ? lstm(xProj, w, h0, c0, layout, { reuseInput }).output
+            : gru(xProj, w, bHH, h0, layout, { reuseInput }).output;
+          const value = out.data.slice();
+          ops.sum(ops.mul(out, out)).backward();
+          return { value, grads: [x, w, h0, c0, bHH].map((t) => (t.grad ?? new Float32Array(0)).slice()), xProj: xProj.data };
+        };
+        const copied = run(false), reused = run(true);
+        assertSameBits(reused.value, copied.value, 'output');
+        reused.grads.forEach((g, i) => assertSameBits(g, copied.grads[i], `gradient ${i}`));
+        // The point of the option: the projection's buffer now holds the gates.
+        assert.ok(reused.xProj.some((v, i) => v !== copied.xProj[i]));
+      });
+    }
+  }
+});

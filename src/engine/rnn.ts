@@ -125,6 +125,16 @@ function previousStates(layout: PackedLayout, H: number, out: Float32Array, h0: 
   return prev;
 }
 
+export interface RnnOptions {
+  /**
+   * The caller never reads xProj's values again (e.g. it is the fresh output
+   * of x·W + b made for this call), so its buffer may be overwritten with the
+   * gates instead of copied: one [total, 4H] (or 3H) copy less per call.
+   * Default false.
+   */
+  reuseInput?: boolean;
+}
+
 export interface LstmResult {
   /** Hidden state of every packed row, [total, H]. */
   output: Tensor;
@@ -139,14 +149,14 @@ export interface LstmResult {
  * xProj: [total, 4H] = x·W_ih + b for every packed row; wHH: [H, 4H];
  * h0, c0: [B, H] in the layout's (sorted) order.
  */
-export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout: PackedLayout): LstmResult {
+export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout: PackedLayout, options: RnnOptions = {}): LstmResult {
   const H = checkRnnShapes('lstm', xProj, 4, wHH, h0, layout);
   if (c0.rank !== 2 || c0.shape[0] !== layout.batch || c0.shape[1] !== H) throw new ShapeError(`lstm: c0 must be [${layout.batch}, ${H}], got ${shapeString(c0.shape)}`);
   const K = kernels();
   const G = 4 * H;
   const N = layout.total;
   // Every step writes all of its rows of these, so none needs zero-filling.
-  const gates = copyFloat32(xProj.data);
+  const gates = options.reuseInput ? xProj.data : copyFloat32(xProj.data);
   const cAll = uninitializedFloat32(N * H);
   const output = new Tensor(uninitializedFloat32(N * H), [N, H]);
   const hAll = output.data;
@@ -177,8 +187,7 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
       const dOut = output.grad;
       const dGates = uninitializedFloat32(N * G); // the cell backward writes every row
       const T = layout.steps;
-      // dh = dGates·Wᵀ runs faster over many steps as a plain product with Wᵀ stored; a single step (input-fed decoders) does not repay the copy.
-      const wT = T > 1 ? transposed(wHH.data, H, G) : null;
+      const back = recurrentBackMatrix(wHH.data, H, G, T);
       // dh holds the gradient w.r.t. h_t of the running rows. The output gradient of step t−1 is copied in
       // before the product with Wᵀ accumulates onto it; only rows whose sequence ends at t−1 need an add.
       if (dOut && T > 0) addRange(dh, 0, dOut, layout.offsets[T - 1] * H, layout.batchSizes[T - 1] * H);
@@ -195,11 +204,7 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
           if (pn > n) addRange(dh, n * H, dOut, (prevOff + n) * H, (pn - n) * H);
           beta = 1;
         }
-        if (t > 0 || h0.requiresGrad) {
-          // at t = 0 only h0 needs it
-          if (wT) K.gemm(false, false, n, H, G, 1, dg, G, wT, H, beta, dh, H);
-          else K.gemm(false, true, n, H, G, 1, dg, G, wHH.data, G, beta, dh, H);
-        }
+        if (t > 0 || h0.requiresGrad) K.gemm(false, back.trans, n, H, G, 1, dg, G, back.w, back.ld, beta, dh, H); // at t = 0 only h0 needs it
       }
       // dGates is ours alone: hand it over as the gradient rather than adding it into fresh zeros.
       if (xProj.requiresGrad) {
@@ -230,13 +235,13 @@ export interface GruResult {
  * cuDNN), gate order z, r, n. xProj: [total, 3H] = x·W + b_input;
  * wHH: [H, 3H]; bHH: [3H] recurrent bias; h0: [B, H].
  */
-export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout: PackedLayout): GruResult {
+export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout: PackedLayout, options: RnnOptions = {}): GruResult {
   const H = checkRnnShapes('gru', xProj, 3, wHH, h0, layout);
   const G = 3 * H;
   if (bHH.size !== G) throw new ShapeError(`gru: recurrent bias must have ${G} elements, got ${shapeString(bHH.shape)}`);
   const K = kernels();
   const N = layout.total;
-  const gates = copyFloat32(xProj.data);
+  const gates = options.reuseInput ? xProj.data : copyFloat32(xProj.data);
   const hGates = uninitializedFloat32(N * G);
   const output = new Tensor(uninitializedFloat32(N * H), [N, H]);
   const hAll = output.data;
@@ -260,18 +265,14 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
       const dOut = output.grad;
       const dx = uninitializedFloat32(N * G);
       const dhg = uninitializedFloat32(N * G);
-      const wT = layout.steps > 1 ? transposed(wHH.data, H, G) : null; // as in lstm
+      const back = recurrentBackMatrix(wHH.data, H, G, layout.steps);
       for (let t = layout.steps - 1; t >= 0; t--) {
         const n = layout.batchSizes[t], off = layout.offsets[t];
         if (dOut) addRange(dh, 0, dOut, off * H, n * H);
         const hPrev = t === 0 ? h0.data : hAll.subarray(layout.offsets[t - 1] * H);
         const dhgT = dhg.subarray(off * G, (off + n) * G);
         K.gruCellBackward(n, H, gates.subarray(off * G, (off + n) * G), hGates.subarray(off * G, (off + n) * G), hPrev, dh, dx.subarray(off * G, (off + n) * G), dhgT);
-        if (t > 0 || h0.requiresGrad) {
-          // at t = 0 only h0 needs it
-          if (wT) K.gemm(false, false, n, H, G, 1, dhgT, G, wT, H, 1, dh, H);
-          else K.gemm(false, true, n, H, G, 1, dhgT, G, wHH.data, G, 1, dh, H);
-        }
+        if (t > 0 || h0.requiresGrad) K.gemm(false, back.trans, n, H, G, 1, dhgT, G, back.w, back.ld, 1, dh, H); // at t = 0 only h0 needs it
       }
       if (xProj.requiresGrad) {
         if (!xProj.grad) xProj.grad = dx;
@@ -303,6 +304,16 @@ function addTo(dst: Float32Array, src: Float32Array): void {
 /** dst[at, at + n) += src[from, from + n). A top-level function, so V8 optimises the loop once for every closure. */
 function addRange(dst: Float32Array, at: number, src: Float32Array, from: number, n: number): void {
   for (let i = 0; i < n; i++) dst[at + i] += src[from + i];
+}
+
+/**
+ * W_hh [H, G] as the backward pass multiplies it (dh = dGates·Wᵀ): over many
+ * steps the product runs faster with Wᵀ stored, so it is transposed once; a
+ * single step (input-fed decoders run one per call) does not repay the copy
+ * and uses W with a transposed GEMM.
+ */
+function recurrentBackMatrix(w: Float32Array, H: number, G: number, steps: number): { w: Float32Array; trans: boolean; ld: number } {
+  return steps > 1 ? { w: transposed(w, H, G), trans: false, ld: H } : { w, trans: true, ld: G };
 }
 
 /** The cols×rows transpose of a row-major rows×cols matrix: strips of 8 source rows, written contiguously. */

@@ -61,12 +61,13 @@ export class RecurrentLayer {
       if (!feed) throw new Error(`${this.name}: this layer expects an input-feeding vector`);
       projected = ops.add(projected, ops.matmul(feed, this.feedKernel));
     }
+    // xProj is made for this call alone, so the recurrence may compute its gates in place.
     const xProj = ops.add(projected, this.bias);
     if (this.cell === 'lstm') {
-      const r = lstm(xProj, this.recurrentKernel, initial.h, initial.c ?? Tensor.zeros(initial.h.shape), layout);
+      const r = lstm(xProj, this.recurrentKernel, initial.h, initial.c ?? Tensor.zeros(initial.h.shape), layout, { reuseInput: true });
       return { output: r.output, state: { h: r.h, c: r.c } };
     }
-    const r = gru(xProj, this.recurrentKernel, this.recurrentBias as Tensor, initial.h, layout);
+    const r = gru(xProj, this.recurrentKernel, this.recurrentBias as Tensor, initial.h, layout, { reuseInput: true });
     return { output: r.output, state: { h: r.h } };
   }
 }
