@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Trainer, NonFiniteLossError } from '../src/train/trainer.js';
-import { readConfigFile, resolveTraining } from '../src/cli/train-config.js';
+import { readConfigFile, resolveTraining } from '../src/train/config.js';
 import { tinySetup } from './helpers/tiny.js';
 
 test('early stopping keeps the best epoch and stops after `patience` bad epochs; LR decays on plateau', async () => {

@@ -5,7 +5,7 @@
  * is in format.ts.
  */
 import { readFileSync, existsSync, readdirSync, unlinkSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { serializeWeights } from '../engine/index.js';
 import type { Translator } from '../decode/translator.js';
 import { writeFileAtomic, ensureDir, processGone } from './atomic.js';
@@ -84,4 +84,30 @@ export function loadBundle(dir: string): LoadedBundle {
   }
   const parts = bundleFromFiles({ config, vocab, weightsIndex, weightsBlob: blob, history }, dir);
   return { ...parts, translator: makeTranslator(parts), dir };
+}
+
+/** Files a bundle directory holds; `exportBundle` writes exactly these. */
+const BUNDLE_FILES = /^(config|vocab|weights|history)\.json$|^weights-[0-9a-f]{8}\.bin$/;
+
+/**
+ * Copies what translation needs — config, vocabularies, weights, history —
+ * from a bundle directory (which may also hold a training run's
+ * checkpoints) into a clean folder to ship. The content written is the
+ * parsed, validated bundle, never bytes copied through links; the corpus
+ * path is reduced to its file name, so no path of the training machine
+ * leaves with the model. `out` must not exist or be empty, or hold an
+ * earlier export (only bundle files).
+ */
+export function exportBundle(modelDir: string, out: string): { dir: string; files: string[]; bytes: number } {
+  const bundle = loadBundle(modelDir);
+  if (existsSync(out)) {
+    if (!statSync(out).isDirectory()) throw new BundleError(`${out}: exists and is not a directory`);
+    const foreign = readdirSync(out).filter((f) => !BUNDLE_FILES.test(f));
+    if (foreign.length) throw new BundleError(`${out}: not empty (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); export into a new or empty folder`);
+  }
+  const config = structuredClone(bundle.config);
+  config.data.corpus = basename(config.data.corpus);
+  saveBundle(out, { config, vocabs: bundle.vocabs, model: bundle.model, history: bundle.history });
+  const files = readdirSync(out).filter((f) => BUNDLE_FILES.test(f)).sort();
+  return { dir: out, files, bytes: files.reduce((n, f) => n + statSync(join(out, f)).size, 0) };
 }

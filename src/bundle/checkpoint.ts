@@ -17,6 +17,7 @@ const KEEP = 2;
 /** Checkpoint directory names: step-<9 digits>, with -<n> when a step is saved again while its first save is the latest. */
 const NAME = /^step-(\d{9})(?:-(\d+))?$/;
 
+/** The default checkpoint directory of a run writing its model to `outDir`. */
 export function checkpointsDir(outDir: string): string {
   return join(outDir, 'checkpoints');
 }
@@ -47,8 +48,7 @@ function removeStaleTemporaries(root: string): void {
  * I/O error) the temporary directory is removed and the error rethrown; the
  * previous checkpoint and LATEST are untouched.
  */
-export function saveCheckpoint(outDir: string, parts: BundleParts, state: TrainerState): string {
-  const root = checkpointsDir(outDir);
+export function saveCheckpoint(outDir: string, parts: BundleParts, state: TrainerState, root = checkpointsDir(outDir)): string {
   ensureDir(root);
   removeStaleTemporaries(root);
   const base = `step-${String(state.step).padStart(9, '0')}`;
@@ -99,9 +99,11 @@ export interface LoadedCheckpoint {
   path: string;
 }
 
-/** Loads the checkpoint LATEST names; null when the directory has none. Any damage is a BundleError naming the file. */
-export function loadLatestCheckpoint(outDir: string): LoadedCheckpoint | null {
-  const root = checkpointsDir(outDir);
+/**
+ * Loads the checkpoint LATEST names in `root` (by default OUT/checkpoints);
+ * null when the directory has none. Any damage is a BundleError naming the file.
+ */
+export function loadLatestCheckpoint(outDir: string, root = checkpointsDir(outDir)): LoadedCheckpoint | null {
   const latest = join(root, 'LATEST');
   if (!existsSync(latest)) return null;
   const name = readFileSync(latest, 'utf8').trim();

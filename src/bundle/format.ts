@@ -15,6 +15,8 @@ import type { TrainOptions, DataOptions } from '../train/options.js';
 
 export const BUNDLE_FORMAT = 's2s-model';
 export const BUNDLE_VERSION = 1;
+/** This s2s's version (package.json's; a test holds them equal), recorded in bundles as `createdBy`. */
+export const S2S_VERSION = '0.1.0';
 
 export interface BundleConfig {
   format: typeof BUNDLE_FORMAT;

@@ -37,6 +37,7 @@ import { noGrad, type Tensor } from '../engine/index.js';
 import type { IdBatch } from '../model/seq2seq.js';
 import { BOS_ID, EOS_ID } from '../data/vocab.js';
 import type { Hypothesis } from './greedy.js';
+import { DECODE_DEFAULTS } from './options.js';
 
 /** What beam search needs of a model (Seq2Seq has it); `S` is its decoder state, never looked into. */
 export interface StepModel<S> {
@@ -69,8 +70,8 @@ export interface ScoredHypothesis extends Hypothesis {
   score: number;
 }
 
-export const DEFAULT_BEAM_SIZE = 5;
-export const DEFAULT_LENGTH_PENALTY = 0.6;
+export const DEFAULT_BEAM_SIZE = DECODE_DEFAULTS.beamSearchSize;
+export const DEFAULT_LENGTH_PENALTY = DECODE_DEFAULTS.lengthPenalty;
 
 /** GNMT length penalty ((5 + length) / 6)^alpha; `length` counts EOS for finished hypotheses. */
 export function lengthPenalty(length: number, alpha: number): number {
@@ -208,7 +209,7 @@ export function topCandidates(
  */
 export function beamSearch<S>(model: StepModel<S>, src: IdBatch, options: BeamOptions = {}): ScoredHypothesis[][] {
   const K = options.beamSize ?? DEFAULT_BEAM_SIZE;
-  const maxLength = options.maxLength ?? 100;
+  const maxLength = options.maxLength ?? DECODE_DEFAULTS.maxLength;
   const alpha = options.lengthPenalty ?? DEFAULT_LENGTH_PENALTY;
   const nBest = options.nBest ?? 1;
   const earlyStop = options.earlyStop ?? true;

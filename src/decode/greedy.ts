@@ -6,6 +6,7 @@
 import { noGrad, type Tensor } from '../engine/index.js';
 import type { Seq2Seq, IdBatch, DecoderState } from '../model/seq2seq.js';
 import { BOS_ID, EOS_ID } from '../data/vocab.js';
+import { DECODE_DEFAULTS } from './options.js';
 
 export interface DecodeOptions {
   /** Longest output in tokens (EOS excluded). Default 100. */
@@ -39,7 +40,7 @@ export function argmaxRows(logits: Tensor): { ids: Int32Array; logProbs: Float64
 }
 
 export function greedyDecode(model: Seq2Seq, src: IdBatch, options: DecodeOptions = {}): Hypothesis[] {
-  const maxLength = options.maxLength ?? 100;
+  const maxLength = options.maxLength ?? DECODE_DEFAULTS.maxLength;
   return noGrad(() => {
     const B = src.lengths.length;
     const out: number[][] = Array.from({ length: B }, () => []);

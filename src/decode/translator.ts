@@ -12,11 +12,12 @@ import type { Tokenizer } from '../data/tokenizer.js';
 import type { Vocab } from '../data/vocab.js';
 import { makeSourceBatch } from '../data/batching.js';
 import { greedyDecode, type Hypothesis } from './greedy.js';
-import { beamSearch, DEFAULT_LENGTH_PENALTY, type ScoredHypothesis } from './beam.js';
+import { beamSearch, type ScoredHypothesis } from './beam.js';
+import { DECODE_DEFAULTS } from './options.js';
 import { forcedAttention } from './attention.js';
 
 export interface TranslateOptions {
-  /** Sentences decoded together. Default 64. */
+  /** Sentences decoded together. Default `DECODE_DEFAULTS.batchSize` (64). */
   batchSize?: number;
   /** Longest output in tokens. Default: the model's trained target length limit. */
   maxLength?: number;
@@ -24,7 +25,8 @@ export interface TranslateOptions {
   beam?: number;
   /**
    * GNMT length-penalty exponent α used to rank beam-search results
-   * (score = logProb / ((5 + |Y|) / 6)^α, |Y| counting EOS). Default 0.6;
+   * (score = logProb / ((5 + |Y|) / 6)^α, |Y| counting EOS). Default
+   * `DECODE_DEFAULTS.lengthPenalty` (0.6);
    * no effect with beam 1. 0.6 is the usual GNMT / Tensor2Tensor value;
    * 0 ranks by raw log-probability, which favours short outputs.
    */
@@ -46,7 +48,7 @@ export class InputTooLongError extends RangeError {
 }
 
 /** Limit for translators built without one (the longest a bundle may declare). */
-export const DEFAULT_MAX_INPUT_LENGTH = 100_000;
+export const DEFAULT_MAX_INPUT_LENGTH = DECODE_DEFAULTS.maxInputLength;
 
 /** Where the model looked: weights[outputToken][sourceToken]; the last output row is the end of sentence. */
 export interface AttentionMap {
@@ -97,11 +99,11 @@ export class Translator {
 
   translate(texts: readonly string[], options: TranslateOptions = {}): Translation[] {
     const { model, sourceVocab, targetVocab, sourceTokenizer, targetTokenizer } = this.parts;
-    const batchSize = options.batchSize ?? 64;
+    const batchSize = options.batchSize ?? DECODE_DEFAULTS.batchSize;
     const maxLength = options.maxLength ?? this.parts.maxOutputLength;
-    const beam = options.beam ?? 1;
-    const nBest = options.nBest ?? 1;
-    const lengthPenalty = options.lengthPenalty ?? DEFAULT_LENGTH_PENALTY;
+    const beam = options.beam ?? DECODE_DEFAULTS.beam;
+    const nBest = options.nBest ?? DECODE_DEFAULTS.nBest;
+    const lengthPenalty = options.lengthPenalty ?? DECODE_DEFAULTS.lengthPenalty;
     if (!Number.isInteger(beam) || beam < 1) throw new RangeError(`beam must be an integer >= 1, got ${beam}`);
     if (!Number.isInteger(nBest) || nBest < 1) throw new RangeError(`nBest must be an integer >= 1, got ${nBest}`);
     if (nBest > beam) throw new RangeError(`nBest (${nBest}) must not exceed beam (${beam})`);

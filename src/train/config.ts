@@ -1,25 +1,25 @@
 /**
  * Every training option, described once: its flag, where it lands in the
  * resolved config (data / model / train), how a value is checked, and its
- * help text. The same table drives the command line and `--config FILE.yaml`
- * (keys are the flag names, kebab-case or camelCase), so every CLI option is
- * available in the file and the CLI overrides the file.
+ * help text. The same table drives the command line, `--config FILE.yaml`
+ * (keys are the flag names, kebab-case or camelCase) and the library's
+ * `train()` options (camelCase flag names), so every option is available
+ * everywhere, with the same defaults; the command line overrides the file.
  */
 import { readFileSync } from 'node:fs';
-import { Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { ModelConfig } from '../model/config.js';
 import { ConfigError } from '../model/config.js';
-import { getPreset, validateTrainOptions, PRESETS, type Preset } from '../train/options.js';
+import { getPreset, validateTrainOptions, PRESETS, type Preset } from './options.js';
 
 type Section = 'data' | 'model' | 'train' | 'run';
-type Kind = 'int' | 'float' | 'bool' | 'string' | 'samples';
+export type OptionKind = 'int' | 'float' | 'bool' | 'string' | 'samples';
 
-interface Spec {
+export interface OptionSpec {
   flag: string;
   section: Section;
   key: string;
-  kind: Kind;
+  kind: OptionKind;
   choices?: string[];
   min?: number;
   help: string;
@@ -31,10 +31,11 @@ const both = (get: (p: Preset) => unknown): string => {
   return a === b ? String(a) : `${a} seed, ${b} demo`;
 };
 
-export const TRAIN_SPECS: Spec[] = [
+export const TRAIN_SPECS: readonly OptionSpec[] = [
   { flag: 'data', section: 'run', key: 'data', kind: 'string', help: 'source<TAB>target file, e.g. fra.txt (default: the built-in generated corpus)' },
   { flag: 'preset', section: 'run', key: 'preset', kind: 'string', choices: Object.keys(PRESETS), help: 'starting point for every default (default: seed with --data, demo without)' },
   { flag: 'out', section: 'run', key: 'out', kind: 'string', help: 'model bundle directory to write (default: models/demo)' },
+  { flag: 'checkpoint-dir', section: 'run', key: 'checkpointDir', kind: 'string', help: 'where checkpoints (weights + optimizer state, for --resume) go; keep them out of the folder you ship (default: OUT/checkpoints)' },
   { flag: 'examples', section: 'run', key: 'examples', kind: 'int', min: 0, help: 'held-out sentences to translate at the end (default: 5)' },
   // data
   { flag: 'samples', section: 'data', key: 'samples', kind: 'samples', help: `first N pairs of the file, or "all" (default: ${both((p) => p.data.samples)})` },
@@ -71,9 +72,10 @@ export const TRAIN_SPECS: Spec[] = [
   { flag: 'bleu-samples', section: 'train', key: 'bleuSamples', kind: 'int', min: 0, help: 'validation sentences (evenly spaced over the split) translated for BLEU each epoch, 0 = off (default: 0)' },
 ];
 
-const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+/** The camelCase name of a flag, as `train()` and YAML files accept it (`latent-dim` → `latentDim`). */
+export const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-function coerce(spec: Spec, raw: unknown, where: string): unknown {
+function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
   const bad = (what: string): never => {
     throw new ConfigError(`${where}: "${spec.flag}" ${what}, got ${JSON.stringify(raw)}`);
   };
@@ -104,19 +106,6 @@ function coerce(spec: Spec, raw: unknown, where: string): unknown {
   return v;
 }
 
-/** Adds every option of the table to a commander command. */
-export function addTrainOptions(cmd: Command): Command {
-  for (const spec of TRAIN_SPECS) {
-    const arg = spec.kind === 'bool' ? '' : ` <${spec.kind === 'samples' ? 'n|all' : spec.kind === 'string' ? 'value' : 'n'}>`;
-    const opt = new Option(`--${spec.flag}${arg}`, spec.help);
-    if (spec.choices) opt.choices(spec.choices);
-    cmd.addOption(opt);
-    // Booleans a preset may switch on can be switched off again (--no-bidirectional).
-    if (spec.kind === 'bool') cmd.addOption(new Option(`--no-${spec.flag}`, `turn --${spec.flag} off`));
-  }
-  return cmd;
-}
-
 /** Values from a YAML config file, keyed by flag; unknown keys are errors naming the file. */
 export function readConfigFile(path: string): Record<string, unknown> {
   let doc: unknown;
@@ -140,18 +129,26 @@ export interface ResolvedTraining {
   preset: Preset;
   data?: string;
   out: string;
+  /** Checkpoint directory when given; otherwise OUT/checkpoints. */
+  checkpointDir?: string;
   examples: number;
 }
 
+/** Where `s2s train` writes its model when no --out is given. */
+export const DEFAULT_OUT = 'models/demo';
+/** Held-out sentences translated at the end of a run when not told otherwise. */
+export const DEFAULT_EXAMPLES = 5;
+
 /**
- * Preset → config file → command line, later ones winning. `cli` holds only
- * the options actually given on the command line (by flag name).
+ * Preset → config file → explicit options, later ones winning. `given` holds
+ * only the options actually given (camelCase flag names), from the command
+ * line or a `train()` call; `where` names their origin in error messages.
  */
-export function resolveTraining(file: Record<string, unknown>, cli: Record<string, unknown>): ResolvedTraining {
+export function resolveTraining(file: Record<string, unknown>, given: Record<string, unknown>, where = 'command line'): ResolvedTraining {
   const merged: Record<string, unknown> = { ...file };
   for (const spec of TRAIN_SPECS) {
-    const v = cli[camel(spec.flag)];
-    if (v !== undefined) merged[spec.flag] = coerce(spec, v, 'command line');
+    const v = given[camel(spec.flag)];
+    if (v !== undefined) merged[spec.flag] = coerce(spec, v, where);
   }
   const data = merged.data as string | undefined;
   const preset = getPreset((merged.preset as string | undefined) ?? (data ? 'seed' : 'demo'));
@@ -162,7 +159,13 @@ export function resolveTraining(file: Record<string, unknown>, cli: Record<strin
     target[spec.key] = v;
   }
   validateTrainOptions(preset.train);
-  return { preset, data, out: (merged.out as string | undefined) ?? 'models/demo', examples: (merged.examples as number | undefined) ?? 5 };
+  return {
+    preset,
+    data,
+    out: (merged.out as string | undefined) ?? DEFAULT_OUT,
+    checkpointDir: merged['checkpoint-dir'] as string | undefined,
+    examples: (merged.examples as number | undefined) ?? DEFAULT_EXAMPLES,
+  };
 }
 
 export type { ModelConfig };
