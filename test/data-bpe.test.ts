@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpeTokenizer, CONTINUATION, END_OF_WORD, learnBpe, learnBpeFromCounts } from '../src/data/bpe.js';
 import { WordTokenizer } from '../src/data/word.js';
-import { tokenizerFromJSON } from '../src/data/tokenizer.js';
+import { tokenizerFromJSON } from '../src/data/tokenizer-factory.js';
 import { compareCodePoints } from '../src/data/vocab.js';
 import { readPairsSync } from '../src/data/corpus.js';
 import { splitBySource } from '../src/data/split.js';

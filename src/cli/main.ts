@@ -15,7 +15,7 @@ import { saveBundle, loadBundle, makeTranslator, type BundleConfig, type BundleP
 import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from '../bundle/checkpoint.js';
 import { corpusBleu, corpusChrf, exactMatch } from '../eval/index.js';
 import { writeFileAtomic } from '../bundle/atomic.js';
-import { tokenizerFromJSON } from '../data/tokenizer.js';
+import { tokenizerFromJSON } from '../data/tokenizer-factory.js';
 import { evenlySpaced } from '../data/split.js';
 import { createProgress } from './progress.js';
 import { runServer } from '../serve/server.js';

@@ -3,11 +3,12 @@ export { CorpusError, codePointLength, parsePairs, readPairs, readPairsSync } fr
 export type { Corpus, CorpusStats, ReadPairsOptions, SentencePair } from './corpus.js';
 export { DEFAULT_SPLIT_SALT, evenlySpaced, fnv1a32, kerasSplit, splitBySource } from './split.js';
 export type { DataSplit, SplitOptions } from './split.js';
-export { CharTokenizer, tokenizerFromJSON } from './tokenizer.js';
-export type { Tokenizer, TokenizerLevel, TokenizerSpec } from './tokenizer.js';
+export type { BpeSpec, Tokenizer, TokenizerLevel, TokenizerSpec } from './tokenizer.js';
+export { CharTokenizer } from './char.js';
+export { tokenizerFromJSON } from './tokenizer-factory.js';
 export { GLUE, SPACE, WordTokenizer, segmentWords, wordCore } from './word.js';
 export { BpeTokenizer, CONTINUATION, END_OF_WORD, learnBpe, learnBpeFromCounts } from './bpe.js';
-export type { BpeModel, BpeSpec, LearnBpeOptions } from './bpe.js';
+export type { BpeModel, LearnBpeOptions } from './bpe.js';
 export {
   BOS_ID,
   BOS_TOKEN,

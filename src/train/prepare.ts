@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { parsePairs, type CorpusStats, type SentencePair } from '../data/corpus.js';
 import { splitBySource, kerasSplit, type DataSplit } from '../data/split.js';
-import { CharTokenizer, type Tokenizer } from '../data/tokenizer.js';
+import type { Tokenizer } from '../data/tokenizer.js';
+import { CharTokenizer } from '../data/char.js';
 import { WordTokenizer } from '../data/word.js';
 import { BpeTokenizer, learnBpe } from '../data/bpe.js';
 import { Vocab } from '../data/vocab.js';

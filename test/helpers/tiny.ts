@@ -1,6 +1,6 @@
 /** Small, fast fixtures shared by model-level tests. */
 import { generateCorpus } from '../../src/data/synthetic.js';
-import { CharTokenizer } from '../../src/data/tokenizer.js';
+import { CharTokenizer } from '../../src/data/char.js';
 import { Vocab } from '../../src/data/vocab.js';
 import { encodePairs, type Example } from '../../src/data/batching.js';
 import { Seq2Seq } from '../../src/model/seq2seq.js';
