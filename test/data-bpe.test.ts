@@ -12,7 +12,8 @@ import { splitBySource } from '../src/data/split.js';
 import { generateCorpus } from '../src/data/synthetic.js';
 import { Rng } from '../src/engine/rng.js';
 import { UNK_ID } from '../src/data/vocab.js';
-import { BUILTIN_CORPUS, prepareData, readSplit } from '../src/train/prepare.js';
+import { prepareData } from '../src/train/prepare.js';
+import { BUILTIN_CORPUS, readSplit } from '../src/data/read-split.js';
 import { getPreset } from '../src/train/options.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));

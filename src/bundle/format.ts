@@ -11,8 +11,7 @@ import { Vocab, type VocabJSON } from '../data/vocab.js';
 import type { TokenizerSpec } from '../data/tokenizer.js';
 import { tokenizerFromJSON } from '../data/tokenizer-factory.js';
 import { Translator } from '../decode/translator.js';
-import type { EpochRecord } from '../train/trainer.js';
-import type { TrainOptions, DataOptions } from '../train/options.js';
+import type { TrainOptions, DataOptions, EpochRecord } from '../model/training.js';
 
 export const BUNDLE_FORMAT = 's2s-model';
 export const BUNDLE_VERSION = 1;

@@ -1,6 +1,8 @@
 /** Public API of the data layer: corpus reading, splits, tokenizers, vocabularies, batching, demo corpus. */
 export { CorpusError, codePointLength, parsePairs, readPairs, readPairsSync } from './corpus.js';
 export type { Corpus, CorpusStats, ReadPairsOptions, SentencePair } from './corpus.js';
+export { BUILTIN_CORPUS, builtinCorpusText, readSplit } from './read-split.js';
+export type { DataOptions } from './options.js';
 export { DEFAULT_SPLIT_SALT, evenlySpaced, fnv1a32, kerasSplit, splitBySource } from './split.js';
 export type { DataSplit, SplitOptions } from './split.js';
 export type { BpeSpec, Tokenizer, TokenizerLevel, TokenizerSpec } from './tokenizer.js';

@@ -6,7 +6,8 @@ import { encodePairs, type Example } from '../../src/data/batching.js';
 import { Seq2Seq } from '../../src/model/seq2seq.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import type { BundleParts } from '../../src/bundle/format.js';
-import { PRESETS, type DataOptions } from '../../src/train/options.js';
+import { PRESETS } from '../../src/train/options.js';
+import type { DataOptions } from '../../src/data/options.js';
 
 export interface TinySetup {
   pairs: { source: string; target: string }[];
