@@ -47,7 +47,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCorpus } from '../src/data/synthetic.js';
-import { CharTokenizer } from '../src/data/tokenizer.js';
+import { CharTokenizer } from '../src/data/char.js';
 import { Vocab } from '../src/data/vocab.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
 import { PRESETS } from '../src/train/options.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { noGrad } from '../src/engine/index.js';
 import { makeBatch } from '../src/data/batching.js';
 import { saveBundle, loadBundle, makeTranslator, BundleError } from '../src/bundle/bundle.js';
-import { saveCheckpoint, loadLatestCheckpoint } from '../src/bundle/checkpoint.js';
+import { saveCheckpoint, loadLatestCheckpoint } from '../src/train/checkpoint.js';
 import { Trainer, type TrainerState } from '../src/train/trainer.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
 import { tinySetup, bundlePartsFor } from './helpers/tiny.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import { encodePairs, makeBatch, makeSourceBatch, planEpoch, PackedExamples, type Example } from '../src/data/batching.js';
-import { CharTokenizer } from '../src/data/tokenizer.js';
+import { CharTokenizer } from '../src/data/char.js';
 import { BOS_ID, EOS_ID, PAD_ID, Vocab } from '../src/data/vocab.js';
 
 function randomExamples(n: number, seed: number): Example[] {

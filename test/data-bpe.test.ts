@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpeTokenizer, CONTINUATION, END_OF_WORD, learnBpe, learnBpeFromCounts } from '../src/data/bpe.js';
 import { WordTokenizer } from '../src/data/word.js';
-import { tokenizerFromJSON } from '../src/data/tokenizer.js';
+import { tokenizerFromJSON } from '../src/data/tokenizer-factory.js';
 import { compareCodePoints } from '../src/data/vocab.js';
 import { readPairsSync } from '../src/data/corpus.js';
 import { splitBySource } from '../src/data/split.js';
 import { generateCorpus } from '../src/data/synthetic.js';
 import { Rng } from '../src/engine/rng.js';
 import { UNK_ID } from '../src/data/vocab.js';
-import { BUILTIN_CORPUS, prepareData, readSplit } from '../src/train/prepare.js';
+import { prepareData } from '../src/train/prepare.js';
+import { BUILTIN_CORPUS, readSplit } from '../src/data/read-split.js';
 import { getPreset } from '../src/train/options.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CharTokenizer, tokenizerFromJSON } from '../src/data/tokenizer.js';
+import { CharTokenizer } from '../src/data/char.js';
+import { tokenizerFromJSON } from '../src/data/tokenizer-factory.js';
 import {
   BOS_ID,
   EOS_ID,

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GLUE, SPACE, WordTokenizer, segmentWords, wordCore } from '../src/data/word.js';
-import { tokenizerFromJSON } from '../src/data/tokenizer.js';
+import { tokenizerFromJSON } from '../src/data/tokenizer-factory.js';
 import { readPairsSync } from '../src/data/corpus.js';
 import { splitBySource } from '../src/data/split.js';
 import { Rng } from '../src/engine/rng.js';

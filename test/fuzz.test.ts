@@ -21,12 +21,13 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePairs, CorpusError, codePointLength, CharTokenizer, WordTokenizer, Vocab, encodePairs, type ReadPairsOptions, type Corpus } from '../src/data/index.js';
 import { saveBundle, loadBundle, BundleError, type BundleParts, type LoadedBundle } from '../src/bundle/bundle.js';
-import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from '../src/bundle/checkpoint.js';
+import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from '../src/train/checkpoint.js';
 import { crc32 } from '../src/engine/io.js';
 import { Translator, InputTooLongError, type Translation, type TranslateOptions } from '../src/decode/translator.js';
 import { Trainer } from '../src/train/trainer.js';
 import { PRESETS } from '../src/train/options.js';
-import { prepareData, BUILTIN_CORPUS } from '../src/train/prepare.js';
+import { prepareData } from '../src/train/prepare.js';
+import { BUILTIN_CORPUS } from '../src/data/read-split.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
 import { tinySetup } from './helpers/tiny.js';
 

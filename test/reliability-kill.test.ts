@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBundle } from '../src/bundle/bundle.js';
-import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir, type LoadedCheckpoint } from '../src/bundle/checkpoint.js';
+import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir, type LoadedCheckpoint } from '../src/train/checkpoint.js';
 import { Trainer } from '../src/train/trainer.js';
 import type { Tensor } from '../src/engine/index.js';
 import { tinySetup, bundlePartsFor } from './helpers/tiny.js';

@@ -8,10 +8,10 @@ import { deserializeWeights, assignWeights, WeightsError } from '../engine/index
 import { Seq2Seq } from '../model/seq2seq.js';
 import { resolveModelConfig, type ModelConfig } from '../model/config.js';
 import { Vocab, type VocabJSON } from '../data/vocab.js';
-import { tokenizerFromJSON, type TokenizerSpec } from '../data/tokenizer.js';
+import type { TokenizerSpec } from '../data/tokenizer.js';
+import { tokenizerFromJSON } from '../data/tokenizer-factory.js';
 import { Translator } from '../decode/translator.js';
-import type { EpochRecord } from '../train/trainer.js';
-import type { TrainOptions, DataOptions } from '../train/options.js';
+import type { TrainOptions, DataOptions, EpochRecord } from '../model/training.js';
 
 export const BUNDLE_FORMAT = 's2s-model';
 export const BUNDLE_VERSION = 1;

@@ -3,7 +3,8 @@
  * lines otherwise (CI logs, pipes).
  */
 import cliProgress from 'cli-progress';
-import type { BatchProgress, EpochRecord } from '../train/trainer.js';
+import type { BatchProgress } from '../train/trainer.js';
+import type { EpochRecord } from '../model/training.js';
 
 export interface ProgressReporter {
   batch(p: BatchProgress): void;

@@ -21,7 +21,7 @@
  * contain it, updating only the words touched by each merge, with a lazy
  * max-heap over the counts — no recount per merge.
  */
-import type { Tokenizer, TokenizerSpec } from './tokenizer.js';
+import type { BpeSpec, Tokenizer, TokenizerSpec } from './tokenizer.js';
 import { compareCodePoints } from './vocab.js';
 import { WordTokenizer } from './word.js';
 
@@ -42,12 +42,7 @@ export interface LearnBpeOptions {
   minFrequency?: number;
 }
 
-export interface BpeSpec {
-  level: 'bpe';
-  /** How text is split into words before BPE; only 'word' exists. */
-  pretokenizer: 'word';
-  merges: [string, string][];
-}
+export type { BpeSpec } from './tokenizer.js';
 
 // Pair keys pack two symbol ids into one safe integer.
 const SYMBOL_LIMIT = 2 ** 26;

@@ -1,13 +1,16 @@
 /** Public API of the data layer: corpus reading, splits, tokenizers, vocabularies, batching, demo corpus. */
 export { CorpusError, codePointLength, parsePairs, readPairs, readPairsSync } from './corpus.js';
 export type { Corpus, CorpusStats, ReadPairsOptions, SentencePair } from './corpus.js';
+export { BUILTIN_CORPUS, builtinCorpusText, readSplit } from './read-split.js';
+export type { DataOptions } from './options.js';
 export { DEFAULT_SPLIT_SALT, evenlySpaced, fnv1a32, kerasSplit, splitBySource } from './split.js';
 export type { DataSplit, SplitOptions } from './split.js';
-export { CharTokenizer, tokenizerFromJSON } from './tokenizer.js';
-export type { Tokenizer, TokenizerLevel, TokenizerSpec } from './tokenizer.js';
+export type { BpeSpec, Tokenizer, TokenizerLevel, TokenizerSpec } from './tokenizer.js';
+export { CharTokenizer } from './char.js';
+export { tokenizerFromJSON } from './tokenizer-factory.js';
 export { GLUE, SPACE, WordTokenizer, segmentWords, wordCore } from './word.js';
 export { BpeTokenizer, CONTINUATION, END_OF_WORD, learnBpe, learnBpeFromCounts } from './bpe.js';
-export type { BpeModel, BpeSpec, LearnBpeOptions } from './bpe.js';
+export type { BpeModel, LearnBpeOptions } from './bpe.js';
 export {
   BOS_ID,
   BOS_TOKEN,

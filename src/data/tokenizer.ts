@@ -1,12 +1,12 @@
 /**
- * Tokenizers turn a sentence into the token strings a Vocab numbers, and back.
- * Three levels share one interface and one serialised spec: characters
- * (here), words ({@link WordTokenizer}, ./word.ts) and BPE subwords learned
- * from the training split ({@link BpeTokenizer}, ./bpe.ts). All three
- * round-trip exactly: detokenize(tokenize(s)) === s.
+ * The interface every tokenizer implements and the spec a model bundle
+ * stores to rebuild one. Tokenizers turn a sentence into the token strings a
+ * Vocab numbers, and back. Three levels share this interface: characters
+ * (./char.ts), words (./word.ts) and BPE subwords learned from the training
+ * split (./bpe.ts). All three round-trip exactly: detokenize(tokenize(s)) === s.
+ * This module imports no implementation, so the implementations can import
+ * it; rebuilding a tokenizer from its spec is ./tokenizer-factory.ts.
  */
-import { BpeTokenizer, type BpeSpec } from './bpe.js';
-import { WordTokenizer } from './word.js';
 
 export type TokenizerLevel = 'char' | 'word' | 'bpe';
 
@@ -19,43 +19,13 @@ export interface Tokenizer {
   toJSON(): TokenizerSpec;
 }
 
-/**
- * Serialised tokenizer settings; `level` is the discriminant. BPE specs carry
- * their learned merges in rank order.
- */
+/** A BPE tokenizer's settings: its learned merges in rank order. */
+export interface BpeSpec {
+  level: 'bpe';
+  /** How text is split into words before BPE; only 'word' exists. */
+  pretokenizer: 'word';
+  merges: [string, string][];
+}
+
+/** Serialised tokenizer settings; `level` is the discriminant. */
 export type TokenizerSpec = { level: 'char' } | { level: 'word' } | BpeSpec;
-
-/** One token per Unicode code point, so an emoji or astral letter is one token. */
-export class CharTokenizer implements Tokenizer {
-  readonly level = 'char' as const;
-
-  tokenize(text: string): string[] {
-    return Array.from(text);
-  }
-
-  detokenize(tokens: string[]): string {
-    return tokens.join('');
-  }
-
-  toJSON(): TokenizerSpec {
-    return { level: 'char' };
-  }
-}
-
-/** Rebuilds a tokenizer from its spec (as stored in a model bundle). */
-export function tokenizerFromJSON(spec: unknown): Tokenizer {
-  if (typeof spec !== 'object' || spec === null || !('level' in spec)) {
-    throw new Error('tokenizer spec: expected an object with a "level" field');
-  }
-  const level = (spec as { level: unknown }).level;
-  switch (level) {
-    case 'char':
-      return new CharTokenizer();
-    case 'word':
-      return new WordTokenizer();
-    case 'bpe':
-      return BpeTokenizer.fromJSON(spec);
-    default:
-      throw new Error(`tokenizer spec.level: unknown level ${JSON.stringify(level)}`);
-  }
-}

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { loadBundle, type LoadedBundle } from '../bundle/bundle.js';
 import type { SentencePair } from '../data/corpus.js';
 import { DECODE_DEFAULTS } from '../decode/options.js';
-import { readSplit, BUILTIN_CORPUS } from '../train/prepare.js';
+import { readSplit, BUILTIN_CORPUS } from '../data/read-split.js';
 import { ConfigError } from '../model/config.js';
 import { corpusBleu, type BleuResult } from './bleu.js';
 import { corpusChrf, type ChrfResult } from './chrf.js';

@@ -4,7 +4,7 @@
  * (in %) on a right axis when they were recorded. Missing or non-finite
  * values leave a gap in their line; a single epoch is a single point.
  */
-import type { EpochRecord } from '../train/trainer.js';
+import type { EpochRecord } from '../model/training.js';
 import { el, svgDocument, textWidth, num, type SvgElement } from './svg.js';
 
 /** The fields of an epoch record the plot reads. */

@@ -3,56 +3,12 @@
  * the Keras lstm_seq2seq example; `demo` is a small model that trains on the
  * built-in corpus in a few minutes.
  */
-import type { OptimizerName } from '../engine/index.js';
 import { ConfigError, type ModelConfig } from '../model/config.js';
+import type { TrainOptions } from '../model/training.js';
+import type { DataOptions } from '../data/options.js';
 
-export interface TrainOptions {
-  /** Passes over the training split. */
-  epochs: number;
-  /** Sentence pairs per batch. */
-  batchSize: number;
-  optimizer: OptimizerName;
-  learningRate: number;
-  /** Clip gradients to this global L2 norm; 0 disables. */
-  clipNorm: number;
-  /** Seeds weights, data order and dropout. */
-  seed: number;
-  /** Save a checkpoint every this many steps (0: only at epoch ends). */
-  checkpointEvery: number;
-  /** Validation metric that picks the best model and drives early stopping / LR decay. */
-  monitor: 'loss' | 'bleu';
-  /** Stop after this many epochs without improvement of the monitored metric (0: never). */
-  patience: number;
-  /** Multiply the learning rate by this after `lrPatience` epochs without improvement (1: off). */
-  lrDecay: number;
-  lrPatience: number;
-  /** Learning rate floor for decay. */
-  minLearningRate: number;
-  /** Validation sentences translated (greedy) for BLEU each epoch (0: no BLEU). */
-  bleuSamples: number;
-  /** On a NaN/infinite loss or gradient: stop (keeping the last checkpoint) or skip the batch. */
-  nanPolicy: 'stop' | 'skip-batch';
-  /** Wall-clock budget for training and validation, over all resumes (0: none). */
-  maxMinutes: number;
-}
-
-export interface DataOptions {
-  /** First N pairs of the file (Keras's num_samples), or 'all'. */
-  samples: number | 'all';
-  /** Longest source/target in characters (tokens for word/BPE); longer pairs are skipped and counted. */
-  maxSourceLength: number;
-  maxTargetLength: number;
-  /** 'hash' = 90/5/5 keyed by source sentence; 'keras' = last 20% for validation, no test set. */
-  split: 'hash' | 'keras';
-  /** Fold U+202F/U+00A0/U+2009 to plain spaces. */
-  normalizeSpaces: boolean;
-  /** Skip malformed lines (counted) instead of failing. */
-  skipBadLines: boolean;
-  /** Token level: characters (the seed), words, or BPE subwords. */
-  level: 'char' | 'word' | 'bpe';
-  /** BPE merges learned from the training split (level 'bpe'). */
-  bpeMerges: number;
-}
+// The option types live below bundle/ (which records them); re-exported here for existing imports.
+export type { TrainOptions, DataOptions };
 
 export interface Preset {
   model: Partial<ModelConfig>;

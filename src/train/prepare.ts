@@ -1,21 +1,22 @@
 /**
  * From a pair file (or the built-in corpus) to encoded training examples:
- * read, split, tokenize, build vocabularies from the training split only,
- * encode. Pure data plumbing shared by `s2s train`, resume and benchmarks.
+ * read and split (data/read-split.ts), tokenize, build vocabularies from the
+ * training split only, encode. Pure data plumbing shared by `s2s train`,
+ * resume and benchmarks.
  */
-import { readFileSync } from 'node:fs';
-import { parsePairs, type CorpusStats, type SentencePair } from '../data/corpus.js';
-import { splitBySource, kerasSplit, type DataSplit } from '../data/split.js';
-import { CharTokenizer, type Tokenizer } from '../data/tokenizer.js';
+import type { CorpusStats, SentencePair } from '../data/corpus.js';
+import type { DataSplit } from '../data/split.js';
+import { readSplit } from '../data/read-split.js';
+import type { Tokenizer } from '../data/tokenizer.js';
+import { CharTokenizer } from '../data/char.js';
 import { WordTokenizer } from '../data/word.js';
 import { BpeTokenizer, learnBpe } from '../data/bpe.js';
 import { Vocab } from '../data/vocab.js';
 import { encodePairs, PackedExamples } from '../data/batching.js';
-import { generateCorpus, formatCorpusTsv } from '../data/synthetic.js';
-import type { DataOptions } from './options.js';
+import type { DataOptions } from '../data/options.js';
 
-/** Name under which the generated corpus is recorded in a bundle. */
-export const BUILTIN_CORPUS = '<built-in>';
+// Reading and splitting moved to the data layer (eval/ needs it too); re-exported for existing imports.
+export { BUILTIN_CORPUS, builtinCorpusText, readSplit } from '../data/read-split.js';
 
 export interface PreparedData {
   /** File path, or BUILTIN_CORPUS. */
@@ -31,25 +32,6 @@ export interface PreparedData {
   tokenizers: { source: Tokenizer; target: Tokenizer };
   vocabs: { source: Vocab; target: Vocab };
   examples: { train: PackedExamples; validation: PackedExamples; test: PackedExamples };
-}
-
-/** The built-in corpus as TSV text (deterministic). */
-export function builtinCorpusText(size = 5000): string {
-  return formatCorpusTsv(generateCorpus({ size, seed: 1 }));
-}
-
-/** Reads and splits a corpus without building vocabularies (for evaluation). */
-export function readSplit(corpus: string, options: DataOptions): { stats: CorpusStats; split: DataSplit<SentencePair> } {
-  const bytes = corpus === BUILTIN_CORPUS ? builtinCorpusText() : readFileSync(corpus);
-  const { pairs, stats } = parsePairs(bytes, corpus, {
-    samples: options.samples,
-    skipBadLines: options.skipBadLines,
-    normalizeSpaces: options.normalizeSpaces,
-    maxSourceLength: options.maxSourceLength,
-    maxTargetLength: options.maxTargetLength,
-  });
-  const split = options.split === 'keras' ? kerasSplit(pairs) : splitBySource(pairs);
-  return { stats, split };
 }
 
 /**

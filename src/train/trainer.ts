@@ -11,19 +11,9 @@ import { Rng, noGrad, clearTape, clipGradNorm, createOptimizer, type Optimizer, 
 import { planEpoch, makeBatch, type ExampleList } from '../data/batching.js';
 import type { Seq2Seq } from '../model/seq2seq.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './options.js';
+import type { EpochRecord } from '../model/training.js';
 
-export interface EpochRecord {
-  epoch: number;
-  step: number;
-  trainLoss: number;
-  valLoss: number | null;
-  valAccuracy: number | null;
-  /** Validation BLEU on `bleuSamples` sentences (greedy), when enabled. */
-  valBleu: number | null;
-  seconds: number;
-  tokensPerSecond: number;
-  learningRate: number;
-}
+export type { EpochRecord };
 
 export interface TrainerState {
   /** Completed epochs. */

@@ -1,12 +1,13 @@
 /** Small, fast fixtures shared by model-level tests. */
 import { generateCorpus } from '../../src/data/synthetic.js';
-import { CharTokenizer } from '../../src/data/tokenizer.js';
+import { CharTokenizer } from '../../src/data/char.js';
 import { Vocab } from '../../src/data/vocab.js';
 import { encodePairs, type Example } from '../../src/data/batching.js';
 import { Seq2Seq } from '../../src/model/seq2seq.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import type { BundleParts } from '../../src/bundle/format.js';
-import { PRESETS, type DataOptions } from '../../src/train/options.js';
+import { PRESETS } from '../../src/train/options.js';
+import type { DataOptions } from '../../src/data/options.js';
 
 export interface TinySetup {
   pairs: { source: string; target: string }[];

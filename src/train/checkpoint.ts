@@ -8,9 +8,9 @@
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeWeights, deserializeWeights, Tensor, type OptimizerState } from '../engine/index.js';
-import type { TrainerState } from '../train/trainer.js';
-import { saveBundle, loadBundle, BundleError, type BundleParts, type LoadedBundle } from './bundle.js';
-import { writeFileAtomic, ensureDir, fsyncDir, testPause, processGone } from './atomic.js';
+import type { TrainerState } from './trainer.js';
+import { saveBundle, loadBundle, BundleError, type BundleParts, type LoadedBundle } from '../bundle/bundle.js';
+import { writeFileAtomic, ensureDir, fsyncDir, testPause, processGone } from '../bundle/atomic.js';
 
 const KEEP = 2;
 

@@ -1,0 +1,33 @@
+/**
+ * Reading a corpus file and splitting it exactly as a bundle's data options
+ * say, so training, evaluation and resume all see the same pairs on the same
+ * side of the split. Vocabularies and tokenizers are not built here
+ * (train/prepare.ts does that for training).
+ */
+import { readFileSync } from 'node:fs';
+import { parsePairs, type CorpusStats, type SentencePair } from './corpus.js';
+import { splitBySource, kerasSplit, type DataSplit } from './split.js';
+import { generateCorpus, formatCorpusTsv } from './synthetic.js';
+import type { DataOptions } from './options.js';
+
+/** Name under which the generated corpus is recorded in a bundle. */
+export const BUILTIN_CORPUS = '<built-in>';
+
+/** The built-in corpus as TSV text (deterministic). */
+export function builtinCorpusText(size = 5000): string {
+  return formatCorpusTsv(generateCorpus({ size, seed: 1 }));
+}
+
+/** Reads and splits a corpus without building vocabularies (for evaluation). */
+export function readSplit(corpus: string, options: DataOptions): { stats: CorpusStats; split: DataSplit<SentencePair> } {
+  const bytes = corpus === BUILTIN_CORPUS ? builtinCorpusText() : readFileSync(corpus);
+  const { pairs, stats } = parsePairs(bytes, corpus, {
+    samples: options.samples,
+    skipBadLines: options.skipBadLines,
+    normalizeSpaces: options.normalizeSpaces,
+    maxSourceLength: options.maxSourceLength,
+    maxTargetLength: options.maxTargetLength,
+  });
+  const split = options.split === 'keras' ? kerasSplit(pairs) : splitBySource(pairs);
+  return { stats, split };
+}

@@ -1,0 +1,53 @@
+/**
+ * The record of how a model was trained: the training options and the
+ * per-epoch history. train/ produces them and bundle/ stores them
+ * (config.json's "train", history.json), so they live below both. Defaults,
+ * presets and validation are in train/options.ts.
+ */
+import type { OptimizerName } from '../engine/index.js';
+
+// The data options are the data layer's concept; re-exported so everything a bundle records has one import.
+export type { DataOptions } from '../data/options.js';
+
+export interface TrainOptions {
+  /** Passes over the training split. */
+  epochs: number;
+  /** Sentence pairs per batch. */
+  batchSize: number;
+  optimizer: OptimizerName;
+  learningRate: number;
+  /** Clip gradients to this global L2 norm; 0 disables. */
+  clipNorm: number;
+  /** Seeds weights, data order and dropout. */
+  seed: number;
+  /** Save a checkpoint every this many steps (0: only at epoch ends). */
+  checkpointEvery: number;
+  /** Validation metric that picks the best model and drives early stopping / LR decay. */
+  monitor: 'loss' | 'bleu';
+  /** Stop after this many epochs without improvement of the monitored metric (0: never). */
+  patience: number;
+  /** Multiply the learning rate by this after `lrPatience` epochs without improvement (1: off). */
+  lrDecay: number;
+  lrPatience: number;
+  /** Learning rate floor for decay. */
+  minLearningRate: number;
+  /** Validation sentences translated (greedy) for BLEU each epoch (0: no BLEU). */
+  bleuSamples: number;
+  /** On a NaN/infinite loss or gradient: stop (keeping the last checkpoint) or skip the batch. */
+  nanPolicy: 'stop' | 'skip-batch';
+  /** Wall-clock budget for training and validation, over all resumes (0: none). */
+  maxMinutes: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  step: number;
+  trainLoss: number;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  /** Validation BLEU on `bleuSamples` sentences (greedy), when enabled. */
+  valBleu: number | null;
+  seconds: number;
+  tokensPerSecond: number;
+  learningRate: number;
+}
