@@ -11,9 +11,11 @@ export {
   SVG_NS, FONT_SANS, FONT_MONO, type Attrs, type AttrValue, type Child, type DocumentOptions,
 } from './svg.js';
 export {
-  modelGraphs, modelDiagrams, renderModelGraph, layoutModelGraph, describeConfig, formatShape, formatShapes,
-  type ModelGraph, type DiagramNode, type DiagramEdge, type GraphName, type NodeKind, type GraphLayout, type PlacedNode, type PlacedEdge, type Rect, type Dim,
-} from './model-diagram.js';
+  modelGraphs, describeConfig, formatShape, formatShapes,
+  type ModelGraph, type DiagramNode, type DiagramEdge, type GraphName, type NodeKind, type Dim,
+} from './model-graph.js';
+export { layoutModelGraph, type GraphLayout, type PlacedNode, type PlacedEdge, type Rect } from './graph-layout.js';
+export { modelDiagrams, renderModelGraph } from './model-diagram.js';
 export { historySvg, bestEpoch, niceTicks, formatTick, type HistoryPoint, type HistoryPlotOptions, type Ticks } from './history.js';
 export { attentionSvg, weightColor, type AttentionPlotOptions } from './attention.js';
 
