@@ -13,7 +13,7 @@ import { evaluate, type EvalSplit } from '../eval/evaluate.js';
 import { DECODE_DEFAULTS } from '../decode/options.js';
 import { writeFileAtomic } from '../bundle/atomic.js';
 import { createProgress } from './progress.js';
-import { runServer } from '../serve/server.js';
+import { runServer } from '../serve/run.js';
 
 function int(name: string, min = 0) {
   return (v: string): number => {

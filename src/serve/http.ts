@@ -1,0 +1,121 @@
+/**
+ * HTTP plumbing for `s2s serve`, independent of the routes: errors that
+ * carry a status, JSON answers, reading a request body with a size cap and a
+ * deadline, Content-Type checks, loopback detection.
+ */
+import type http from 'node:http';
+import { isIP } from 'node:net';
+
+/** An error answered with its status and message as {"error": message}. Status 499 means the client went away. */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+/** Loopback hosts do not trigger the exposure warning. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || /^(0*:)*:?0*1$/.test(h) || /^::ffff:127\./.test(h);
+  return false;
+}
+
+function hasBody(req: http.IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
+
+/** Requests whose body was read to the end (others are not drained: their connection closes). */
+const bodyRead = new WeakSet<http.IncomingMessage>();
+
+/**
+ * True when the connection must close after this answer: the server is
+ * closing, or the request has a body we did not read (it is not drained).
+ */
+export function mustCloseConnection(req: http.IncomingMessage, closing: boolean): boolean {
+  return closing || (hasBody(req) && !bodyRead.has(req));
+}
+
+/** Typed arrays (e.g. attention weights) become plain arrays in JSON. */
+export function jsonable(v: unknown): unknown {
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+  if (Array.isArray(v)) return v.map(jsonable);
+  return v;
+}
+
+/** Answers with a JSON body (never cached); does nothing once an answer was sent or the socket is gone. */
+export function sendJson(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, closing = false): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  if (mustCloseConnection(req, closing)) res.setHeader('Connection', 'close');
+  res.end(text);
+}
+
+/** Answers an HttpError as {"error": message} with its status and headers. */
+export function sendError(req: http.IncomingMessage, res: http.ServerResponse, err: HttpError, closing = false): void {
+  sendJson(req, res, err.status, { error: err.message }, err.headers, closing);
+}
+
+/** Reads at most maxBody bytes within timeoutMs; over the limit, reading stops and 413 is thrown. */
+export function readBody(req: http.IncomingMessage, maxBody: number, timeoutMs: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBody) {
+    return Promise.reject(new HttpError(413, `request body too large: ${declared} bytes (limit ${maxBody})`));
+  }
+  return new Promise<Buffer>((resolvePromise, rejectPromise) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err: HttpError | null, body?: Buffer): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAbort);
+      req.off('close', onAbort);
+      if (err) {
+        // Stop reading: nothing more is taken from the socket, and the connection closes after the answer.
+        req.pause();
+        chunks.length = 0;
+        rejectPromise(err);
+      } else {
+        bodyRead.add(req);
+        resolvePromise(body as Buffer);
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBody) finish(new HttpError(413, `request body too large (limit ${maxBody} bytes)`));
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => finish(null, Buffer.concat(chunks, size));
+    const onAbort = (): void => finish(new HttpError(499, 'client closed the connection'));
+    const timer = setTimeout(() => finish(new HttpError(408, `request body not received within ${timeoutMs} ms`)), timeoutMs);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAbort);
+    req.on('close', onAbort);
+  });
+}
+
+/** Accepts application/json (and +json types) in UTF-8; a missing Content-Type is read as JSON. */
+export function checkContentType(header: string | undefined): void {
+  if (header === undefined || header.trim() === '') return;
+  const [type, ...params] = header.split(';').map((s) => s.trim().toLowerCase());
+  if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
+    throw new HttpError(415, `unsupported content type "${type}"; send application/json`);
+  }
+  for (const p of params) {
+    const m = /^charset\s*=\s*"?([^"]*)"?$/.exec(p);
+    if (m && m[1] !== 'utf-8' && m[1] !== 'utf8') throw new HttpError(415, `unsupported charset "${m[1]}"; send UTF-8`);
+  }
+}
