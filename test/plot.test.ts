@@ -516,6 +516,28 @@ test('attention heatmap: colours, long tokens, mismatched weights', () => {
   assert.equal(all(big, (n) => hasClass(n, 'cell')).length, 5600);
 });
 
+test('what the web page draws: no drawn title (still the accessible name), a narrow history legend wraps inside the width', () => {
+  const att = checkSvg(attentionSvg(['a', '<b>'], ['c', '</s>'], [[0.2, 0.8], [1, 0]], { showTitle: false, cellSize: 12, title: 'Attention' }));
+  assert.ok(!texts(att).includes('Attention'), 'no drawn title');
+  assert.match(textOf(all(att, (n) => n.name === 'title')[0]), /^Attention: 2 output × 2 source tokens$/);
+  assert.equal(all(att, (n) => hasClass(n, 'cell')).length, 4);
+  const history = [1, 2, 3].map((epoch) => ({ epoch, trainLoss: 3 / epoch, valLoss: 3.2 / epoch, valAccuracy: 0.1 * epoch, valBleu: 2 * epoch }));
+  const W = 440;
+  const root = checkSvg(historySvg(history, { width: W, height: 300, showTitle: false, title: 'Training history' }));
+  assert.ok(!texts(root).includes('Training history'), 'no drawn title');
+  const items = all(root, (n) => n.name === 'g' && hasClass(n, 'legend') && n.attrs.class !== 'legend');
+  assert.equal(items.length, 4);
+  const rows = new Set(items.map((g) => all(g, (n) => n.name === 'line')[0].attrs.y1));
+  assert.ok(rows.size >= 2, 'the legend wraps onto a second row');
+  for (const g of items) {
+    const label = all(g, (n) => n.name === 'text')[0];
+    assert.ok(Number(label.attrs.x) + 0.55 * 12 * textOf(label).length < W, `legend "${textOf(label)}" fits`);
+  }
+  // The plot frame starts below the last legend row.
+  const frame = all(root, (n) => hasClass(n, 'frame'))[0];
+  assert.ok(Number(frame.attrs.y) > Math.max(...[...rows].map(Number)) + 10);
+});
+
 // ---------------------------------------------------------------- CLI
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

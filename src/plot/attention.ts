@@ -16,6 +16,8 @@ export interface AttentionPlotOptions {
   cellSize?: number;
   /** Longer labels are cut with an ellipsis (the full token is in the tooltip). Default 18. */
   maxLabelChars?: number;
+  /** Draw the title (and subtitle) above the map. Default true; a page with its own heading turns it off (the title stays the accessible name). */
+  showTitle?: boolean;
 }
 
 // A light-to-dark blue ramp (weight 0 → 1).
@@ -66,17 +68,18 @@ export function attentionSvg(sourceTokens: string[], outputTokens: string[], wei
   // Source labels stand upright when they fit their column, else rotated 60° up-right from its top edge.
   const rotate = srcW > cell - 4;
   const left = 20 + 18 + outW + 10;
-  const head = o.subtitle !== undefined ? 58 : 40;
+  const showTitle = o.showTitle ?? true;
+  const head = !showTitle ? 6 : o.subtitle !== undefined ? 58 : 40;
   const top = head + 18 + (rotate ? srcW * SIN + font : font) + 8;
   const gridW = S * cell, gridH = T * cell;
   const barX = left + gridW + 24, barH = Math.max(80, gridH);
-  const width = Math.max(barX + 12 + 44, left + (rotate ? srcW * COS : 0) + 20 + (S ? (S - 0.5) * cell : 0), textWidth(title, 16, { bold: true }) + 40,
-    o.subtitle !== undefined ? textWidth(o.subtitle, 12) + 40 : 0);
+  const width = Math.max(barX + 12 + 44, left + (rotate ? srcW * COS : 0) + 20 + (S ? (S - 0.5) * cell : 0),
+    showTitle ? textWidth(title, 16, { bold: true }) + 40 : 0, showTitle && o.subtitle !== undefined ? textWidth(o.subtitle, 12) + 40 : 0);
   const height = Math.max(top + gridH, top + barH) + 24;
 
   const children: (SvgElement | null)[] = [
-    el('text', { x: 20, y: 26, 'font-size': 16, 'font-weight': 'bold', fill: '#222' }, title),
-    o.subtitle !== undefined ? el('text', { x: 20, y: 46, 'font-size': 12, fill: '#555' }, o.subtitle) : null,
+    showTitle ? el('text', { x: 20, y: 26, 'font-size': 16, 'font-weight': 'bold', fill: '#222' }, title) : null,
+    showTitle && o.subtitle !== undefined ? el('text', { x: 20, y: 46, 'font-size': 12, fill: '#555' }, o.subtitle) : null,
     el('text', { class: 'axis-label x', x: left + gridW / 2, y: head + 10, 'text-anchor': 'middle', 'font-size': 12, fill: '#555' }, 'source'),
     el('text', { class: 'axis-label y', x: 26, y: top + gridH / 2, transform: `rotate(-90 26 ${num(top + gridH / 2)})`, 'text-anchor': 'middle', 'font-size': 12, fill: '#555' }, 'output'),
   ];

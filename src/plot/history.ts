@@ -17,6 +17,8 @@ export interface HistoryPlotOptions {
   subtitle?: string;
   /** Epoch whose weights the bundle keeps; marked with a vertical line. */
   bestEpoch?: number | null;
+  /** Draw the title (and subtitle) above the plot. Default true; a page with its own heading turns it off (the title stays the accessible name). */
+  showTitle?: boolean;
   /** Default 760 × 440. */
   width?: number;
   height?: number;
@@ -78,26 +80,33 @@ export function historySvg(history: readonly HistoryPoint[], o: HistoryPlotOptio
   const left = series.filter((s) => s.axis === 'left');
   const right = series.filter((s) => s.axis === 'right');
 
-  const top = o.subtitle ? 90 : 76, bottom = 52;
-  const leftM = 72, rightM = right.length ? 72 : 28;
-  const px = leftM, py = top, pw = W - leftM - rightM, ph = H - top - bottom;
+  const showTitle = o.showTitle ?? true;
   const children: SvgElement[] = [];
-  children.push(el('text', { x: 20, y: 26, 'font-size': 16, 'font-weight': 'bold', fill: '#222' }, title));
-  if (o.subtitle) children.push(el('text', { x: 20, y: 44, 'font-size': 11, fill: '#666' }, o.subtitle));
+  if (showTitle) children.push(el('text', { x: 20, y: 26, 'font-size': 16, 'font-weight': 'bold', fill: '#222' }, title));
+  if (showTitle && o.subtitle) children.push(el('text', { x: 20, y: 44, 'font-size': 11, fill: '#666' }, o.subtitle));
 
-  // Legend: one row under the title, never over the curves.
+  // Legend: rows under the title (as many as the width needs), never over the curves.
   let lx = 20;
-  const ly = o.subtitle ? 64 : 50;
+  let ly = !showTitle ? 16 : o.subtitle ? 64 : 50;
   const legend: SvgElement[] = series.map((s) => {
+    const itemWidth = 32 + textWidth(s.label + ' →', 12);
+    if (lx > 20 && lx + itemWidth > W - 20) {
+      lx = 20;
+      ly += 20;
+    }
     const g = el('g', { class: `legend ${s.key}` },
       el('line', { x1: lx, y1: ly, x2: lx + 26, y2: ly, stroke: s.color, 'stroke-width': 2, 'stroke-dasharray': s.dash ?? null }),
       el('circle', { cx: lx + 13, cy: ly, r: 3, fill: s.color }),
       el('text', { x: lx + 32, y: ly + 4, 'font-size': 12, fill: '#333' }, s.label + (s.axis === 'right' && left.length ? ' →' : '')),
     );
-    lx += 32 + textWidth(s.label + ' →', 12) + 18;
+    lx += itemWidth + 18;
     return g;
   });
   children.push(el('g', { class: 'legend' }, legend));
+
+  const top = ly + 26, bottom = 52;
+  const leftM = 72, rightM = right.length ? 72 : 28;
+  const px = leftM, py = top, pw = W - leftM - rightM, ph = H - top - bottom;
 
   // Plot frame.
   children.push(el('rect', { class: 'frame', x: px, y: py, width: pw, height: ph, fill: 'none', stroke: '#bbb' }));

@@ -1,0 +1,285 @@
+/**
+ * s2s in the browser, the model API: fetches a model bundle's files over
+ * HTTP, rebuilds the translator with the file-system free bundle format and
+ * translates on the TypeScript kernels. Runs anywhere there is a fetch
+ * (browsers; Node given one).
+ *
+ *   import { loadModel, translate } from './s2s-web.js';
+ *   await loadModel('model/');
+ *   translate('I am happy.').text;
+ *
+ * Only modules free of Node built-ins are imported here (never
+ * src/data/index.ts or src/bundle/bundle.ts); test/architecture.test.ts
+ * checks it. The page that uses this is ./page.ts.
+ */
+import { bundleFromFiles, makeTranslator, type BundleConfig } from '../bundle/format.js';
+import { setKernels } from '../engine/kernels/index.js';
+import type { Translator, Translation, TranslateOptions } from '../decode/translator.js';
+import type { Tokenizer } from '../data/tokenizer.js';
+import type { Vocab } from '../data/vocab.js';
+import type { EpochRecord } from '../model/training.js';
+
+/** What the page shows about a model. */
+export interface ModelInfo {
+  /** Where the files came from (absolute URL of the folder). */
+  baseUrl: string;
+  cell: string;
+  layers: number;
+  latentDim: number;
+  embeddingDim: number;
+  bidirectional: boolean;
+  /** 'none', 'dot', 'general' or 'additive'. */
+  attention: string;
+  sourceVocabSize: number;
+  targetVocabSize: number;
+  /** Token levels of the tokenizers: 'char', 'word' or 'bpe'. */
+  sourceLevel: string;
+  targetLevel: string;
+  parameters: number;
+  /** Size of the weights blob in bytes. */
+  weightsBytes: number;
+  /** Longest translation in tokens. */
+  maxOutputLength: number;
+  /** Epochs in the training history, and the last validation loss/accuracy if any. */
+  epochs: number;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  /** The training history (history.json), for the training curves. */
+  history: EpochRecord[];
+  /** The validation metric that picked the kept weights ('loss' or 'bleu'). */
+  monitor: 'loss' | 'bleu';
+  createdBy: string;
+  /** The kernels the browser computes with. */
+  engine: string;
+}
+
+/** Attention weights: weights[outputToken][sourceToken]. */
+export interface AttentionMap {
+  sourceTokens: string[];
+  outputTokens: string[];
+  weights: number[][];
+}
+
+export interface WebTranslation {
+  source: string;
+  text: string;
+  /** Source tokens the model does not know (translated as UNK). */
+  unknown: string[];
+  logProb: number;
+  finished: boolean;
+  /** Null when the model has no attention (or the translator does not report it). */
+  attention: AttentionMap | null;
+}
+
+/** A piece of the source text, flagged when the model does not know it. */
+export interface TextSegment {
+  text: string;
+  unknown: boolean;
+}
+
+export interface LoadOptions {
+  /** The fetch to use (default: globalThis.fetch); lets Node tests serve files from disk. */
+  fetch?: (url: string) => Promise<{ ok: boolean; status: number; statusText?: string; json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer> }>;
+}
+
+/** A model loaded from a folder URL (config.json, vocab.json, weights.json, the weights blob, history.json). */
+export class WebModel {
+  private constructor(
+    readonly translator: Translator,
+    readonly config: BundleConfig,
+    readonly info: ModelInfo,
+  ) {}
+
+  static async load(baseUrl: string, options: LoadOptions = {}): Promise<WebModel> {
+    const doFetch = options.fetch ?? (globalThis.fetch?.bind(globalThis) as LoadOptions['fetch']);
+    if (!doFetch) throw new Error('no fetch available to load the model');
+    const base = folderUrl(baseUrl);
+    const get = async (name: string): Promise<{ json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer> }> => {
+      const url = new URL(name, base).href;
+      let res;
+      try {
+        res = await doFetch(url);
+      } catch (err) {
+        throw new Error(`${url}: ${(err as Error).message}`);
+      }
+      if (!res.ok) throw new Error(`${url}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+      return res;
+    };
+    const json = async (name: string): Promise<unknown> => {
+      const res = await get(name);
+      try {
+        return await res.json();
+      } catch (err) {
+        throw new Error(`${new URL(name, base).href}: invalid JSON (${(err as Error).message})`);
+      }
+    };
+    const [config, vocab, weightsIndex] = await Promise.all([json('config.json'), json('vocab.json'), json('weights.json')]);
+    const file = (weightsIndex as { file?: unknown } | null)?.file;
+    if (typeof file !== 'string' || !/^weights-[0-9a-f]{8}\.bin$/.test(file)) {
+      throw new Error(`${new URL('weights.json', base).href}: field "file" must name the weights blob (weights-XXXXXXXX.bin)`);
+    }
+    const [blob, history] = await Promise.all([
+      get(file).then((r) => r.arrayBuffer()),
+      json('history.json').catch(() => []),
+    ]);
+    // The browser always computes with the TypeScript kernels.
+    const k = setKernels('js');
+    const where = base.replace(/\/$/, '');
+    const parts = bundleFromFiles({ config, vocab, weightsIndex, weightsBlob: new Uint8Array(blob), history }, where);
+    const translator = makeTranslator(parts);
+    const m = parts.config.model;
+    const last = parts.history[parts.history.length - 1];
+    const info: ModelInfo = {
+      baseUrl: base,
+      cell: m.cell,
+      layers: m.layers,
+      latentDim: m.latentDim,
+      embeddingDim: m.embeddingDim,
+      bidirectional: m.bidirectional,
+      attention: m.attention,
+      sourceVocabSize: parts.vocabs.source.size,
+      targetVocabSize: parts.vocabs.target.size,
+      sourceLevel: translator.parts.sourceTokenizer.level,
+      targetLevel: translator.parts.targetTokenizer.level,
+      parameters: parts.model.parameterCount(),
+      weightsBytes: blob.byteLength,
+      maxOutputLength: translator.parts.maxOutputLength,
+      epochs: parts.history.length,
+      valLoss: last?.valLoss ?? null,
+      valAccuracy: last?.valAccuracy ?? null,
+      history: parts.history,
+      monitor: parts.config.train?.monitor === 'bleu' ? 'bleu' : 'loss',
+      createdBy: String(parts.config.createdBy ?? ''),
+      engine: k.description,
+    };
+    return new WebModel(translator, parts.config, info);
+  }
+
+  /** Translates one sentence exactly as the Node translator does (greedy decoding). */
+  translate(text: string): WebTranslation {
+    return this.translateMany([text])[0];
+  }
+
+  /** Translates several sentences in one batch (same results as one by one). */
+  translateMany(texts: readonly string[]): WebTranslation[] {
+    const hasAttention = this.info.attention !== 'none';
+    // `attention` asks translators that support it for the weights; others ignore it.
+    const options: TranslateOptions & { attention?: boolean } = { batchSize: 64, attention: hasAttention };
+    return this.translator.translate(texts, options).map((t) => toWebTranslation(t));
+  }
+
+  /**
+   * Splits a text into runs the model knows and runs it does not (unknown
+   * characters/tokens). Lines are translated separately, so line breaks are
+   * never unknown.
+   */
+  segments(text: string): TextSegment[] {
+    const out: TextSegment[] = [];
+    const push = (seg: TextSegment): void => {
+      const last = out[out.length - 1];
+      if (last && last.unknown === seg.unknown) last.text += seg.text;
+      else out.push({ ...seg });
+    };
+    text.split('\n').forEach((line, i) => {
+      if (i) push({ text: '\n', unknown: false });
+      for (const seg of unknownSegments(line, this.translator.parts.sourceTokenizer, this.translator.parts.sourceVocab)) push(seg);
+    });
+    return out;
+  }
+}
+
+let current: WebModel | null = null;
+
+/** Makes `model` the one translate() and modelInfo() use (the page does this with the model it loaded). */
+export function useModel(model: WebModel): void {
+  current = model;
+}
+
+/** Loads the model whose files are in the folder at baseUrl (relative URLs resolve against the page). */
+export async function loadModel(baseUrl = 'model/', options: LoadOptions = {}): Promise<ModelInfo> {
+  current = await WebModel.load(baseUrl, options);
+  return current.info;
+}
+
+/** The loaded model (null before loadModel). */
+export function currentModel(): WebModel | null {
+  return current;
+}
+
+function need(): WebModel {
+  if (!current) throw new Error('no model loaded: call loadModel(baseUrl) first');
+  return current;
+}
+
+/** Translates with the model loaded by loadModel. */
+export function translate(text: string): WebTranslation {
+  return need().translate(text);
+}
+
+/** Model info of the model loaded by loadModel. */
+export function modelInfo(): ModelInfo {
+  return need().info;
+}
+
+function folderUrl(baseUrl: string): string {
+  const here = (globalThis as { location?: { href: string } }).location?.href;
+  const url = here ? new URL(baseUrl, here) : new URL(baseUrl);
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  url.search = '';
+  url.hash = '';
+  return url.href;
+}
+
+function toWebTranslation(t: Translation): WebTranslation {
+  const raw = (t as Translation & { attention?: unknown }).attention;
+  return {
+    source: t.source,
+    text: t.text,
+    unknown: t.unknown,
+    logProb: t.logProb,
+    finished: t.finished,
+    attention: asAttentionMap(raw),
+  };
+}
+
+/** Accepts the translator's (or the server's) attention map when it has the expected shape. */
+export function asAttentionMap(raw: unknown): AttentionMap | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const a = raw as Partial<AttentionMap>;
+  if (!Array.isArray(a.weights) || !Array.isArray(a.sourceTokens) || !Array.isArray(a.outputTokens)) return null;
+  if (a.weights.length === 0 || !a.weights.every((row) => Array.isArray(row))) return null;
+  return { sourceTokens: a.sourceTokens.map(String), outputTokens: a.outputTokens.map(String), weights: a.weights };
+}
+
+/** Strips BPE markers so a token can be found in the text it came from. */
+export function tokenSurface(token: string): string {
+  return token.replace(/@@$/, '').replace(/<\/w>$/, '');
+}
+
+/**
+ * Splits the (NFC-normalised) text into known and unknown runs. Tokens are
+ * located in the text in order; a token whose surface cannot be found (a
+ * tokenizer's spacing codes) is skipped, so highlighting is best effort for
+ * word and BPE levels and exact for characters.
+ */
+export function unknownSegments(text: string, tokenizer: Tokenizer, vocab: Vocab): TextSegment[] {
+  const s = text.normalize('NFC');
+  const flags = new Uint8Array(s.length);
+  let cursor = 0;
+  for (const token of tokenizer.tokenize(s)) {
+    const piece = tokenSurface(token);
+    if (!piece) continue;
+    const at = s.indexOf(piece, cursor);
+    if (at < 0) continue;
+    if (!vocab.has(token)) flags.fill(1, at, at + piece.length);
+    cursor = at + piece.length;
+  }
+  const out: TextSegment[] = [];
+  for (let i = 0; i < s.length; ) {
+    let j = i;
+    while (j < s.length && flags[j] === flags[i]) j++;
+    out.push({ text: s.slice(i, j), unknown: flags[i] === 1 });
+    i = j;
+  }
+  return out;
+}
