@@ -11,6 +11,7 @@ import { addTrainOptions } from './train-flags.js';
 import { loadBundle, exportBundle, S2S_VERSION } from '../bundle/bundle.js';
 import { evaluate, type EvalSplit } from '../eval/evaluate.js';
 import { DECODE_DEFAULTS } from '../decode/options.js';
+import { SERVE_DEFAULTS } from '../serve/options.js';
 import { writeFileAtomic } from '../bundle/atomic.js';
 import { createProgress } from './progress.js';
 import { runServer } from '../serve/run.js';
@@ -172,15 +173,15 @@ export function buildProgram(): Command {
     .command('serve')
     .description('HTTP JSON API: POST /translate, GET /health, GET /model (and static files with --web)')
     .requiredOption('--model <dir>', 'model bundle directory')
-    .option('--port <n>', 'TCP port (0: any free port)', int('--port', 0), 8080)
-    .option('--host <addr>', 'address to bind; anything but loopback is reachable from other machines', '127.0.0.1')
+    .option('--port <n>', 'TCP port (0: any free port)', int('--port', 0), SERVE_DEFAULTS.port)
+    .option('--host <addr>', 'address to bind; anything but loopback is reachable from other machines', SERVE_DEFAULTS.host)
     .option('--web <dir>', 'serve the files of this folder at / (index.html for /)')
-    .option('--batch-window <ms>', 'wait this long for concurrent requests to batch together (0: no wait)', int('--batch-window', 0), 5)
-    .option('--max-batch <n>', 'sentences per translate call', int('--max-batch', 1), 32)
-    .option('--max-queue <n>', 'sentences that may wait; beyond that requests get 503 + Retry-After', int('--max-queue', 1), 256)
-    .option('--max-texts <n>', 'sentences in one request (413 beyond)', int('--max-texts', 1), 64)
-    .option('--max-body <bytes>', 'request body limit (413 beyond)', int('--max-body', 1), 65536)
-    .option('--timeout <ms>', 'time allowed to send the request headers, and again the body', int('--timeout', 1), 10000)
+    .option('--batch-window <ms>', 'wait this long for concurrent requests to batch together (0: no wait)', int('--batch-window', 0), SERVE_DEFAULTS.batchWindowMs)
+    .option('--max-batch <n>', 'sentences per translate call', int('--max-batch', 1), SERVE_DEFAULTS.maxBatch)
+    .option('--max-queue <n>', 'sentences that may wait; beyond that requests get 503 + Retry-After', int('--max-queue', 1), SERVE_DEFAULTS.maxQueue)
+    .option('--max-texts <n>', 'sentences in one request (413 beyond)', int('--max-texts', 1), SERVE_DEFAULTS.maxTexts)
+    .option('--max-body <bytes>', 'request body limit (413 beyond)', int('--max-body', 1), SERVE_DEFAULTS.maxBody)
+    .option('--timeout <ms>', 'time allowed to send the request headers, and again the body', int('--timeout', 1), SERVE_DEFAULTS.headersTimeoutMs)
     .action((o) => runServer({
       model: o.model, port: o.port, host: o.host, webDir: o.web ?? null, batchWindowMs: o.batchWindow, maxBatch: o.maxBatch,
       maxQueue: o.maxQueue, maxTexts: o.maxTexts, maxBody: o.maxBody, headersTimeoutMs: o.timeout, bodyTimeoutMs: o.timeout,

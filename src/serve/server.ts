@@ -22,6 +22,7 @@ import { Batcher, type BatchKey } from './batcher.js';
 import { HttpError, isLoopbackHost, sendError } from './http.js';
 import { createRoutes } from './routes.js';
 import { MAX_BEAM } from './translate-request.js';
+import { SERVE_DEFAULTS } from './options.js';
 
 // Moved to their own modules; re-exported for existing imports.
 export { HttpError, isLoopbackHost } from './http.js';
@@ -32,33 +33,33 @@ export interface ServeOptions {
   bundle: LoadedBundle;
   /** Name reported as "model" in responses. Default: the bundle directory's name. */
   modelName?: string;
-  /** Default 127.0.0.1 (loopback only). */
+  /** Default `SERVE_DEFAULTS.host` (loopback only). */
   host?: string;
-  /** Default 8080; 0 picks a free port. */
+  /** Default `SERVE_DEFAULTS.port`; 0 picks a free port. */
   port?: number;
   /** Folder served at / (static files); none by default. */
   webDir?: string | null;
-  /** Batching window in ms after the first queued sentence. Default 5; 0 translates on the next event-loop turn. */
+  /** Batching window in ms after the first queued sentence. Default `SERVE_DEFAULTS.batchWindowMs`; 0 translates on the next event-loop turn. */
   batchWindowMs?: number;
-  /** Sentences per translate call. Default 32. */
+  /** Sentences per translate call. Default `SERVE_DEFAULTS.maxBatch`. */
   maxBatch?: number;
-  /** Sentences that may wait for translation; beyond that requests get 503. Default 256. */
+  /** Sentences that may wait for translation; beyond that requests get 503. Default `SERVE_DEFAULTS.maxQueue`. */
   maxQueue?: number;
-  /** Sentences in one request (413 beyond). Default 64. */
+  /** Sentences in one request (413 beyond). Default `SERVE_DEFAULTS.maxTexts`. */
   maxTexts?: number;
-  /** Request body limit in bytes (413 beyond). Default 65536. */
+  /** Request body limit in bytes (413 beyond). Default `SERVE_DEFAULTS.maxBody`. */
   maxBody?: number;
-  /** Time to receive the request headers, ms. Default 10000. */
+  /** Time to receive the request headers, ms. Default `SERVE_DEFAULTS.headersTimeoutMs`. */
   headersTimeoutMs?: number;
-  /** Time to receive the request body once the headers are in, ms. Default 10000. */
+  /** Time to receive the request body once the headers are in, ms. Default `SERVE_DEFAULTS.bodyTimeoutMs`. */
   bodyTimeoutMs?: number;
-  /** Idle keep-alive connections are closed after this, ms. Default 5000. */
+  /** Idle keep-alive connections are closed after this, ms. Default `SERVE_DEFAULTS.keepAliveTimeoutMs`. */
   keepAliveTimeoutMs?: number;
-  /** How often Node checks header/request deadlines, ms. Default 1000. */
+  /** How often Node checks header/request deadlines, ms. Default `SERVE_DEFAULTS.timeoutCheckIntervalMs`. */
   timeoutCheckIntervalMs?: number;
-  /** On close(), connections still open after this are cut, ms. Default 30000. */
+  /** On close(), connections still open after this are cut, ms. Default `SERVE_DEFAULTS.shutdownTimeoutMs`. */
   shutdownTimeoutMs?: number;
-  /** Retry-After seconds sent with 503. Default 1. */
+  /** Retry-After seconds sent with 503. Default `SERVE_DEFAULTS.retryAfterSeconds`. */
   retryAfterSeconds?: number;
   /** Log lines (startup, warnings, server errors). Default: stderr. */
   log?: (line: string) => void;
@@ -90,19 +91,19 @@ export interface S2SServer {
 export function createServer(options: ServeOptions): S2SServer {
   const bundle = options.bundle;
   const log = options.log ?? ((line: string) => void process.stderr.write(line + '\n'));
-  const host = options.host ?? '127.0.0.1';
-  const port = options.port ?? 8080;
+  const host = options.host ?? SERVE_DEFAULTS.host;
+  const port = options.port ?? SERVE_DEFAULTS.port;
   const modelName = options.modelName ?? basename(resolve(bundle.dir));
-  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
-  const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
-  const retryAfter = String(options.retryAfterSeconds ?? 1);
+  const headersTimeoutMs = options.headersTimeoutMs ?? SERVE_DEFAULTS.headersTimeoutMs;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutMs;
+  const retryAfter = String(options.retryAfterSeconds ?? SERVE_DEFAULTS.retryAfterSeconds);
   const limits: ServeLimits = {
     maxSourceLength: bundle.config.data.maxSourceLength,
-    maxTexts: options.maxTexts ?? 64,
-    maxBody: options.maxBody ?? 64 * 1024,
-    maxQueue: options.maxQueue ?? 256,
-    maxBatch: options.maxBatch ?? 32,
-    batchWindowMs: options.batchWindowMs ?? 5,
+    maxTexts: options.maxTexts ?? SERVE_DEFAULTS.maxTexts,
+    maxBody: options.maxBody ?? SERVE_DEFAULTS.maxBody,
+    maxQueue: options.maxQueue ?? SERVE_DEFAULTS.maxQueue,
+    maxBatch: options.maxBatch ?? SERVE_DEFAULTS.maxBatch,
+    batchWindowMs: options.batchWindowMs ?? SERVE_DEFAULTS.batchWindowMs,
     maxBeam: MAX_BEAM,
   };
   // A request larger than the whole queue could never be admitted: it is "too many texts" instead.
@@ -139,8 +140,8 @@ export function createServer(options: ServeOptions): S2SServer {
   const server = http.createServer({
     headersTimeout: headersTimeoutMs,
     requestTimeout: headersTimeoutMs + bodyTimeoutMs,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
-    connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1000,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? SERVE_DEFAULTS.keepAliveTimeoutMs,
+    connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? SERVE_DEFAULTS.timeoutCheckIntervalMs,
     maxHeaderSize: 16 * 1024,
   });
   server.maxHeadersCount = 64;
@@ -222,7 +223,7 @@ export function createServer(options: ServeOptions): S2SServer {
       if (closePromise) return closePromise;
       closing = true;
       closePromise = new Promise<void>((resolveClose) => {
-        const forced = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 30_000);
+        const forced = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? SERVE_DEFAULTS.shutdownTimeoutMs);
         forced.unref();
         server.close(() => {
           clearTimeout(forced);

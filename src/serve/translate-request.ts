@@ -3,11 +3,12 @@
  * optional "beam" and "attention". Checked field by field; every problem is
  * an HttpError whose message names the field.
  */
+import { SERVE_DEFAULTS } from './options.js';
 import { codePointLength } from '../data/corpus.js';
 import { HttpError } from './http.js';
 
 /** Widest beam a request may ask for. */
-export const MAX_BEAM = 16;
+export const MAX_BEAM = SERVE_DEFAULTS.maxBeam;
 
 export interface TranslateRequest {
   texts: string[];
