@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { saveBundle, loadBundle, type LoadedBundle } from '../src/bundle/bundle.js';
 import { createServer, isLoopbackHost, type S2SServer, type ServeOptions } from '../src/serve/index.js';
 import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
+import { assertSameValues } from './helpers/same-translation.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MAX_SOURCE = 30;
@@ -120,10 +121,27 @@ test('translate: single and multiple texts give the Translator\'s output', async
   assert.equal(unk.status, 200);
   assert.deepEqual(unk.json.translations[0].unknown, ['Ω', '€']);
 
-  // attention: accepted; weights are returned only when the Translator reports them.
+  // attention (the model has dot attention): the Translator's map, one row per
+  // output token plus the end of sentence, each row a distribution over the source.
   const att = await post({ text: texts[1], attention: true });
   assert.equal(att.status, 200, att.text);
   assert.equal(att.json.translation, expected[1].text);
+  const [want] = bundle.translator.translate([texts[1]], { attention: true });
+  const map = att.json.translations[0].attention as { sourceTokens: string[]; outputTokens: string[]; weights: number[][] };
+  assert.ok(map && want.attention, 'attention returned');
+  assert.deepEqual(map.sourceTokens, Array.from(texts[1]), 'one column per source character');
+  assert.deepEqual(map.sourceTokens, want.attention.sourceTokens);
+  assert.deepEqual(map.outputTokens, want.attention.outputTokens);
+  assert.equal(map.outputTokens.at(-1), '</s>', 'the last row is the end of sentence');
+  assert.equal(map.weights.length, map.outputTokens.length);
+  map.weights.forEach((row, r) => {
+    assert.equal(row.length, map.sourceTokens.length, `row ${r} length`);
+    assert.ok(row.every((w) => w >= 0 && w <= 1), `row ${r} in [0, 1]`);
+    assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5, `row ${r} sums to 1`);
+  });
+  assertSameValues(map.weights.flat(), want.attention.weights.flat(), 'attention weights');
+  // Without asking, no attention.
+  assert.equal(one.json.translations[0].attention, undefined);
 });
 
 test('concurrent requests are batched together and answered in order', async () => {
