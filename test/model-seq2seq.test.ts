@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noGrad, Rng, ops } from '../src/engine/index.js';
 import { makeBatch, makeSourceBatch } from '../src/data/batching.js';
-import { BOS_ID, EOS_ID } from '../src/data/vocab.js';
+import { BOS_ID, EOS_ID, UNK_ID } from '../src/data/vocab.js';
 import { greedyDecode, argmaxRows } from '../src/decode/greedy.js';
 import { lengthOrder } from '../src/model/seq2seq.js';
 import { Translator } from '../src/decode/translator.js';
@@ -175,13 +175,25 @@ test('dropout is active only in training and is seeded', () => {
 
 test('unknown characters become UNK and are reported, never an error', () => {
   const s = tinySetup(6);
+  // A model that records the source ids it is given.
+  const seen: Int32Array[] = [];
+  const spy = Object.create(s.model) as typeof s.model;
+  spy.encode = (src, opts) => {
+    seen.push(src.ids.slice(0, src.lengths[0]));
+    return s.model.encode(src, opts);
+  };
   const translator = new Translator({
-    model: s.model, sourceVocab: s.vocabs.source, targetVocab: s.vocabs.target,
+    model: spy, sourceVocab: s.vocabs.source, targetVocab: s.vocabs.target,
     sourceTokenizer: s.tokenizers.source, targetTokenizer: s.tokenizers.target, maxOutputLength: 10,
   });
-  const [r] = translator.translate(['Zß€ 🙂']);
-  assert.ok(r.unknown.includes('€') && r.unknown.includes('🙂'));
+  const space = s.vocabs.source.idOf(' ');
+  assert.notEqual(space, UNK_ID, 'the space is a known character');
+  const [r] = translator.translate(['Zß€ 🙂€']);
+  assert.equal(seen.length, 1);
+  assert.deepEqual(Array.from(seen[0]), [UNK_ID, UNK_ID, UNK_ID, space, UNK_ID, UNK_ID], 'every unknown character is fed as UNK, the known one as itself');
+  assert.deepEqual(r.unknown, ['Z', 'ß', '€', '🙂'], 'each unknown reported once, in order');
   assert.ok(r.text.length <= 10);
+  assert.equal(UNK_ID, 3);
   assert.equal(EOS_ID, 2);
 });
 
