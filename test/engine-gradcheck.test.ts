@@ -196,6 +196,36 @@ describe('gradcheck: gathering and shaping', () => {
     const table = randomTensor(seeded(21), [2, 3, 2]);
     gradcheck('gatherRows rank-3', [table], () => ops.gatherRows(table, Int32Array.from([5, 0, 5, 3])));
   });
+  // takeRows and concatRows carry attention training (the decoder runs step by
+  // step over a shrinking prefix of rows, then the steps are concatenated).
+  it('takeRows: a view of the first rows; rows left out get no gradient', () => {
+    const x = randomTensor(seeded(40), [5, 3]);
+    const { analytic } = gradcheck('takeRows', [x], () => ops.takeRows(x, 3));
+    for (const r of [3, 4]) for (let j = 0; j < 3; j++) assert.equal(analytic[0][r * 3 + j], 0, `row ${r} is not taken`);
+    assert.equal(ops.takeRows(x, 5), x, 'all rows: the tensor itself');
+  });
+  it('takeRows of takeRows, and the base used directly too (gradients accumulate into the base)', () => {
+    const x = randomTensor(seeded(41), [6, 2]);
+    const w = randomTensor(seeded(42), [2, 3]);
+    gradcheck('takeRows nested', [x, w], () => [ops.matmul(ops.takeRows(ops.takeRows(x, 4), 2), w), ops.mul(x, x)]);
+  });
+  it('takeRows of a rank-3 tensor', () => {
+    const x = randomTensor(seeded(43), [4, 2, 3]);
+    gradcheck('takeRows rank-3', [x], () => ops.takeRows(x, 3), { allowZero: [] });
+  });
+  it('concatRows: parts of different row counts, one part twice, views as parts', () => {
+    const a = randomTensor(seeded(44), [2, 3]);
+    const b = randomTensor(seeded(45), [1, 3]);
+    const c = randomTensor(seeded(46), [4, 3]);
+    const w = randomTensor(seeded(47), [3, 2]);
+    gradcheck('concatRows', [a, b, c, w], () => ops.matmul(ops.concatRows([a, b, ops.takeRows(c, 3), a, c]), w));
+  });
+  it('concatRows of rank-3 parts and of a single part', () => {
+    const a = randomTensor(seeded(48), [1, 2, 2]);
+    const b = randomTensor(seeded(49), [3, 2, 2]);
+    gradcheck('concatRows rank-3', [a, b], () => ops.concatRows([b, a]));
+    gradcheck('concatRows one part', [b], () => ops.concatRows([b]));
+  });
   it('reshape', () => {
     const x = randomTensor(seeded(22), [2, 6]);
     gradcheck('reshape', [x], () => ops.reshape(x, [3, 2, 2]));

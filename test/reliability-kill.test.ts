@@ -1,12 +1,15 @@
 /**
  * Training survives being killed. `s2s train` is SIGKILLed at seeded
- * pseudo-random moments — after a seeded delay, or exactly at a seeded step
- * of a checkpoint write (the S2S_TEST_SLOW_CHECKPOINT_MS hook pauses and
- * announces each step) — and resumed with `--resume` until it completes.
- * After every kill the latest checkpoint must load and must not be older
- * than before; at the end the weights (checkpoint and bundle) must be
- * bit-identical to an uninterrupted run on the same kernels. Only the kill
- * moments depend on timing; no assertion does.
+ * moments counted in events, not time — at the n-th announcement of a seeded
+ * step of a checkpoint write (the S2S_TEST_SLOW_CHECKPOINT_MS hook pauses and
+ * announces each step), or a few milliseconds after the n-th new checkpoint
+ * (somewhere in the training steps between saves) — and resumed with
+ * `--resume` until it completes. After every kill the latest checkpoint must
+ * load and must not be older than before; at the end the weights (checkpoint
+ * and bundle) must be bit-identical to an uninterrupted run on the same
+ * kernels. Where exactly a kill lands, and so how many land before training
+ * ends, depends on the machine's speed: the count is reported, and only
+ * asserted to be non-zero (with at least one kill inside a save).
  *
  * Also: an unwritable --out is refused before training, and a full disk
  * during a checkpoint write stops training without harming the previous
@@ -106,7 +109,7 @@ function reference(): Promise<string> {
 }
 
 interface KillOutcome {
-  /** 'timer', or where the kill landed in a save (the pause announced last). */
+  /** 'between saves', or where the kill landed in a save (the pause announced last). */
   landed: string;
   killed: boolean;
   code: number | null;
@@ -115,11 +118,11 @@ interface KillOutcome {
 
 /** Save steps the slow-save hook announces, plus any step of a save of the --out bundle itself. */
 const SAVE_STEPS = ['half-written', 'before-rename', 'checkpoint-written', 'checkpoint-renamed', 'checkpoint-published', 'out-bundle'] as const;
-type KillPlan = { kind: 'timer'; changes: number; delayMs: number } | { kind: 'pause'; at: (typeof SAVE_STEPS)[number]; occurrence: number };
+type KillPlan = { kind: 'after-checkpoint'; changes: number; delayMs: number } | { kind: 'pause'; at: (typeof SAVE_STEPS)[number]; occurrence: number };
 
 /**
  * Runs one `s2s train` (fresh or --resume) and SIGKILLs it per `plan`:
- * timer: after `changes` LATEST updates, wait `delayMs`, kill;
+ * after-checkpoint: after `changes` (≥ 1) LATEST updates, wait `delayMs`, kill;
  * pause: with the slow-save hook on, kill when the `occurrence`-th pause at
  * save step `at` is announced (the process sleeps there meanwhile).
  */
@@ -158,7 +161,7 @@ async function runAndKill(dir: string, plan: KillPlan): Promise<KillOutcome> {
       }
     }
   });
-  if (plan.kind === 'timer') {
+  if (plan.kind === 'after-checkpoint') {
     let seen = latestOf(dir), changes = 0;
     while (!done && changes < plan.changes) {
       await sleep(2);
@@ -173,7 +176,7 @@ async function runAndKill(dir: string, plan: KillPlan): Promise<KillOutcome> {
   }
   const { code, signal } = await exited;
   killed = killed && signal === 'SIGKILL';
-  return { landed: plan.kind === 'timer' ? 'timer' : lastPause, killed, code, stderr };
+  return { landed: plan.kind === 'after-checkpoint' ? 'between saves' : lastPause, killed, code, stderr };
 }
 
 test('training SIGKILLed at seeded moments (and mid-checkpoint-write) and resumed ends bit-identical to an uninterrupted run', async () => {
@@ -186,10 +189,12 @@ test('training SIGKILLed at seeded moments (and mid-checkpoint-write) and resume
   const landings: string[] = [];
   let kills = 0, runs = 0, bestStep = -1, hadCheckpoint = false, finished = false;
   for (let attempt = 0; attempt < KILL_ATTEMPTS && !finished; attempt++) {
+    // Each plan lets the run advance one or two checkpoints (23 batches an
+    // epoch, a checkpoint every 2 steps: ~35 saves), so the attempts fit in
+    // one training run on any machine that is not pathologically slow.
     const plan: KillPlan = attempt % 2 === 0
-      ? { kind: 'pause', at: SAVE_STEPS[(attempt / 2) % SAVE_STEPS.length], occurrence: 1 + Math.floor(rand() * 3) }
-      : { kind: 'timer', changes: Math.floor(rand() * 2), delayMs: Math.floor(rand() * 40) };
-    if (plan.kind === 'timer' && plan.changes === 0) plan.delayMs = 150 + Math.floor(rand() * 900);
+      ? { kind: 'pause', at: SAVE_STEPS[(attempt / 2) % SAVE_STEPS.length], occurrence: 1 + Math.floor(rand() * 2) }
+      : { kind: 'after-checkpoint', changes: 1 + Math.floor(rand() * 2), delayMs: Math.floor(rand() * 40) };
     const r = await runAndKill(dir, plan);
     runs++;
     if (!r.killed) {
@@ -221,10 +226,11 @@ test('training SIGKILLed at seeded moments (and mid-checkpoint-write) and resume
     finished = true;
   }
   const seconds = (performance.now() - t0) / 1000;
-  const duringSave = landings.filter((l) => l !== 'timer').length;
-  console.log(`# kill test: ${kills} SIGKILLs survived over ${runs} runs (${duringSave} at a save step: ${landings.filter((l) => l !== 'timer').join(', ')}); ` +
+  const inSave = landings.filter((l) => l !== 'between saves');
+  console.log(`# kill test: ${kills} of ${KILL_ATTEMPTS} planned SIGKILLs landed and were survived over ${runs} runs (${inSave.length} at a save step: ${inSave.join(', ')}); ` +
     `reference run ${refSeconds.toFixed(1)} s, whole test ${seconds.toFixed(1)} s`);
-  assert.ok(kills >= 10, `only ${kills} kills landed before training finished`);
+  // How many kills land before training ends depends on speed (reported above); that some did, and one inside a save, does not.
+  assert.ok(kills >= 1 && inSave.length >= 1, `no kill landed (${kills} kills, ${inSave.length} in a save)`);
 
   const got = loadLatestCheckpoint(dir), want = loadLatestCheckpoint(refDir);
   assert.ok(got && want);

@@ -1,0 +1,104 @@
+/**
+ * "The same translation" across arithmetic paths: equal token sequences (and
+ * n-best lists, in order), equal finished flags and unknown tokens, and float
+ * values within a stated tolerance.
+ *
+ * Why not bit for bit: a sentence decoded alone and the same sentence in a
+ * batch go through matrix products with a different number of rows, and a
+ * BLAS library may sum them in a different order for each shape (OpenBLAS
+ * picks its kernel by row count and by OPENBLAS_CORETYPE). The fallback GEMM
+ * and the TypeScript kernels sum in yet other orders. Each float32 sum then
+ * differs by a few units in the last place; nothing else may differ.
+ * Bit-exact comparisons stay where s2s itself controls all the arithmetic:
+ * the same kernel set on the same shapes (a bundle round trip, kill/resume).
+ */
+import assert from 'node:assert/strict';
+import { assertClose } from './gradcheck.js';
+import type { Hypothesis } from '../../src/decode/greedy.js';
+import type { ScoredHypothesis } from '../../src/decode/beam.js';
+import type { Alternative, AttentionMap, Translation } from '../../src/decode/translator.js';
+
+/**
+ * A log-probability summed over a decoded sentence (float64 sum of float32
+ * log-softmax values, up to ~60 steps). One float32 rounding is 2^-24 ≈ 6e-8
+ * relative; the measured differences between paths are ~1e-7 absolute on
+ * sentences of 20 steps (log-prob ≈ −65). 1e-4 leaves three orders of
+ * magnitude of room and is still far below any real change (a different
+ * token, a mask that lets padding in: ≥ 1e-2).
+ */
+export const LOG_PROB_ATOL = 1e-4;
+
+/**
+ * Elementwise float32 values that went through reordered sums: encoder and
+ * decoder states, attention weights, losses. Measured differences are < 1e-6
+ * relative; a real error (padding leaking into a state) is ≥ 1e-3.
+ */
+export const REORDERED_RTOL = 1e-4;
+/** Absolute floor for REORDERED_RTOL, for values near zero (tanh states ~1e-3). */
+export const REORDERED_ATOL = 1e-6;
+
+/** Asserts |a − b| ≤ LOG_PROB_ATOL. */
+export function assertSameLogProb(actual: number, expected: number, label: string): void {
+  assert.ok(Math.abs(actual - expected) <= LOG_PROB_ATOL, `${label}: log-probability ${actual} vs ${expected} (|diff| ${Math.abs(actual - expected).toExponential(2)} > ${LOG_PROB_ATOL})`);
+}
+
+/** Asserts two float arrays agree within the reordered-sum tolerance. */
+export function assertSameValues(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
+  assertClose(actual, expected, label, REORDERED_RTOL, REORDERED_ATOL);
+}
+
+/** Same tokens, same finished flag, log-probability (and score, when ranked) within tolerance. */
+export function assertSameHypothesis(actual: Hypothesis | ScoredHypothesis, expected: Hypothesis | ScoredHypothesis, label: string): void {
+  assert.deepEqual(Array.from(actual.ids), Array.from(expected.ids), `${label}: tokens`);
+  assert.equal(actual.finished, expected.finished, `${label}: finished`);
+  assertSameLogProb(actual.logProb, expected.logProb, label);
+  const a = actual as Partial<ScoredHypothesis>, e = expected as Partial<ScoredHypothesis>;
+  assert.equal(a.score === undefined, e.score === undefined, `${label}: both or neither ranked`);
+  if (a.score !== undefined && e.score !== undefined) assertSameLogProb(a.score, e.score, `${label}: score`);
+}
+
+/** Per sentence, the same n-best list in the same order. */
+export function assertSameHypothesisLists(actual: readonly (readonly ScoredHypothesis[])[], expected: readonly (readonly ScoredHypothesis[])[], label: string): void {
+  assert.equal(actual.length, expected.length, `${label}: number of sentences`);
+  actual.forEach((list, s) => {
+    const keys = (l: readonly ScoredHypothesis[]): string[] => l.map((h) => Array.from(h.ids).join(' '));
+    assert.deepEqual(keys(list), keys(expected[s]), `${label}: sentence ${s} n-best tokens`);
+    list.forEach((h, k) => assertSameHypothesis(h, expected[s][k], `${label}: sentence ${s} rank ${k}`));
+  });
+}
+
+function assertSameAlternatives(actual: Alternative[] | undefined, expected: Alternative[] | undefined, label: string): void {
+  assert.equal(actual === undefined, expected === undefined, `${label}: alternatives present in both or neither`);
+  if (!actual || !expected) return;
+  assert.deepEqual(actual.map((a) => [a.text, a.finished]), expected.map((a) => [a.text, a.finished]), `${label}: n-best texts`);
+  actual.forEach((a, k) => {
+    assertSameLogProb(a.logProb, expected[k].logProb, `${label}: alternative ${k}`);
+    assertSameLogProb(a.score, expected[k].score, `${label}: alternative ${k} score`);
+  });
+}
+
+function assertSameAttention(actual: AttentionMap | undefined, expected: AttentionMap | undefined, label: string): void {
+  assert.equal(actual === undefined, expected === undefined, `${label}: attention present in both or neither`);
+  if (!actual || !expected) return;
+  assert.deepEqual(actual.sourceTokens, expected.sourceTokens, `${label}: attention source tokens`);
+  assert.deepEqual(actual.outputTokens, expected.outputTokens, `${label}: attention output tokens`);
+  assert.equal(actual.weights.length, expected.weights.length, `${label}: attention rows`);
+  actual.weights.forEach((row, r) => assertSameValues(row, expected.weights[r], `${label}: attention row ${r}`));
+}
+
+/** The same translations, sentence by sentence: every field equal, floats within tolerance. */
+export function assertSameTranslations(actual: readonly Translation[], expected: readonly Translation[], label: string): void {
+  assert.equal(actual.length, expected.length, `${label}: number of translations`);
+  actual.forEach((t, i) => {
+    const e = expected[i], at = `${label}: sentence ${i}`;
+    assert.equal(t.source, e.source, `${at}: source`);
+    assert.equal(t.text, e.text, `${at}: text`);
+    assert.deepEqual(t.unknown, e.unknown, `${at}: unknown`);
+    assert.equal(t.finished, e.finished, `${at}: finished`);
+    assertSameLogProb(t.logProb, e.logProb, at);
+    assertSameAlternatives(t.alternatives, e.alternatives, at);
+    assertSameAttention(t.attention, e.attention, at);
+    const known = new Set(['source', 'text', 'unknown', 'finished', 'logProb', 'alternatives', 'attention']);
+    assert.deepEqual(Object.keys(t).filter((k) => !known.has(k)), Object.keys(e).filter((k) => !known.has(k)), `${at}: other fields`);
+  });
+}
