@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   bleuSignature, chrfSignature, chrfName, referenceCount, scoreCorpus,
-  S2S_VERSION, SACREBLEU_VERSION, SIGNATURE_VERSION,
+  SACREBLEU_VERSION, SIGNATURE_VERSION,
 } from '../src/eval/index.js';
+import { S2S_VERSION } from '../src/bundle/format.js';
 
 const V = SIGNATURE_VERSION;
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

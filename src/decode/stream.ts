@@ -60,36 +60,59 @@ function decodeLine(raw: StreamLine, line: number): string | LineError {
  * Translates a chunk, setting aside every line the translator rejects. The
  * translator validates a whole call before decoding anything, so retrying
  * without a rejected line costs no decoding; any other failure is narrowed
- * down to its line by translating the chunk's lines one by one.
+ * down to its line by translating the chunk's lines one by one. Results are
+ * keyed by each entry's `key`; `lineName` gives the line number for messages.
  */
 function translateChunk(
   translator: Translator,
-  entries: { line: number; text: string }[],
+  entries: { key: number; text: string }[],
   options: TranslateOptions,
+  lineName: (key: number) => number = (key) => key,
 ): Map<number, Translation | LineError> {
   const out = new Map<number, Translation | LineError>();
   let pending = entries;
   while (pending.length > 0) {
     try {
       const results = translator.translate(pending.map((e) => e.text), options);
-      pending.forEach((e, i) => out.set(e.line, results[i]));
+      pending.forEach((e, i) => out.set(e.key, results[i]));
       return out;
     } catch (err) {
       if (err instanceof InputTooLongError && pending[err.index]) {
         const bad = pending[err.index];
-        out.set(bad.line, new LineError(bad.line, 'too-long', `${err.length} characters long; this model accepts at most ${err.limit} (the longest source it was trained on); split it into sentences`, { cause: err }));
+        out.set(bad.key, new LineError(lineName(bad.key), 'too-long', `${err.length} characters long; this model accepts at most ${err.limit} (the longest source it was trained on); split it into sentences`, { cause: err }));
         pending = pending.filter((_, i) => i !== err.index);
         continue;
       }
       if (pending.length === 1) {
-        out.set(pending[0].line, new LineError(pending[0].line, 'failed', (err as Error)?.message ?? String(err), { cause: err }));
+        out.set(pending[0].key, new LineError(lineName(pending[0].key), 'failed', (err as Error)?.message ?? String(err), { cause: err }));
         return out;
       }
-      for (const e of pending) for (const [k, v] of translateChunk(translator, [e], options)) out.set(k, v);
+      for (const e of pending) for (const [k, v] of translateChunk(translator, [e], options, lineName)) out.set(k, v);
       return out;
     }
   }
   return out;
+}
+
+/**
+ * The per-line error handling of translateStream for texts already in
+ * memory: one Translation or LineError per input, in order. `lineNumbers`
+ * names each input in errors (default 1, 2, …), e.g. its line in a file.
+ */
+export function translateLines(
+  texts: readonly StreamLine[],
+  translator: Translator,
+  options: TranslateOptions & { lineNumbers?: readonly number[] } = {},
+): (Translation | LineError)[] {
+  const { lineNumbers, ...translateOptions } = options;
+  // Bad options (beam, nBest…) are the caller's error, not every line's: translating nothing checks them.
+  translator.translate([], translateOptions);
+  if (lineNumbers && lineNumbers.length !== texts.length) throw new RangeError(`lineNumbers has ${lineNumbers.length} entries for ${texts.length} texts`);
+  // Keyed by position, so repeated line numbers cannot collide.
+  const decoded = texts.map((raw, i) => ({ at: i, line: lineNumbers?.[i] ?? i + 1, text: decodeLine(raw, lineNumbers?.[i] ?? i + 1) }));
+  const good = decoded.filter((d): d is { at: number; line: number; text: string } => typeof d.text === 'string');
+  const results = translateChunk(translator, good.map((d) => ({ key: d.at, text: d.text })), translateOptions, (at) => decoded[at].line);
+  return decoded.map((d) => (typeof d.text === 'string' ? results.get(d.at) as Translation | LineError : d.text));
 }
 
 /**
@@ -106,6 +129,7 @@ export async function* translateStream(
   const chunkSize = chunkOption ?? translateOptions.batchSize ?? 64;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be an integer >= 1, got ${chunkSize}`);
   if (onError !== 'skip' && onError !== 'fail') throw new RangeError(`onError must be 'skip' or 'fail', got ${JSON.stringify(onError)}`);
+  translator.translate([], translateOptions);
   let lineNo = 0;
   let chunk: { line: number; raw: StreamLine }[] = [];
   const flush = function* (): Generator<StreamResult> {
@@ -114,7 +138,7 @@ export async function* translateStream(
     // Fail fast: nothing after the first bad line is translated.
     const firstBad = onError === 'fail' ? decoded.find((d) => typeof d.text !== 'string') : undefined;
     const toTranslate = firstBad ? good.filter((d) => d.line < firstBad.line) : good;
-    const results = translateChunk(translator, toTranslate, translateOptions);
+    const results = translateChunk(translator, toTranslate.map((d) => ({ key: d.line, text: d.text })), translateOptions);
     for (const d of decoded) {
       const r = typeof d.text === 'string' ? results.get(d.line) : d.text;
       if (r === undefined) break; // only after the first bad line in 'fail' mode, which threw before

@@ -14,7 +14,7 @@ export { corpusChrf, sentenceChrf, type ChrfOptions, type ChrfResult } from './c
 export { tokenize13a, splitWhitespace, type BleuTokenizer } from './tokenizer13a.js';
 
 export { exactMatch, type ExactMatchOptions } from './exact-match.js';
-export { bleuSignature, chrfSignature, chrfName, referenceCount, S2S_VERSION, SACREBLEU_VERSION, SIGNATURE_VERSION, type ReferenceCount } from './signature.js';
+export { bleuSignature, chrfSignature, chrfName, referenceCount, SACREBLEU_VERSION, SIGNATURE_VERSION, type ReferenceCount } from './signature.js';
 export { groupBySource, referenceStreams, type SourceGroup } from './references.js';
 export { scoreCorpus, type CorpusScores, type BleuScore, type ChrfScore, type MetricOptions } from './score.js';
 export { hypothesisLines, alignHypotheses, LineCountError } from './hypotheses.js';

@@ -2,8 +2,8 @@
  * A corpus scored with every metric s2s reports, each with its
  * sacreBLEU-style signature and the counts a reader needs to cite it.
  */
-import { corpusBleu, type BleuOptions, type CorpusReferences } from './bleu.js';
-import { corpusChrf, type ChrfOptions } from './chrf.js';
+import { corpusBleu, type BleuOptions, type BleuResult, type CorpusReferences } from './bleu.js';
+import { corpusChrf, type ChrfOptions, type ChrfResult } from './chrf.js';
 import { exactMatch } from './exact-match.js';
 import { bleuSignature, chrfSignature, chrfName, referenceCount, type ReferenceCount } from './signature.js';
 
@@ -12,24 +12,15 @@ export interface MetricOptions {
   chrf?: ChrfOptions;
 }
 
-export interface BleuScore {
+/** BLEU with its name and signature. */
+export interface BleuScore extends BleuResult {
   name: 'BLEU';
-  /** 0–100. */
-  score: number;
-  /** Modified n-gram precisions (0–100). */
-  precisions: number[];
-  /** Brevity penalty. */
-  bp: number;
-  sysLen: number;
-  refLen: number;
   signature: string;
 }
 
-export interface ChrfScore {
-  /** chrF2, chrF2++, … (sacreBLEU's names). */
+/** chrF with its sacreBLEU name (chrF2, chrF2++, …) and signature. */
+export interface ChrfScore extends ChrfResult {
   name: string;
-  /** 0–100. */
-  score: number;
   signature: string;
 }
 
@@ -59,8 +50,8 @@ export function scoreCorpus(hypotheses: ReadonlyArray<string>, references: Corpu
     sentences: hypotheses.length,
     nrefs,
     references: total,
-    bleu: { name: 'BLEU', score: bleu.score, precisions: bleu.precisions, bp: bleu.bp, sysLen: bleu.sysLen, refLen: bleu.refLen, signature: bleuSignature(options.bleu, nrefs) },
-    chrf: { name: chrfName(options.chrf), score: chrf.score, signature: chrfSignature(options.chrf, nrefs) },
+    bleu: { ...bleu, name: 'BLEU', signature: bleuSignature(options.bleu, nrefs) },
+    chrf: { ...chrf, name: chrfName(options.chrf), signature: chrfSignature(options.chrf, nrefs) },
     exactMatch: exactMatch(hypotheses, references),
   };
 }

@@ -13,9 +13,7 @@
  */
 import type { BleuOptions, SmoothMethod } from './bleu.js';
 import type { ChrfOptions } from './chrf.js';
-
-/** The s2s release (kept equal to package.json's version; a test checks). */
-export const S2S_VERSION = '0.1.0';
+import { S2S_VERSION } from '../bundle/format.js';
 
 /** The sacreBLEU release the metrics are checked against (test/fixtures/sacrebleu.json). */
 export const SACREBLEU_VERSION = '2.6.0';
