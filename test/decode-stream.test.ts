@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
 import { makeTranslator } from '../src/bundle/format.js';
-import { translateStream, splitLines, LineError, type StreamResult } from '../src/decode/stream.js';
+import { translateStream, splitLines, translateLines, LineError, FLUSH, type StreamResult } from '../src/decode/stream.js';
 
 const setup = tinySetup(24, { latentDim: 16 });
 const translator = makeTranslator(bundlePartsFor(setup, { maxSourceLength: 40 }));
@@ -74,10 +74,37 @@ test('results come out chunk by chunk while the input is still being read (flat 
 
 test('splitLines: LF and CRLF, a last line without newline, lines spanning blocks, empty lines kept', async () => {
   const blocks = ['ab', 'c\r\nd', 'e\n\nf', 'g'].map((s) => utf8.encode(s));
-  const lines = [];
-  for await (const l of splitLines(blocks)) lines.push(new TextDecoder().decode(l));
+  const lines: string[] = [];
+  let flushes = 0;
+  for await (const l of splitLines(blocks)) {
+    if (l === FLUSH) flushes++;
+    else lines.push(new TextDecoder().decode(l));
+  }
   assert.deepEqual(lines, ['abc', 'de', '', 'fg']);
+  assert.equal(flushes, blocks.length, 'one FLUSH after each block read');
   const none = [];
-  for await (const l of splitLines([utf8.encode('x\n')])) none.push(l);
+  for await (const l of splitLines([utf8.encode('x\n')])) if (l !== FLUSH) none.push(l);
   assert.equal(none.length, 1, 'a final newline does not start a line');
+});
+
+test('FLUSH translates a partial chunk at once (a line typed at a terminal is not held back for a full chunk)', async () => {
+  let fed = 0;
+  async function* typed(): AsyncGenerator<string | typeof FLUSH> {
+    for (const s of ['Go.', 'Hi.']) {
+      fed++;
+      yield s;
+      yield FLUSH;
+    }
+  }
+  const seenAfterFeeding: number[] = [];
+  for await (const r of translateStream(typed(), translator, { chunkSize: 64 })) seenAfterFeeding.push(fed);
+  assert.deepEqual(seenAfterFeeding, [1, 2], 'each line comes out before the next is read');
+});
+
+test('translateLines: per-line results for a list, errors named by the given line numbers; bad options throw once', () => {
+  const r = translateLines(['Go.', 'z'.repeat(60), ''], translator, { lineNumbers: [10, 11, 12] });
+  assert.ok(!(r[0] instanceof Error));
+  assert.ok(r[1] instanceof LineError && r[1].line === 11 && /^line 11: 60 characters long/.test(r[1].message));
+  assert.equal((r[2] as { text: string }).text, '');
+  assert.throws(() => translateLines(['Go.'], translator, { beam: 2, nBest: 3 }), /nBest \(3\) must not exceed beam \(2\)/);
 });

@@ -11,6 +11,14 @@ import { InputTooLongError, type Translator, type TranslateOptions, type Transla
 /** A line as text, or as the raw bytes of one line (decoded here, strictly, so invalid UTF-8 is caught). */
 export type StreamLine = string | Uint8Array;
 
+/**
+ * Not a line: "no more input for now". translateStream translates the lines
+ * it holds when it sees one, without waiting for a full chunk, so a line
+ * typed at a terminal is translated at once. splitLines yields one after
+ * the lines of each block it reads.
+ */
+export const FLUSH: unique symbol = Symbol('s2s.stream.flush');
+
 export interface StreamOptions extends TranslateOptions {
   /**
    * Lines translated together (and held in memory) at a time; each chunk's
@@ -121,7 +129,7 @@ export function translateLines(
  * of one chunk: lines are pulled from `lines` only as results are consumed.
  */
 export async function* translateStream(
-  lines: AsyncIterable<StreamLine> | Iterable<StreamLine>,
+  lines: AsyncIterable<StreamLine | typeof FLUSH> | Iterable<StreamLine | typeof FLUSH>,
   translator: Translator,
   options: StreamOptions = {},
 ): AsyncGenerator<StreamResult, void, undefined> {
@@ -150,6 +158,10 @@ export async function* translateStream(
     chunk = [];
   };
   for await (const raw of lines) {
+    if (raw === FLUSH) {
+      if (chunk.length > 0) yield* flush();
+      continue;
+    }
     chunk.push({ line: ++lineNo, raw });
     if (chunk.length >= chunkSize) yield* flush();
   }
@@ -159,9 +171,10 @@ export async function* translateStream(
 /**
  * Splits a byte stream (a file or stdin read in blocks) into lines, as raw
  * bytes for translateStream to decode: LF ends a line, a CR before it is
- * dropped, a final line without LF still counts. Holds only the current line.
+ * dropped, a final line without LF still counts. Holds only the current
+ * line. After the lines of each block comes FLUSH (see there).
  */
-export async function* splitLines(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+export async function* splitLines(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array | typeof FLUSH, void, undefined> {
   let carry: Uint8Array[] = [];
   let carryLength = 0;
   const take = (piece: Uint8Array): Uint8Array => {
@@ -190,6 +203,7 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array> | Iterable<U
       carry.push(chunk.slice(start));
       carryLength += chunk.length - start;
     }
+    yield FLUSH;
   }
   if (carryLength > 0) yield take(new Uint8Array(0));
 }
