@@ -28,7 +28,8 @@ export interface EvaluateOptions {
   /**
    * Which pairs to score. Default 'test' with a model, 'all' with
    * `hypotheses`. With a bundle trained with validation/test files
-   * (`validData`, `testData`), 'validation' and 'test' are those files.
+   * (`validData`, `testData`), 'validation' and 'test' are every line of
+   * those files (`data` is then not needed).
    */
   split?: EvalSplit;
   /** Score these hypotheses (a file path, or the lines) instead of translating: no model needed for split 'all'. */
@@ -99,15 +100,22 @@ export function evaluate(options: EvaluateOptions): EvaluateResult {
   const bundle = options.model === undefined ? null : typeof options.model === 'string' ? loadBundle(options.model) : options.model;
   if (!bundle && options.hypotheses === undefined) throw new ConfigError('evaluate: give a model to translate with, or hypotheses to score');
   const split = options.split ?? (options.hypotheses === undefined ? 'test' : 'all');
-  const corpus = corpusOf(options, bundle);
+  // A bundle trained with its own validation/test files scores those files, every line.
+  const data = bundle?.config.data;
+  const recorded = !data?.validData ? undefined : split === 'validation' ? data.validData : split === 'test' ? data.testData : undefined;
+  if (data?.validData && split === 'test' && !recorded) {
+    throw new ConfigError(`the model was trained with a validation file (${data.validData}) and no test file, so it has no test split; score a test file with split "all" and that file as data`);
+  }
+  if (recorded && !existsSync(recorded)) throw new ConfigError(`${recorded} (the ${split} file recorded in the model bundle): no such file`);
+  const corpus = recorded ?? corpusOf(options, bundle);
   let pairs: SentencePair[];
-  if (split === 'all') pairs = readAll(corpus, bundle);
+  if (split === 'all' || recorded) pairs = readAll(corpus, bundle);
   else {
     if (!bundle) throw new ConfigError(`evaluate: split "${split}" needs the model bundle (it records how the corpus was split); use split "all" to score every line`);
     pairs = readSplit(corpus, bundle.config.data).split[split];
   }
   if (options.limit !== undefined) pairs = pairs.slice(0, options.limit);
-  const what = split === 'all' ? corpus : `the ${split} split of ${corpus}`;
+  const what = split === 'all' || recorded ? corpus : `the ${split} split of ${corpus}`;
   if (pairs.length === 0) throw new ConfigError(`${what} is empty`);
   const multiRef = options.multiRef ?? false;
   const groups = multiRef ? groupBySource(pairs) : null;
