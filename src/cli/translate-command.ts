@@ -13,7 +13,7 @@
 import { createReadStream, statSync, fstatSync } from 'node:fs';
 import { loadBundle } from '../bundle/bundle.js';
 import { openAtomicWriter, writeFileAtomic, type AtomicWriter } from '../bundle/atomic.js';
-import { translateStream, splitLines, type FLUSH, type StreamLine, type StreamResult } from '../decode/stream.js';
+import { translateStream, splitLines, LineError, type FLUSH, type StreamLine, type StreamResult } from '../decode/stream.js';
 import { ConfigError } from '../model/config.js';
 import { createLineProgress, type LineProgress } from './line-progress.js';
 
@@ -109,6 +109,7 @@ export async function translateCommand(texts: string[], o: TranslateCliOptions):
   };
   const plot = o.attentionSvg ? (await import('../plot/index.js')).attentionSvg : null;
 
+  const inputName = o.input ?? (texts.length ? 'arguments' : 'stdin');
   let count = 0;
   let failed = 0;
   try {
@@ -120,7 +121,7 @@ export async function translateCommand(texts: string[], o: TranslateCliOptions):
       count++;
       if (!r.ok) {
         failed++;
-        warn(`s2s: warning: ${o.input ?? (texts.length ? 'argument' : 'stdin')} ${r.error.message}; writing an empty line`);
+        warn(`s2s: warning: ${inputName} ${r.error.message}; writing an empty line`);
       }
       // Each result is written as it comes: a chunk's results come together, as soon as the chunk is translated.
       if (o.json) write(JSON.stringify(jsonRecord(r, Boolean(o.attention))) + '\n');
@@ -146,6 +147,8 @@ export async function translateCommand(texts: string[], o: TranslateCliOptions):
   } catch (err) {
     writer?.abort();
     progress?.clear();
+    // --on-error fail: name the input the line is in.
+    if (err instanceof LineError) throw new LineError(err.line, err.reason, `${err.message.replace(/^line \d+: /, '')} (in ${inputName}; nothing more was translated${o.output ? `, ${o.output} not written` : ''})`, { cause: err });
     throw err;
   }
   progress?.stop();
