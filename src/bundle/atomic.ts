@@ -78,3 +78,45 @@ export function processGone(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
+
+/** A file written piece by piece that appears at its path only when committed (see openAtomicWriter). */
+export interface AtomicWriter {
+  write(data: string | Uint8Array): void;
+  /** Flushes, fsyncs and renames the file into place. */
+  commit(): void;
+  /** Deletes the temporary file; the target stays as it was. */
+  abort(): void;
+}
+
+/**
+ * writeFileAtomic for output too large to hold in memory (a translated
+ * million-line file): pieces go to a temporary file beside the target as
+ * they come; commit() renames it into place.
+ */
+export function openAtomicWriter(path: string): AtomicWriter {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+  const fd = openSync(tmp, 'w');
+  let open = true;
+  const close = (): void => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  return {
+    write(data) {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    },
+    commit() {
+      fsyncSync(fd);
+      close();
+      renameSync(tmp, path);
+      fsyncDir(dir);
+    },
+    abort() {
+      close();
+      try { unlinkSync(tmp); } catch { /* already gone */ }
+    },
+  };
+}

@@ -94,7 +94,7 @@ const BUNDLE_FILES = /^(config|vocab|weights|history)\.json$|^weights-[0-9a-f]{8
  * from a bundle directory (which may also hold a training run's
  * checkpoints) into a clean folder to ship. The content written is the
  * parsed, validated bundle, never bytes copied through links; the corpus
- * path is reduced to its file name, so no path of the training machine
+ * path (and validation/test file paths) are reduced to file names, so no path of the training machine
  * leaves with the model. `out` must not exist or be empty, or hold an
  * earlier export (only bundle files).
  */
@@ -107,6 +107,8 @@ export function exportBundle(modelDir: string, out: string): { dir: string; file
   }
   const config = structuredClone(bundle.config);
   config.data.corpus = basename(config.data.corpus);
+  if (config.data.validData) config.data.validData = basename(config.data.validData);
+  if (config.data.testData) config.data.testData = basename(config.data.testData);
   saveBundle(out, { config, vocabs: bundle.vocabs, model: bundle.model, history: bundle.history });
   const files = readdirSync(out).filter((f) => BUNDLE_FILES.test(f)).sort();
   return { dir: out, files, bytes: files.reduce((n, f) => n + statSync(join(out, f)).size, 0) };

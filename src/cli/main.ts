@@ -4,12 +4,12 @@
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { PRESETS } from '../train/options.js';
 import { train, type TrainRunOptions } from '../train/run.js';
 import { addTrainOptions } from './train-flags.js';
 import { loadBundle, exportBundle, S2S_VERSION } from '../bundle/bundle.js';
-import { evaluate, type EvalSplit } from '../eval/evaluate.js';
+import { translateCommand } from './translate-command.js';
+import { evalCommand } from './eval-command.js';
 import { DECODE_DEFAULTS } from '../decode/options.js';
 import { SERVE_DEFAULTS } from '../serve/options.js';
 import { writeFileAtomic } from '../bundle/atomic.js';
@@ -55,67 +55,6 @@ async function trainCommand(o: TrainRunOptions): Promise<void> {
   }
 }
 
-async function readStdinLines(): Promise<string[]> {
-  const lines: string[] = [];
-  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of rl) lines.push(line);
-  return lines;
-}
-
-interface DecodeCliOptions {
-  batchSize: number;
-  maxLength?: number;
-  beam: number;
-  lengthPenalty: number;
-  nBest?: number;
-}
-
-async function translate(texts: string[], o: DecodeCliOptions & { model: string; showUnknown?: boolean; attentionSvg?: string }): Promise<void> {
-  const bundle = loadBundle(o.model);
-  const inputs = texts.length ? texts : await readStdinLines();
-  if (o.attentionSvg && bundle.config.model.attention === 'none') {
-    throw new Error(`--attention-svg: the model in ${o.model} has no attention (trained with --attention none)`);
-  }
-  const results = bundle.translator.translate(inputs, {
-    batchSize: o.batchSize, maxLength: o.maxLength, beam: o.beam, lengthPenalty: o.lengthPenalty, nBest: o.nBest,
-    attention: Boolean(o.attentionSvg),
-  });
-  if (o.attentionSvg) {
-    const { attentionSvg } = await import('../plot/index.js');
-    // One file per sentence when several are translated: name.svg, name-2.svg, …
-    results.forEach((r, i) => {
-      if (!r.attention) return;
-      const file = i === 0 ? o.attentionSvg as string : (o.attentionSvg as string).replace(/(\.svg)?$/i, `-${i + 1}.svg`);
-      writeFileAtomic(file, attentionSvg(r.attention.sourceTokens, r.attention.outputTokens, r.attention.weights));
-      process.stderr.write(`attention map: ${file}\n`);
-    });
-  }
-  for (const r of results) {
-    if (r.alternatives) {
-      // n-best: one line per hypothesis, "rank<TAB>score<TAB>text", a blank line between sentences.
-      r.alternatives.forEach((a, k) => process.stdout.write(`${k + 1}\t${a.score.toFixed(4)}\t${a.text}\n`));
-      process.stdout.write('\n');
-    } else process.stdout.write(r.text + '\n');
-    if (o.showUnknown && r.unknown.length) process.stderr.write(`unknown in "${r.source}": ${r.unknown.map((u) => JSON.stringify(u)).join(' ')}\n`);
-  }
-}
-
-async function evaluateCommand(o: DecodeCliOptions & { model: string; data: string; split: EvalSplit; report?: string; limit?: number }): Promise<void> {
-  const r = evaluate({
-    model: o.model, data: o.data, split: o.split, limit: o.limit,
-    batchSize: o.batchSize, maxLength: o.maxLength, beam: o.beam, lengthPenalty: o.lengthPenalty,
-  });
-  console.log(`split: ${r.split} (${r.sentences} sentences, ${r.sentencesPerSecond.toFixed(1)} sentences/s)`);
-  console.log(`BLEU: ${r.bleu.score.toFixed(2)}  (${r.bleu.precisions.map((p) => p.toFixed(1)).join('/')}, BP ${r.bleu.bp.toFixed(3)})`);
-  console.log(`chrF: ${r.chrf.score.toFixed(2)}`);
-  console.log(`exact match: ${(r.exactMatch * 100).toFixed(2)}%`);
-  if (o.report) {
-    const rows = r.pairs.map((p, i) => [p.source, p.target, r.hypotheses[i]].map((c) => c.replace(/[\t\n]/g, ' ')).join('\t'));
-    writeFileAtomic(o.report, ['source\treference\thypothesis', ...rows].join('\n') + '\n');
-    console.log(`report: ${o.report}`);
-  }
-}
-
 /** New sentences for the demo: not in the built-in corpus as written, but within its grammar. */
 const DEMO_SENTENCES = ['I am happy.', 'She is tired.', 'We see the cat.', 'They don\'t eat bread.', 'Is the dog hungry?'];
 
@@ -153,22 +92,32 @@ export function buildProgram(): Command {
   addTrainOptions(train_).action((opts: TrainRunOptions) => trainCommand(opts));
   const translate_ = program
     .command('translate')
-    .description('translate sentences given as arguments, or one per line from stdin')
+    .description('translate sentences given as arguments, or one per line from stdin or --input, streaming to stdout or --output')
     .argument('[text...]', 'sentences to translate (default: read stdin)')
     .requiredOption('--model <dir>', 'model bundle directory')
+    .option('--input <file>', 'read sentences from this file, one per line (default: stdin)')
+    .option('--output <file>', 'write translations to this file (it appears complete at the end; default: stdout)')
+    .option('--json', 'one JSON object per input line: line, source, text, unknown tokens, logProb, finished, nBest (with --n-best), error')
+    .option('--attention', 'with --json: add each translation\'s attention weights (models with attention)')
+    .addOption(new Option('--on-error <what>', 'a line that cannot be translated (too long, invalid UTF-8): skip = empty output line, a warning, exit code 3 at the end; fail = stop there').choices(['skip', 'fail']).default('skip'))
+    .option('--progress', 'show progress on stderr (default: when the output is not a terminal and stderr is)')
+    .option('--no-progress', 'never show progress')
     .option('--show-unknown', 'report characters/tokens the model does not know (on stderr)')
     .option('--n-best <n>', 'print the N best translations of each sentence with their scores (needs --beam ≥ N)', int('--n-best', 1))
-    .option('--attention-svg <file>', 'draw the attention heatmap (source against output tokens) as SVG; FILE-2.svg… for further sentences');
-  addDecodeOptions(translate_).action((texts: string[], opts) => translate(texts, opts));
+    .option('--attention-svg <file>', 'draw the attention heatmap (source against output tokens) as SVG; FILE-N.svg for line N > 1');
+  addDecodeOptions(translate_).action((texts: string[], opts) => translateCommand(texts, opts));
   const eval_ = program
     .command('eval')
-    .description('BLEU, chrF and exact match on a split of a corpus, split exactly as in training')
-    .requiredOption('--model <dir>', 'model bundle directory')
-    .requiredOption('--data <path>', 'the corpus file (or "builtin" for the generated corpus)')
-    .addOption(new Option('--split <name>', 'which split to score').choices(['train', 'validation', 'test']).default('test'))
-    .option('--report <file>', 'write source, reference and hypothesis of every sentence (TSV)')
-    .option('--limit <n>', 'score only the first N sentences of the split', int('--limit', 1));
-  addDecodeOptions(eval_).action((opts) => evaluateCommand(opts));
+    .description('BLEU, chrF and exact match, with sacreBLEU-style signatures: a model on a split of a corpus (split exactly as in training) or on every line of a file, or a hypothesis file against a file\'s targets')
+    .option('--model <dir>', 'model bundle directory (not needed with --hyp)')
+    .option('--data <path>', 'the pairs file (or "builtin" for the generated corpus); default: the corpus the model was trained on')
+    .addOption(new Option('--split <name>', 'which pairs to score: a split as in training (with --valid-data/--test-data models: those files), or all = every line of --data (default: test; all with --hyp)').choices(['train', 'validation', 'test', 'all']))
+    .option('--hyp <file>', 'score this file of translations (one line per pair of --data, in order) instead of translating; no model needed')
+    .option('--multi-ref', 'score each distinct source once against all its targets in the file (sacreBLEU with several references)')
+    .option('--json', 'print one JSON object: scores, signatures, counts, speed')
+    .option('--report <file>', 'write source, reference(s) and hypothesis of every sentence (TSV)')
+    .option('--limit <n>', 'score only the first N pairs of the split', int('--limit', 1));
+  addDecodeOptions(eval_).action((opts) => evalCommand(opts));
   program
     .command('serve')
     .description('HTTP JSON API: POST /translate, GET /health, GET /model (and static files with --web)')

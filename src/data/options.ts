@@ -22,4 +22,12 @@ export interface DataOptions {
   level: TokenizerLevel;
   /** BPE merges learned from the training split (level 'bpe'). */
   bpeMerges: number;
+  /**
+   * A validation (dev) file of pairs. When set, every pair of the corpus is
+   * training data (no split is made: `split` is not used) and validation
+   * comes from this file.
+   */
+  validData?: string;
+  /** A test file of pairs, with `validData` (the test split is empty without it). */
+  testData?: string;
 }

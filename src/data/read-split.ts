@@ -18,16 +18,26 @@ export function builtinCorpusText(size = 5000): string {
   return formatCorpusTsv(generateCorpus({ size, seed: 1 }));
 }
 
-/** Reads and splits a corpus without building vocabularies (for evaluation). */
+/**
+ * Reads and splits a corpus without building vocabularies (for evaluation).
+ * With `options.validData` the corpus is all training data and validation
+ * (and test, with `testData`) are read from their own files, with the same
+ * reading options but no `samples` limit; `stats` describes the corpus.
+ * `testData` without `validData` is ignored here (train() refuses it).
+ */
 export function readSplit(corpus: string, options: DataOptions): { stats: CorpusStats; split: DataSplit<SentencePair> } {
   const bytes = corpus === BUILTIN_CORPUS ? builtinCorpusText() : readFileSync(corpus);
-  const { pairs, stats } = parsePairs(bytes, corpus, {
-    samples: options.samples,
+  const reading = {
     skipBadLines: options.skipBadLines,
     normalizeSpaces: options.normalizeSpaces,
     maxSourceLength: options.maxSourceLength,
     maxTargetLength: options.maxTargetLength,
-  });
+  };
+  const { pairs, stats } = parsePairs(bytes, corpus, { ...reading, samples: options.samples });
+  if (options.validData) {
+    const heldOut = (file: string): SentencePair[] => parsePairs(readFileSync(file), file, reading).pairs;
+    return { stats, split: { train: pairs, validation: heldOut(options.validData), test: options.testData ? heldOut(options.testData) : [] } };
+  }
   const split = options.split === 'keras' ? kerasSplit(pairs) : splitBySource(pairs);
   return { stats, split };
 }

@@ -39,6 +39,8 @@ export const TRAIN_SPECS: readonly OptionSpec[] = [
   { flag: 'examples', section: 'run', key: 'examples', kind: 'int', min: 0, help: 'held-out sentences to translate at the end (default: 5)' },
   // data
   { flag: 'samples', section: 'data', key: 'samples', kind: 'samples', help: `first N pairs of the file, or "all" (default: ${both((p) => p.data.samples)})` },
+  { flag: 'valid-data', section: 'data', key: 'validData', kind: 'string', help: 'validation (dev) file of pairs; with it all of --data is training data and no split is made (default: a hash split of --data)' },
+  { flag: 'test-data', section: 'data', key: 'testData', kind: 'string', help: 'test file of pairs, with --valid-data (default: none)' },
   { flag: 'split', section: 'data', key: 'split', kind: 'string', choices: ['hash', 'keras'], help: 'hash: 90/5/5 keyed by source sentence; keras: last 20% as validation (default: hash)' },
   { flag: 'level', section: 'data', key: 'level', kind: 'string', choices: ['char', 'word', 'bpe'], help: `token level (default: ${both((p) => p.data.level)})` },
   { flag: 'bpe-merges', section: 'data', key: 'bpeMerges', kind: 'int', min: 0, help: `BPE merges learned from the training split (default: ${both((p) => p.data.bpeMerges)})` },

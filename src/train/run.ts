@@ -55,6 +55,10 @@ export interface TrainRunOptions {
   skipBadLines?: boolean;
   maxSourceLength?: number;
   maxTargetLength?: number;
+  /** Validation (dev) file of pairs (`--valid-data`): all of `data` is then training data, no split is made. */
+  validData?: string;
+  /** Test file of pairs (`--test-data`), with `validData`. */
+  testData?: string;
   // model
   cell?: ModelConfig['cell'];
   latentDim?: number;
@@ -172,6 +176,16 @@ function resumeCommand(outDir: string, root: string): string {
   return `s2s train --resume ${outDir}${custom ? ` --checkpoint-dir ${root}` : ''}`;
 }
 
+/** The validation and test files exist (checked before anything is read), and a test file comes with a validation file. */
+function checkHeldOutFiles(data: DataOptions): void {
+  if (data.testData && !data.validData) {
+    throw new ConfigError(`--test-data ${data.testData} needs --valid-data too (with a validation file, all of --data is training data; without one, validation and test are split from --data)`);
+  }
+  for (const [flag, file] of [['--valid-data', data.validData], ['--test-data', data.testData]] as const) {
+    if (file !== undefined && !existsSync(file)) throw new ConfigError(`${flag} ${file}: no such file`);
+  }
+}
+
 /** Trains a model as `s2s train` does; see TrainRunOptions. */
 export async function train(options: TrainRunOptions = {}): Promise<TrainRunResult> {
   const log = options.onLog ?? ((): void => {});
@@ -204,6 +218,7 @@ export async function train(options: TrainRunOptions = {}): Promise<TrainRunResu
     state = ckpt.state;
     // The run's own tokenizers and vocabularies, so ids match the checkpoint's weights.
     const tokenizers = { source: tokenizerFromJSON(bundleConfig.tokenizers.source), target: tokenizerFromJSON(bundleConfig.tokenizers.target) };
+    checkHeldOutFiles(bundleConfig.data);
     data = prepareData(bundleConfig.data.corpus, bundleConfig.data, ckpt.bundle.vocabs, tokenizers);
     log(`resuming ${ckpt.path}: epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.step}`);
   } else {
@@ -215,6 +230,7 @@ export async function train(options: TrainRunOptions = {}): Promise<TrainRunResu
     const preset = resolved.preset;
     const corpus = resolved.data ?? BUILTIN_CORPUS;
     if (resolved.data && !existsSync(resolved.data)) throw new ConfigError(`${resolved.data}: no such file`);
+    checkHeldOutFiles(preset.data);
     data = prepareData(corpus, preset.data);
     const modelConfig = { ...preset.model, srcVocabSize: data.vocabs.source.size, tgtVocabSize: data.vocabs.target.size };
     model = new Seq2Seq(modelConfig, preset.train.seed);
@@ -228,7 +244,8 @@ export async function train(options: TrainRunOptions = {}): Promise<TrainRunResu
   }
   const s = data.stats;
   const sizes = { train: data.examples.train.length, validation: data.examples.validation.length, test: data.examples.test.length };
-  log(`corpus ${data.corpus}: ${s.kept} pairs (${s.tooLong} too long, ${s.badLines} bad lines skipped) → train ${sizes.train}, validation ${sizes.validation}, test ${sizes.test}`);
+  const files = bundleConfig.data.validData ? ` (all of it: no split) | validation ${bundleConfig.data.validData}${bundleConfig.data.testData ? `, test ${bundleConfig.data.testData}` : ''}` : '';
+  log(`corpus ${data.corpus}: ${s.kept} pairs (${s.tooLong} too long, ${s.badLines} bad lines skipped) → train ${sizes.train}, validation ${sizes.validation}, test ${sizes.test}${files}`);
   log(`vocabulary: source ${data.vocabs.source.size}, target ${data.vocabs.target.size} | model: ${model.config.cell} ${model.config.layers}×${model.config.latentDim}, ${model.parameterCount().toLocaleString('en')} parameters | kernels: ${kernels().description}`);
   const parts = (history: BundleParts['history']): BundleParts => ({ config: bundleConfig, vocabs: data.vocabs, model, history });
   const trainer = new Trainer(model, { train: data.examples.train, validation: data.examples.validation }, bundleConfig.train, {
