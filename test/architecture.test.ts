@@ -1,7 +1,9 @@
 /**
  * The layering of src/ (docs/architecture.md), checked on every import:
  * static `import … from`, `export … from`, `import type`, `typeof import()`
- * and dynamic `import(...)`. Each file belongs to the layer of its folder;
+ * and dynamic `import(...)`. Each file belongs to the layer of its folder
+ * (modules directly in src/, such as errors.ts, sit below every layer;
+ * src/index.ts and src/browser.ts are the entry points, above all of them);
  * an import may point to its own folder or to a lower layer, never upward,
  * and no two files may import each other through any chain (a cycle). The
  * browser entries' import closures must hold no Node built-in.
@@ -19,8 +21,12 @@ import ts from 'typescript';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** Modules directly in src/ other than the entry points (errors.ts: the S2SError base class): below every layer. */
+const BASE = '.';
+
 /** Layers, lowest first; a file may import its own folder and the folders of lower layers. */
 const LAYERS: readonly (readonly string[])[] = [
+  [BASE],
   ['engine'],
   ['data'],
   ['model'],
@@ -43,13 +49,16 @@ const APP_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   plot: [],
 };
 
-/** Top-level entry points (src/index.ts, src/browser.ts): may import anything; nothing in src/ imports them. */
+/** The package's entry points: may import anything; nothing in src/ imports them. */
+const ENTRIES = new Set(['src/index.ts', 'src/browser.ts']);
 const ENTRY = '';
 
 /** Entries whose whole import closure must run in a browser. */
 const BROWSER_ENTRIES = ['src/browser.ts', 'src/web/browser.ts', 'src/web/web-model.ts'];
 
-const ORDER = LAYERS.map((l) => l.join(' | ')).join(' → ');
+/** A folder as messages name it. */
+const dirName = (folder: string): string => (folder === BASE ? 'src/*.ts' : `${folder}/`);
+const ORDER = LAYERS.map((l) => l.map((f) => (f === BASE ? 'src/*.ts' : f)).join(' | ')).join(' → ');
 
 interface ImportRef {
   specifier: string;
@@ -93,10 +102,10 @@ export function importsOf(path: string, text: string): ImportRef[] {
   return out;
 }
 
-/** The folder of a src/ file ('' for the top-level entries). */
+/** The folder of a src/ file: ENTRY for the entry points, BASE for the other top-level modules. */
 function folderOf(file: string): string {
   const parts = file.split('/');
-  return parts.length > 2 ? parts[1] : ENTRY;
+  return parts.length > 2 ? parts[1] : ENTRIES.has(file) ? ENTRY : BASE;
 }
 
 function layerOf(folder: string): number {
@@ -152,9 +161,9 @@ export function checkArchitecture(files: ReadonlyMap<string, string>): string[] 
       const lf = layerOf(from), lt = layerOf(to);
       if (lt < 0) continue; // reported for the target file itself
       if (lt > lf) {
-        problems.push(`${at} (${target}): ${from}/ must not import ${to}/, a higher layer; imports point down only: ${ORDER}`);
+        problems.push(`${at} (${target}): ${dirName(from)} must not import ${dirName(to)}, a higher layer; imports point down only: ${ORDER}`);
       } else if (lt === lf && !(APP_IMPORTS[from] ?? []).includes(to)) {
-        problems.push(`${at} (${target}): ${from}/ must not import ${to}/ (applications may import only ${JSON.stringify(APP_IMPORTS)})`);
+        problems.push(`${at} (${target}): ${dirName(from)} must not import ${dirName(to)} (applications may import only ${JSON.stringify(APP_IMPORTS)})`);
       }
     }
     graph.set(file, edges);
@@ -299,7 +308,7 @@ test('the checker names the file, the import and the rule for each kind of mista
   ]));
   assert.equal(upward.length, 1);
   assert.match(upward[0], /^src\/bundle\/format\.ts:1 imports '\.\.\/train\/options\.js' \(src\/train\/options\.ts\): bundle\/ must not import train\/, a higher layer/);
-  assert.match(upward[0], /engine → data → model → decode → bundle → eval → train → cli \| serve \| web \| plot/);
+  assert.match(upward[0], /src\/\*\.ts → engine → data → model → decode → bundle → eval → train → cli \| serve \| web \| plot/);
 
   // A dynamic import upward, and one application importing another it may not.
   const sideways = checkArchitecture(new Map([...ok,
@@ -341,4 +350,12 @@ test('the checker names the file, the import and the rule for each kind of mista
   assert.ok(misc.some((p) => /^src\/data\/uses-entry\.ts:2 imports '\.\/missing\.js': src\/data\/missing\.ts is not a file of src\//.test(p)), misc.join('\n'));
   // Entry points themselves import any layer.
   assert.ok(!misc.some((p) => p.startsWith('src/index.ts')), misc.join('\n'));
+
+  // Other top-level modules (errors.ts) sit below every layer: anything imports them, they import no layer.
+  const base = checkArchitecture(new Map([...ok,
+    ['src/errors.ts', "import { t } from './engine/tensor.js';\nexport class S2SError extends Error { t = t; }"],
+    ['src/data/corpus.ts', "import { S2SError } from '../errors.js';\nexport class CorpusError extends S2SError {}"],
+  ]));
+  assert.equal(base.length, 1, base.join('\n'));
+  assert.match(base[0], /^src\/errors\.ts:1 imports '\.\/engine\/tensor\.js' \(src\/engine\/tensor\.ts\): src\/\*\.ts must not import engine\/, a higher layer/);
 });
