@@ -134,6 +134,27 @@ test('the page translates in Chromium, in the browser and on the server, exactly
     assert.match((await page.locator('#engine').textContent()) ?? '', /in this browser · TypeScript kernels/);
     assert.match((await page.locator('#model-info').textContent()) ?? '', /LSTM, 1 × 32 units.*general.*Source vocabulary\d+ characters/s);
     assert.ok(await page.locator('#attention svg.heatmap rect.cell').count() > 0, 'attention map drawn');
+    // Both drawings are src/plot/'s (the attention map's colour bar, the history plot's series), not page copies.
+    assert.equal(await page.locator('#attention svg.heatmap g.colorbar').count(), 1, 'the attention map is plot/attention.ts');
+    assert.ok(await page.locator('figure.curve svg g.series.train-loss circle.point').count() >= 2, 'the curves are plot/history.ts');
+    // Markup in tokens (a server may send anything) stays text: no element is created from it.
+    const hostile = await page.evaluate(async () => {
+      const web = await import(new URL('s2s-web.js', location.href).href) as {
+        attentionFigure(doc: Document, map: { sourceTokens: string[]; outputTokens: string[]; weights: number[][] }): SVGSVGElement;
+      };
+      const bad = '<img src=x onerror="window.__pwned = 1">';
+      const svg = web.attentionFigure(document, { sourceTokens: [bad, '&amp;'], outputTokens: ['</text><script>window.__pwned = 2</script>'], weights: [[0.5, 0.5]] });
+      document.body.appendChild(svg);
+      const out = { imgs: svg.querySelectorAll('img, script').length, labels: [...svg.querySelectorAll('text.label')].map((t) => t.querySelector('title')?.textContent ?? t.textContent), pwned: (window as { __pwned?: number }).__pwned ?? 0 };
+      svg.remove();
+      return out;
+    });
+    assert.deepEqual(hostile, {
+      imgs: 0,
+      // Full tokens (long ones are cut in the label and whole in its tooltip), spaces made visible.
+      labels: ['<img␣src=x␣onerror="window.__pwned␣=␣1">', '&amp;', '</text><script>window.__pwned␣=␣2</script>'],
+      pwned: 0,
+    });
     assert.equal(posts.length, 0, 'nothing was sent anywhere');
 
     // 2. s2s serve with the exported folder: both modes.

@@ -11,7 +11,7 @@
 import { mountPage } from './page.js';
 
 export * from './web-model.js';
-export { mountPage } from './page.js';
+export { mountPage, attentionFigure, historyFigure } from './page.js';
 
 if (typeof document !== 'undefined' && document.getElementById('s2s-app')) {
   void mountPage(document).catch((err: unknown) => {
