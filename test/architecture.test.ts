@@ -360,3 +360,17 @@ test('the checker names the file, the import and the rule for each kind of mista
   assert.equal(base.length, 1, base.join('\n'));
   assert.match(base[0], /^src\/errors\.ts:1 imports '\.\/engine\/tensor\.js' \(src\/engine\/tensor\.ts\): src\/\*\.ts must not import engine\/, a higher layer/);
 });
+
+test('docs/architecture.md has a row for every file of src/', () => {
+  const doc = readFileSync(join(root, 'docs', 'architecture.md'), 'utf8');
+  // A file is named by its path under src/ (`cli/exit.ts`), or by its name in its folder's section (### data/ …).
+  const sections = new Map(doc.split(/^### /m).slice(1).map((sec) => [sec.slice(0, sec.indexOf(' ')), sec]));
+  const missing = [...sourceFiles().keys()].filter((f) => {
+    const path = f.slice('src/'.length);
+    const folder = path.includes('/') ? `${path.slice(0, path.indexOf('/'))}/` : 'src/';
+    const name = f.slice(f.lastIndexOf('/') + 1);
+    const inFolder = path.slice(folder === 'src/' ? 0 : folder.length);
+    return !doc.includes(`\`${path}\``) && !(sections.get(folder) ?? '').includes(`\`${inFolder}\``) && !(sections.get(folder) ?? '').includes(`\`${name}\``);
+  });
+  assert.deepEqual(missing, [], `docs/architecture.md ("Where each concept lives") has no row for: ${missing.join(', ')}`);
+});
