@@ -20,6 +20,7 @@ import { scoreCorpus, type CorpusScores, type MetricOptions } from './score.js';
 /** A split of the training corpus as the bundle made it, or 'all': every line of the file. */
 export type EvalSplit = 'train' | 'validation' | 'test' | 'all';
 
+/** What evaluate() scores and how; see the fields. */
 export interface EvaluateOptions {
   /** A bundle directory, or a bundle already loaded. Needed unless `hypotheses` are given. */
   model?: string | LoadedBundle;
@@ -57,6 +58,7 @@ export interface ScoredSegment {
   line: number;
 }
 
+/** Scores, signatures, counts and speed of an evaluation, with the scored sentences. */
 export interface EvaluateResult extends CorpusScores {
   split: EvalSplit;
   /** The corpus as recorded (a path, or the built-in corpus's name). */
