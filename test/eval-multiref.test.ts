@@ -120,3 +120,18 @@ test('evaluate() without a model: hypotheses against every line of a file, singl
   assert.throws(() => evaluate({ data: join(dir, 'none.tsv'), hypotheses: [] }), /none\.tsv: no such file/);
   rmSync(dir, { recursive: true });
 });
+
+test('evaluate() with a limit checks the hypothesis file against all pairs, then scores the first N', async () => {
+  const { evaluate } = await import('../src/eval/evaluate.js');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 's2s-evallimit-'));
+  const data = join(dir, 'pairs.tsv');
+  writeFileSync(data, 'A\tone\nB\ttwo\nC\tthree\n');
+  const r = evaluate({ data, hypotheses: ['one', 'two', 'wrong'], limit: 2 });
+  assert.equal(r.sentences, 2);
+  assert.equal(r.exactMatch, 1);
+  assert.throws(() => evaluate({ data, hypotheses: ['one', 'two'], limit: 2 }), /2 lines but .*pairs\.tsv has 3 sentence pairs/);
+  rmSync(dir, { recursive: true });
+});
