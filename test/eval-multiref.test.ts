@@ -93,3 +93,45 @@ test('hypothesis files: every line counts, counts must match, with clear errors 
   assert.deepEqual(alignHypotheses(['ha', 'hb'], 3, names, groups), ['ha', 'hb']);
   assert.throws(() => alignHypotheses(['h'], 3, names, groups), /3 \(one per sentence pair\) or 2 \(one per distinct source\)/);
 });
+
+test('evaluate() without a model: hypotheses against every line of a file, single and multi-reference, typed counts and signatures', async () => {
+  const { evaluate } = await import('../src/eval/evaluate.js');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 's2s-evalref-'));
+  const data = join(dir, 'pairs.tsv');
+  writeFileSync(data, 'A\tthe cat\nB\tthe dog\nA\ta cat\n');
+  const single = evaluate({ data, hypotheses: ['a cat', 'the dog', 'a cat'], metrics: { bleu: { maxNgramOrder: 2 } } });
+  assert.equal(single.split, 'all');
+  assert.equal(single.sentences, 3);
+  assert.equal(single.nrefs, 1);
+  assert.equal(single.sentencesPerSecond, null);
+  assert.deepEqual(single.segments.map((s) => s.line), [1, 2, 3]);
+  const multi = evaluate({ data, hypotheses: ['a cat', 'the dog', 'ignored: not the first line of A'], multiRef: true, metrics: { bleu: { maxNgramOrder: 2 } } });
+  assert.equal(multi.sentences, 2);
+  assert.equal(multi.pairCount, 3);
+  assert.equal(multi.nrefs, 'var');
+  assert.deepEqual(multi.segments[0].references, ['the cat', 'a cat']);
+  assert.ok(Math.abs(multi.bleu.score - 100) < 1e-9);
+  assert.equal(multi.signatures.bleu, multi.bleu.signature);
+  assert.match(multi.signatures.chrf, /^nrefs:var\|case:mixed\|eff:yes\|nc:6\|nw:0\|space:no\|version:/);
+  assert.throws(() => evaluate({ data, hypotheses: ['x'], split: 'test' }), /split "test" needs the model bundle/);
+  assert.throws(() => evaluate({ data: join(dir, 'none.tsv'), hypotheses: [] }), /none\.tsv: no such file/);
+  rmSync(dir, { recursive: true });
+});
+
+test('evaluate() with a limit checks the hypothesis file against all pairs, then scores the first N', async () => {
+  const { evaluate } = await import('../src/eval/evaluate.js');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 's2s-evallimit-'));
+  const data = join(dir, 'pairs.tsv');
+  writeFileSync(data, 'A\tone\nB\ttwo\nC\tthree\n');
+  const r = evaluate({ data, hypotheses: ['one', 'two', 'wrong'], limit: 2 });
+  assert.equal(r.sentences, 2);
+  assert.equal(r.exactMatch, 1);
+  assert.throws(() => evaluate({ data, hypotheses: ['one', 'two'], limit: 2 }), /2 lines but .*pairs\.tsv has 3 sentence pairs/);
+  rmSync(dir, { recursive: true });
+});

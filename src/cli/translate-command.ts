@@ -38,11 +38,11 @@ export interface TranslateCliOptions {
   progress?: boolean;
 }
 
-/** Counts the bytes read from a stream as they pass (for the progress bar). */
-async function* counted(source: AsyncIterable<Uint8Array>, onBytes: (n: number) => void): AsyncGenerator<Uint8Array> {
-  for await (const chunk of source) {
-    onBytes(chunk.length);
-    yield chunk;
+/** Reports the bytes of each line (with its newline) passing through, for the progress bar. */
+async function* countLines<T>(source: AsyncIterable<T>, onLine: (bytes: number) => void): AsyncGenerator<T> {
+  for await (const item of source) {
+    if (item instanceof Uint8Array) onLine(item.length + 1);
+    yield item;
   }
 }
 
@@ -81,16 +81,17 @@ export async function translateCommand(texts: string[], o: TranslateCliOptions):
     }
   }
 
+  // Bytes of the lines handed to the translator so far (a chunk ahead of the output at most).
   let bytesRead = 0;
   let lines: AsyncIterable<StreamLine | typeof FLUSH> | Iterable<StreamLine>;
   let totalBytes: number | null = null;
   if (texts.length) lines = texts;
   else if (o.input) {
     totalBytes = statSync(o.input).size;
-    lines = splitLines(counted(createReadStream(o.input), (n) => void (bytesRead += n)));
+    lines = countLines(splitLines(createReadStream(o.input)), (n) => void (bytesRead += n));
   } else {
     totalBytes = stdinSize();
-    lines = splitLines(counted(process.stdin, (n) => void (bytesRead += n)));
+    lines = countLines(splitLines(process.stdin), (n) => void (bytesRead += n));
   }
 
   // A bar only where someone watches it: stdout goes elsewhere and stderr is a terminal (or asked for).

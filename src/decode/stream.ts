@@ -19,6 +19,7 @@ export type StreamLine = string | Uint8Array;
  */
 export const FLUSH: unique symbol = Symbol('s2s.stream.flush');
 
+/** Options of translateStream: the translator's, plus chunking and what a bad line does. */
 export interface StreamOptions extends TranslateOptions {
   /**
    * Lines translated together (and held in memory) at a time; each chunk's
@@ -29,6 +30,7 @@ export interface StreamOptions extends TranslateOptions {
   onError?: 'skip' | 'fail';
 }
 
+/** Why a line was not translated: too long for the model, invalid UTF-8, invalid text (lone surrogate), or the translator failed on it. */
 export type LineErrorReason = 'too-long' | 'invalid-utf8' | 'invalid-text' | 'failed';
 
 /** A line that could not be translated; the message starts with `line N:`. */
@@ -39,6 +41,7 @@ export class LineError extends Error {
   }
 }
 
+/** One result per input line, in input order: its translation, or why it has none. */
 export type StreamResult =
   | { line: number; ok: true; translation: Translation }
   | { line: number; ok: false; source: string; error: LineError };

@@ -20,6 +20,7 @@ import { scoreCorpus, type CorpusScores, type MetricOptions } from './score.js';
 /** A split of the training corpus as the bundle made it, or 'all': every line of the file. */
 export type EvalSplit = 'train' | 'validation' | 'test' | 'all';
 
+/** What evaluate() scores and how; see the fields. */
 export interface EvaluateOptions {
   /** A bundle directory, or a bundle already loaded. Needed unless `hypotheses` are given. */
   model?: string | LoadedBundle;
@@ -57,6 +58,7 @@ export interface ScoredSegment {
   line: number;
 }
 
+/** Scores, signatures, counts and speed of an evaluation, with the scored sentences. */
 export interface EvaluateResult extends CorpusScores {
   split: EvalSplit;
   /** The corpus as recorded (a path, or the built-in corpus's name). */
@@ -114,6 +116,8 @@ export function evaluate(options: EvaluateOptions): EvaluateResult {
     if (!bundle) throw new ConfigError(`evaluate: split "${split}" needs the model bundle (it records how the corpus was split); use split "all" to score every line`);
     pairs = readSplit(corpus, bundle.config.data).split[split];
   }
+  // A hypothesis file covers all the pairs: its length is checked against them before any limit applies.
+  const allPairs = pairs.length;
   if (options.limit !== undefined) pairs = pairs.slice(0, options.limit);
   const what = split === 'all' || recorded ? corpus : `the ${split} split of ${corpus}`;
   if (pairs.length === 0) throw new ConfigError(`${what} is empty`);
@@ -132,7 +136,12 @@ export function evaluate(options: EvaluateOptions): EvaluateResult {
       if (!existsSync(hypothesisFile)) throw new ConfigError(`${hypothesisFile}: no such file`);
       lines = hypothesisLines(readFileSync(hypothesisFile, 'utf8'));
     } else lines = options.hypotheses;
-    hypotheses = alignHypotheses(lines, pairs.length, { hypothesis: hypothesisFile ?? 'the hypotheses', data: what }, groups ?? undefined);
+    const names = { hypothesis: hypothesisFile ?? 'the hypotheses', data: what };
+    if (pairs.length < allPairs) {
+      alignHypotheses(lines, allPairs, names);
+      lines = lines.slice(0, pairs.length);
+    }
+    hypotheses = alignHypotheses(lines, pairs.length, names, groups ?? undefined);
   } else {
     const t0 = performance.now();
     const results = translateLines(sources.map((p) => p.source), (bundle as LoadedBundle).translator, {

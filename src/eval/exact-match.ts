@@ -3,6 +3,7 @@
  */
 import { toReferenceStreams, type CorpusReferences } from './bleu.js';
 
+/** How exactMatch compares a hypothesis with its references. */
 export interface ExactMatchOptions {
   /** Compare after trimming and collapsing whitespace runs to one space; default false. */
   normalizeWhitespace?: boolean;

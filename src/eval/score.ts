@@ -7,6 +7,7 @@ import { corpusChrf, type ChrfOptions, type ChrfResult } from './chrf.js';
 import { exactMatch } from './exact-match.js';
 import { bleuSignature, chrfSignature, chrfName, referenceCount, type ReferenceCount } from './signature.js';
 
+/** Options of the metrics scoreCorpus computes (sacreBLEU's defaults when absent). */
 export interface MetricOptions {
   bleu?: BleuOptions;
   chrf?: ChrfOptions;
@@ -24,6 +25,7 @@ export interface ChrfScore extends ChrfResult {
   signature: string;
 }
 
+/** Every score of a corpus, with the counts and signatures needed to cite it. */
 export interface CorpusScores {
   /** Hypotheses scored (segments). */
   sentences: number;
