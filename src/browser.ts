@@ -39,6 +39,7 @@ export {
   type AttentionMap,
   type TranslatorParts,
 } from './decode/translator.js';
+export { DECODE_DEFAULTS } from './decode/options.js';
 
 // The model
 export { Seq2Seq } from './model/seq2seq.js';

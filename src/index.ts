@@ -19,19 +19,13 @@
 export * from './browser.js';
 
 // Model bundles on disk
-export { loadBundle, saveBundle, type LoadedBundle } from './bundle/bundle.js';
+export { loadBundle, saveBundle, exportBundle, type LoadedBundle } from './bundle/bundle.js';
 
-// Training
+// Training and evaluating, as `s2s train` and `s2s eval` do
+export { train, SaveError, type TrainRunOptions, type TrainRunResult } from './train/run.js';
 export { PRESETS, getPreset, TRAIN_DEFAULTS, type TrainOptions, type DataOptions, type Preset } from './train/options.js';
-export {
-  Trainer,
-  NonFiniteLossError,
-  type TrainerCallbacks,
-  type TrainerState,
-  type EpochRecord,
-  type BatchProgress,
-} from './train/trainer.js';
-export { prepareData, BUILTIN_CORPUS, type PreparedData } from './train/prepare.js';
+export { NonFiniteLossError, type EpochRecord, type BatchProgress } from './train/trainer.js';
+export { evaluate, type EvaluateOptions, type EvaluateResult, type EvalSplit } from './eval/evaluate.js';
 
 // Sentence-pair files and the built-in corpus
 export { readPairs, readPairsSync, parsePairs, CorpusError, type Corpus, type CorpusStats, type ReadPairsOptions, type SentencePair } from './data/corpus.js';
