@@ -13,6 +13,7 @@ import { BundleError, bundleFromFiles, makeTranslator, type BundleParts } from '
 
 export * from './format.js';
 
+/** A bundle loaded from disk, with a translator ready to use. */
 export interface LoadedBundle extends BundleParts {
   translator: Translator;
   dir: string;

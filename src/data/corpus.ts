@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
+/** One source/target pair of a corpus file. */
 export interface SentencePair {
   source: string;
   target: string;
@@ -12,6 +13,7 @@ export interface SentencePair {
   line: number;
 }
 
+/** What reading a corpus file kept and skipped. */
 export interface CorpusStats {
   /** Lines examined (parsing stops early once `samples` pairs are kept). */
   lines: number;
@@ -25,11 +27,13 @@ export interface CorpusStats {
   kept: number;
 }
 
+/** The pairs read from a corpus file and the reading statistics. */
 export interface Corpus {
   pairs: SentencePair[];
   stats: CorpusStats;
 }
 
+/** Options of `readPairs`, `readPairsSync` and `parsePairs`. */
 export interface ReadPairsOptions {
   /** Skip and count malformed lines instead of throwing. Default false. */
   skipBadLines?: boolean;

@@ -15,6 +15,7 @@ export interface DataSplit<T> {
   test: T[];
 }
 
+/** Options of `splitBySource`: split fractions and the hash salt. */
 export interface SplitOptions {
   /** Fraction of distinct sources sent to validation. Default 0.05. */
   validation?: number;

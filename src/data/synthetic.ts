@@ -8,11 +8,13 @@
 import { writeFile } from 'node:fs/promises';
 import { Rng } from '../engine/rng.js';
 
+/** One English → French pair of the built-in corpus. */
 export interface GeneratedPair {
   source: string;
   target: string;
 }
 
+/** Options of `generateCorpus`. */
 export interface GenerateCorpusOptions {
   /** Number of distinct pairs. Default 5000. */
   size?: number;
@@ -345,6 +347,7 @@ export function formatCorpusTsv(pairs: readonly { source: string; target: string
     .join('');
 }
 
+/** Writes pairs as a tab-separated corpus file (source, target), one pair per line. */
 export async function writeCorpusTsv(path: string, pairs: readonly { source: string; target: string }[]): Promise<void> {
   await writeFile(path, formatCorpusTsv(pairs), 'utf8');
 }

@@ -4,9 +4,13 @@
  * of sequence.
  */
 
+/** Id of the padding token in every vocabulary. */
 export const PAD_ID = 0;
+/** Id of the start-of-sequence token (Keras's `\t`). */
 export const BOS_ID = 1;
+/** Id of the end-of-sequence token (Keras's `\n`). */
 export const EOS_ID = 2;
+/** Id of the unknown token: tokens missing from the vocabulary encode to it. */
 export const UNK_ID = 3;
 export const PAD_TOKEN = '<pad>';
 export const BOS_TOKEN = '\t';
@@ -15,6 +19,7 @@ export const UNK_TOKEN = '<unk>';
 /** Reserved tokens in id order. */
 export const SPECIAL_TOKENS: readonly string[] = [PAD_TOKEN, BOS_TOKEN, EOS_TOKEN, UNK_TOKEN];
 
+/** How `Vocab.build` chooses tokens. */
 export interface VocabBuildOptions {
   /** Tokens seen fewer times are left out (they encode as UNK). Default 1. */
   minCount?: number;
@@ -22,6 +27,7 @@ export interface VocabBuildOptions {
   maxSize?: number;
 }
 
+/** A vocabulary as stored in a bundle's vocab.json. */
 export interface VocabJSON {
   format: 's2s-vocab';
   version: 1;
@@ -29,12 +35,14 @@ export interface VocabJSON {
   tokens: string[];
 }
 
+/** A token sequence as ids, with the tokens that became UNK. */
 export interface Encoded {
   ids: Int32Array;
   /** Distinct tokens that were mapped to UNK, in first-seen order. */
   unknown: string[];
 }
 
+/** Token ↔ id table; ids 0–3 are PAD, BOS, EOS and UNK, the rest in a fixed order. */
 export class Vocab {
   private readonly tokens: readonly string[];
   /** Content tokens only: reserved strings in the text are not special. */

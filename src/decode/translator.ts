@@ -16,6 +16,7 @@ import { beamSearch, type ScoredHypothesis } from './beam.js';
 import { DECODE_DEFAULTS } from './options.js';
 import { forcedAttention } from './attention.js';
 
+/** Options of `Translator.translate`. */
 export interface TranslateOptions {
   /** Sentences decoded together. Default `DECODE_DEFAULTS.batchSize` (64). */
   batchSize?: number;
@@ -67,6 +68,7 @@ export interface Alternative {
   finished: boolean;
 }
 
+/** The translation of one input. */
 export interface Translation {
   source: string;
   text: string;
@@ -82,6 +84,7 @@ export interface Translation {
   attention?: AttentionMap;
 }
 
+/** What a Translator is made of (a loaded bundle provides them). */
 export interface TranslatorParts {
   model: Seq2Seq;
   sourceVocab: Vocab;
@@ -94,6 +97,7 @@ export interface TranslatorParts {
   maxInputLength?: number;
 }
 
+/** Text in, text out: tokenizes, encodes, decodes (greedy or beam) in length-sorted batches; results in input order. */
 export class Translator {
   constructor(readonly parts: TranslatorParts) {}
 

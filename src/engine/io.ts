@@ -28,6 +28,7 @@ export interface WeightsIndex {
   tensors: WeightsEntry[];
 }
 
+/** A weights index or blob that is malformed, truncated, corrupted or does not fit the model. */
 export class WeightsError extends Error {
   constructor(message: string) {
     super(message);

@@ -9,6 +9,7 @@
 
 export type Shape = readonly number[];
 
+/** Tensors whose shapes do not fit the operation. */
 export class ShapeError extends Error {
   constructor(message: string) {
     super(message);

@@ -6,6 +6,7 @@
  */
 import { getTokenizer, splitWhitespace, rstripWhitespace, type BleuTokenizer } from './tokenizer13a.js';
 
+/** BLEU smoothing methods, as sacreBLEU names them. */
 export type SmoothMethod = 'none' | 'floor' | 'add-k' | 'exp';
 
 /** sacreBLEU's defaults for the methods that take a value (Chen & Cherry, 2014). */
@@ -16,6 +17,7 @@ const SMOOTH_DEFAULTS: Record<SmoothMethod, number | null> = {
   exp: null,
 };
 
+/** Options of `corpusBleu` and `sentenceBleu` (sacreBLEU's defaults). */
 export interface BleuOptions {
   /** Smoothing method; sacreBLEU's default is 'exp'. */
   smoothMethod?: SmoothMethod;
@@ -35,6 +37,7 @@ export interface BleuOptions {
   effectiveOrder?: boolean;
 }
 
+/** A BLEU score with the statistics it was computed from, as sacreBLEU reports them. */
 export interface BleuResult {
   /** BLEU on the 0–100 scale. */
   score: number;

@@ -20,6 +20,7 @@
 import { removeWhitespace, splitWhitespace } from './tokenizer13a.js';
 import { toReferenceStreams, type CorpusReferences } from './bleu.js';
 
+/** Options of `corpusChrf` and `sentenceChrf` (sacreBLEU's chrF defaults; `wordOrder: 2` is chrF++). */
 export interface ChrfOptions {
   /** Character n-gram order; default 6. */
   charOrder?: number;
@@ -35,6 +36,7 @@ export interface ChrfOptions {
   epsSmoothing?: boolean;
 }
 
+/** A chrF score with its parameters and summed statistics. */
 export interface ChrfResult {
   /** chrF on the 0–100 scale. */
   score: number;

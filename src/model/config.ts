@@ -4,8 +4,10 @@
  * inputs fed one-hot (as an embedding whose rows are the input weights).
  */
 export type CellType = 'lstm' | 'gru';
+/** Attention of the decoder over the encoder states. */
 export type AttentionType = 'none' | 'dot' | 'general' | 'additive';
 
+/** Architecture of a Seq2Seq model; every field is validated by `resolveModelConfig`. */
 export interface ModelConfig {
   /** Recurrent cell. Default 'lstm'. */
   cell: CellType;
@@ -27,6 +29,7 @@ export interface ModelConfig {
   tgtVocabSize: number;
 }
 
+/** Defaults of every architecture field (the Keras seed). */
 export const MODEL_DEFAULTS: Omit<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'> = {
   cell: 'lstm',
   latentDim: 256,
@@ -37,6 +40,7 @@ export const MODEL_DEFAULTS: Omit<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'> 
   attention: 'none',
 };
 
+/** An invalid option or configuration value; the message names the field. */
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);

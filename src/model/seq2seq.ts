@@ -81,6 +81,7 @@ function pick(ids: Int32Array, positions: Int32Array): Int32Array {
   return out;
 }
 
+/** The encoder-decoder model: its parameters and the training, encoder and one-step decoder computations that share them. */
 export class Seq2Seq {
   readonly config: ModelConfig;
   readonly srcEmbedding: Tensor | null;

@@ -7,6 +7,7 @@
  */
 import { el, svgDocument, textWidth, visibleToken, truncate, num, type SvgElement } from './svg.js';
 
+/** Options of `attentionSvg`. */
 export interface AttentionPlotOptions {
   /** Default 'Attention'. */
   title?: string;

@@ -10,6 +10,7 @@ import { el, svgDocument, textWidth, num, type SvgElement } from './svg.js';
 /** The fields of an epoch record the plot reads. */
 export type HistoryPoint = Pick<EpochRecord, 'epoch' | 'trainLoss'> & Partial<Pick<EpochRecord, 'valLoss' | 'valAccuracy' | 'valBleu'>>;
 
+/** Options of `historySvg`. */
 export interface HistoryPlotOptions {
   /** Default 'Training history'. */
   title?: string;
@@ -67,6 +68,7 @@ interface Series {
 
 const finite = (v: number | null | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
+/** The training history as an SVG document: losses on the left axis, validation BLEU and accuracy on the right, the best epoch marked when given. */
 export function historySvg(history: readonly HistoryPoint[], o: HistoryPlotOptions = {}): string {
   const W = o.width ?? 760, H = o.height ?? 440;
   const title = o.title ?? 'Training history';

@@ -31,6 +31,7 @@ export interface BatcherOptions {
   afterBatch?: (goOn: () => void, batchMs: number) => void;
 }
 
+/** The server's translation queue is full (HTTP 503 with Retry-After). */
 export class QueueFullError extends Error {
   constructor(readonly queued: number, readonly capacity: number) {
     super(`the translation queue is full (${queued} of ${capacity} sentences waiting); retry shortly`);
@@ -38,6 +39,7 @@ export class QueueFullError extends Error {
   }
 }
 
+/** The server is shutting down and takes no more sentences. */
 export class BatcherClosedError extends Error {
   constructor() {
     super('the server is shutting down');

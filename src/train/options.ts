@@ -10,6 +10,7 @@ import type { DataOptions } from '../data/options.js';
 // The option types live below bundle/ (which records them); re-exported here for existing imports.
 export type { TrainOptions, DataOptions };
 
+/** A named set of model, training and data options. */
 export interface Preset {
   model: Partial<ModelConfig>;
   train: TrainOptions;
@@ -48,6 +49,7 @@ const SEED_DATA: DataOptions = {
 /** Defaults for any option not given (the seed's). */
 export const TRAIN_DEFAULTS: Readonly<TrainOptions> = SEED_TRAIN;
 
+/** The built-in presets (`train({ preset })`, `s2s train --preset`). */
 export const PRESETS: Record<string, Preset> = {
   /** The Keras example: char LSTM(256), RMSprop, batch 64, 100 epochs, 10,000 samples. */
   seed: { model: { cell: 'lstm', latentDim: 256, layers: 1, embeddingDim: 0, dropout: 0 }, train: SEED_TRAIN, data: SEED_DATA },
@@ -60,6 +62,7 @@ export const PRESETS: Record<string, Preset> = {
   },
 };
 
+/** A copy of the preset of that name; ConfigError for an unknown one. */
 export function getPreset(name: string): Preset {
   const p = PRESETS[name];
   if (!p) throw new ConfigError(`unknown preset "${name}" (known: ${Object.keys(PRESETS).join(', ')})`);

@@ -45,6 +45,7 @@ export interface TrainerState {
   optimizer: OptimizerState | null;
 }
 
+/** Progress after one batch (`onBatch`). */
 export interface BatchProgress {
   epoch: number;
   batch: number;
@@ -67,6 +68,7 @@ export interface TrainerCallbacks {
   onBest?(state: TrainerState): void | Promise<void>;
 }
 
+/** Training stopped on a NaN or infinite loss or gradient (nanPolicy 'stop'). */
 export class NonFiniteLossError extends Error {
   constructor(readonly step: number, readonly loss: number) {
     super(

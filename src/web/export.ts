@@ -18,11 +18,13 @@ import { loadBundle } from '../bundle/bundle.js';
 /** The files of the page itself, as built into dist/web/. */
 export const WEB_ASSETS = ['index.html', 'page.css', 's2s-web.js'] as const;
 
+/** Options of `exportWeb`. */
 export interface ExportOptions {
   /** Where the built page assets are (default: dist/web of this installation). */
   assetsDir?: string;
 }
 
+/** What `exportWeb` wrote. */
 export interface ExportResult {
   outDir: string;
   /** Paths relative to outDir, in the order written. */
