@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { main } from '../dist/src/cli/main.js';
+import { describeFailure } from '../dist/src/cli/exit.js';
+
 main(process.argv).catch((err) => {
-  console.error(`s2s: ${err && err.message ? err.message : err}`);
-  process.exit(1);
+  const { code, message } = describeFailure(err);
+  if (message) console.error(message);
+  process.exit(code);
 });

@@ -15,6 +15,9 @@
  * @packageDocumentation
  */
 
+// Errors: everything s2s raises on purpose extends S2SError
+export { S2SError, ConfigError } from './errors.js';
+
 // Loading a model over HTTP (or from bytes you already have)
 export { WebModel, type LoadOptions as WebLoadOptions, type ModelInfo, type WebTranslation } from './web/browser.js';
 export {
@@ -43,7 +46,7 @@ export { DECODE_DEFAULTS } from './decode/options.js';
 
 // The model
 export { Seq2Seq } from './model/seq2seq.js';
-export { MODEL_DEFAULTS, resolveModelConfig, ConfigError, type ModelConfig, type CellType, type AttentionType } from './model/config.js';
+export { MODEL_DEFAULTS, resolveModelConfig, type ModelConfig, type CellType, type AttentionType } from './model/config.js';
 
 // Text → ids
 export { CharTokenizer, tokenizerFromJSON, type Tokenizer, type TokenizerSpec, type TokenizerLevel } from './data/tokenizer.js';

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { S2SError } from '../errors.js';
 
 /** One source/target pair of a corpus file. */
 export interface SentencePair {
@@ -51,7 +52,7 @@ export interface ReadPairsOptions {
 }
 
 /** A malformed corpus line; `message` starts with `file:line:`. */
-export class CorpusError extends Error {
+export class CorpusError extends S2SError {
   constructor(
     readonly file: string,
     readonly line: number,

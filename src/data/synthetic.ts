@@ -7,6 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Rng } from '../engine/rng.js';
+import { S2SError, ConfigError } from '../errors.js';
 
 /** One English → French pair of the built-in corpus. */
 export interface GeneratedPair {
@@ -324,7 +325,7 @@ export function generateCorpus(options: GenerateCorpusOptions = {}): GeneratedPa
     bySource.set(pair.source, pair.target);
   }
   if (bySource.size < size) {
-    throw new Error(`synthetic grammar produced only ${bySource.size} distinct sentences of at most ${maxSourceLength} characters; asked for ${size}`);
+    throw new ConfigError(`synthetic grammar produced only ${bySource.size} distinct sentences of at most ${maxSourceLength} characters; asked for ${size}`);
   }
   return [...bySource].map(([source, target]) => ({ source, target }));
 }
@@ -341,7 +342,7 @@ export function generateSentence(rng: Rng): GeneratedPair {
 export function formatCorpusTsv(pairs: readonly { source: string; target: string }[]): string {
   return pairs
     .map((p, i) => {
-      if (/[\t\r\n]/.test(p.source + p.target)) throw new Error(`pair ${i}: tab or newline inside a sentence`);
+      if (/[\t\r\n]/.test(p.source + p.target)) throw new S2SError(`pair ${i}: tab or newline inside a sentence`);
       return `${p.source}\t${p.target}\n`;
     })
     .join('');

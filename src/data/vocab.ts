@@ -3,6 +3,7 @@
  * newline characters the Keras character-level example uses as start and end
  * of sequence.
  */
+import { ConfigError } from '../errors.js';
 
 /** Id of the padding token in every vocabulary. */
 export const PAD_ID = 0;
@@ -86,24 +87,24 @@ export class Vocab {
   /** Validates and loads a vocabulary saved with toJSON. */
   static fromJSON(obj: unknown): Vocab {
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-      throw new Error('vocab: expected an object');
+      throw new ConfigError('vocab: expected an object');
     }
     const o = obj as Record<string, unknown>;
-    if (o.format !== 's2s-vocab') throw new Error(`vocab.format: expected "s2s-vocab", got ${JSON.stringify(o.format)}`);
-    if (o.version !== 1) throw new Error(`vocab.version: expected 1, got ${JSON.stringify(o.version)}`);
-    if (!Array.isArray(o.tokens)) throw new Error('vocab.tokens: expected an array of strings');
+    if (o.format !== 's2s-vocab') throw new ConfigError(`vocab.format: expected "s2s-vocab", got ${JSON.stringify(o.format)}`);
+    if (o.version !== 1) throw new ConfigError(`vocab.version: expected 1, got ${JSON.stringify(o.version)}`);
+    if (!Array.isArray(o.tokens)) throw new ConfigError('vocab.tokens: expected an array of strings');
     const tokens = o.tokens as unknown[];
     if (tokens.length < SPECIAL_TOKENS.length) {
-      throw new Error(`vocab.tokens: expected at least ${SPECIAL_TOKENS.length} entries, got ${tokens.length}`);
+      throw new ConfigError(`vocab.tokens: expected at least ${SPECIAL_TOKENS.length} entries, got ${tokens.length}`);
     }
     const seen = new Set<string>();
     tokens.forEach((token, id) => {
-      if (typeof token !== 'string') throw new Error(`vocab.tokens[${id}]: expected a string, got ${typeof token}`);
+      if (typeof token !== 'string') throw new ConfigError(`vocab.tokens[${id}]: expected a string, got ${typeof token}`);
       if (id < SPECIAL_TOKENS.length && token !== SPECIAL_TOKENS[id]) {
-        throw new Error(`vocab.tokens[${id}]: expected reserved token ${JSON.stringify(SPECIAL_TOKENS[id])}, got ${JSON.stringify(token)}`);
+        throw new ConfigError(`vocab.tokens[${id}]: expected reserved token ${JSON.stringify(SPECIAL_TOKENS[id])}, got ${JSON.stringify(token)}`);
       }
-      if (token === '') throw new Error(`vocab.tokens[${id}]: empty token`);
-      if (seen.has(token)) throw new Error(`vocab.tokens[${id}]: duplicate token ${JSON.stringify(token)}`);
+      if (token === '') throw new ConfigError(`vocab.tokens[${id}]: empty token`);
+      if (seen.has(token)) throw new ConfigError(`vocab.tokens[${id}]: duplicate token ${JSON.stringify(token)}`);
       seen.add(token);
     });
     return new Vocab(tokens as string[]);

@@ -15,6 +15,7 @@ import { greedyDecode, type Hypothesis } from './greedy.js';
 import { beamSearch, type ScoredHypothesis } from './beam.js';
 import { DECODE_DEFAULTS } from './options.js';
 import { forcedAttention } from './attention.js';
+import { S2SError } from '../errors.js';
 
 /** Options of `Translator.translate`. */
 export interface TranslateOptions {
@@ -41,7 +42,7 @@ export interface TranslateOptions {
 }
 
 /** An input longer than the translator accepts; nothing was translated. */
-export class InputTooLongError extends RangeError {
+export class InputTooLongError extends S2SError {
   constructor(readonly index: number, readonly length: number, readonly limit: number) {
     super(`input ${index} is ${length} characters long; this model accepts at most ${limit} (the longest source it was trained on). Split it into sentences, or raise maxInputLength.`);
     this.name = 'InputTooLongError';

@@ -5,6 +5,7 @@
  * the bundle layer writes the files.
  */
 import { Tensor, shapeSize } from './tensor.js';
+import { S2SError } from '../errors.js';
 
 export const WEIGHTS_FORMAT = 's2s-weights';
 export const WEIGHTS_VERSION = 1;
@@ -29,7 +30,7 @@ export interface WeightsIndex {
 }
 
 /** A weights index or blob that is malformed, truncated, corrupted or does not fit the model. */
-export class WeightsError extends Error {
+export class WeightsError extends S2SError {
   constructor(message: string) {
     super(message);
     this.name = 'WeightsError';

@@ -5,6 +5,8 @@
  */
 import { kernels } from './kernels/index.js';
 import type { Tensor } from './tensor.js';
+import { ConfigError } from '../errors.js';
+import { WeightsError } from './io.js';
 
 export interface RmspropOptions {
   /** Learning rate (Keras default 0.001). */
@@ -78,7 +80,7 @@ export abstract class Optimizer {
   }
 
   setState(state: OptimizerState): void {
-    if (state.kind !== this.kind) throw new Error(`optimizer state is for ${state.kind}, this optimizer is ${this.kind}`);
+    if (state.kind !== this.kind) throw new WeightsError(`optimizer state is for ${state.kind}, this optimizer is ${this.kind}`);
     this.step = state.step;
     this.learningRate = state.learningRate;
     this.slots.clear();
@@ -86,7 +88,7 @@ export abstract class Optimizer {
       const s = state.slots[p.name as string];
       if (!s) continue;
       for (const [k, v] of Object.entries(s)) {
-        if (v.length !== p.size) throw new Error(`optimizer slot ${p.name}/${k} has ${v.length} values, parameter has ${p.size}`);
+        if (v.length !== p.size) throw new WeightsError(`optimizer slot ${p.name}/${k} has ${v.length} values, parameter has ${p.size}`);
       }
       // Copies, so two optimizers restored from one state do not share buffers.
       this.slots.set(p, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Float32Array.from(v)])));
@@ -145,7 +147,7 @@ export type OptimizerName = 'rmsprop' | 'adam';
 export function createOptimizer(name: OptimizerName, params: Tensor[], learningRate?: number): Optimizer {
   if (name === 'rmsprop') return new RMSprop(params, { learningRate });
   if (name === 'adam') return new Adam(params, { learningRate });
-  throw new Error(`unknown optimizer "${name as string}" (expected rmsprop or adam)`);
+  throw new ConfigError(`unknown optimizer "${name as string}" (expected rmsprop or adam)`);
 }
 
 /**

@@ -6,11 +6,12 @@
  * Under `noGrad` nothing is recorded and intermediate tensors carry no
  * gradient buffers, so inference allocates only its outputs.
  */
+import { S2SError } from '../errors.js';
 
 export type Shape = readonly number[];
 
 /** Tensors whose shapes do not fit the operation. */
-export class ShapeError extends Error {
+export class ShapeError extends S2SError {
   constructor(message: string) {
     super(message);
     this.name = 'ShapeError';

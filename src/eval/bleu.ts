@@ -5,6 +5,7 @@
  * over the corpus before precisions are taken, and its smoothing methods.
  */
 import { getTokenizer, splitWhitespace, rstripWhitespace, type BleuTokenizer } from './tokenizer13a.js';
+import { ConfigError } from '../errors.js';
 
 /** BLEU smoothing methods, as sacreBLEU names them. */
 export type SmoothMethod = 'none' | 'floor' | 'add-k' | 'exp';
@@ -71,7 +72,7 @@ export function toReferenceStreams(
 ): ReadonlyArray<ReadonlyArray<string | null>> {
   if (references.length === 0) {
     if (numHyps === 0) return [[]];
-    throw new Error(`${who}: no references given`);
+    throw new ConfigError(`${who}: no references given`);
   }
   const streams: ReadonlyArray<ReadonlyArray<string | null>> =
     typeof references[0] === 'string'
@@ -80,7 +81,7 @@ export function toReferenceStreams(
   streams.forEach((stream, k) => {
     if (!Array.isArray(stream)) throw new TypeError(`${who}: references must be string[] or string[][]`);
     if (stream.length !== numHyps) {
-      throw new Error(
+      throw new ConfigError(
         `${who}: reference stream ${k} has ${stream.length} segments but there are ${numHyps} hypotheses ` +
           '(multiple references are given as streams: refs[k][i] is the k-th reference of hypothesis i)',
       );
@@ -132,9 +133,9 @@ interface Resolved {
 
 function resolve(options: BleuOptions | undefined, effectiveDefault: boolean): Resolved {
   const smoothMethod = options?.smoothMethod ?? 'exp';
-  if (!(smoothMethod in SMOOTH_DEFAULTS)) throw new Error(`unknown BLEU smoothing method: ${smoothMethod}`);
+  if (!(smoothMethod in SMOOTH_DEFAULTS)) throw new ConfigError(`unknown BLEU smoothing method: ${smoothMethod}`);
   const maxOrder = options?.maxNgramOrder ?? 4;
-  if (!Number.isInteger(maxOrder) || maxOrder < 1) throw new Error(`maxNgramOrder must be a positive integer, got ${maxOrder}`);
+  if (!Number.isInteger(maxOrder) || maxOrder < 1) throw new ConfigError(`maxNgramOrder must be a positive integer, got ${maxOrder}`);
   return {
     smoothMethod,
     smoothValue: options?.smoothValue ?? SMOOTH_DEFAULTS[smoothMethod],
@@ -302,6 +303,6 @@ export function sentenceBleu(
 ): BleuResult {
   const o = resolve(options, true);
   const refs = typeof references === 'string' ? [references] : references;
-  if (refs.length === 0) throw new Error('sentenceBleu: no references given');
+  if (refs.length === 0) throw new ConfigError('sentenceBleu: no references given');
   return corpusStats([hypothesis], refs.map((r) => [r]), o);
 }

@@ -19,6 +19,7 @@
  */
 import { removeWhitespace, splitWhitespace } from './tokenizer13a.js';
 import { toReferenceStreams, type CorpusReferences } from './bleu.js';
+import { ConfigError } from '../errors.js';
 
 /** Options of `corpusChrf` and `sentenceChrf` (sacreBLEU's chrF defaults; `wordOrder: 2` is chrF++). */
 export interface ChrfOptions {
@@ -69,9 +70,9 @@ function resolve(options: ChrfOptions | undefined): Resolved {
     whitespace: options?.whitespace ?? false,
     epsSmoothing: options?.epsSmoothing ?? false,
   };
-  if (!Number.isInteger(o.charOrder) || o.charOrder < 0) throw new Error(`charOrder must be a non-negative integer`);
-  if (!Number.isInteger(o.wordOrder) || o.wordOrder < 0) throw new Error(`wordOrder must be a non-negative integer`);
-  if (o.charOrder + o.wordOrder === 0) throw new Error('chrF needs at least one n-gram order');
+  if (!Number.isInteger(o.charOrder) || o.charOrder < 0) throw new ConfigError(`charOrder must be a non-negative integer`);
+  if (!Number.isInteger(o.wordOrder) || o.wordOrder < 0) throw new ConfigError(`wordOrder must be a non-negative integer`);
+  if (o.charOrder + o.wordOrder === 0) throw new ConfigError('chrF needs at least one n-gram order');
   return o;
 }
 
@@ -235,6 +236,6 @@ export function sentenceChrf(
 ): ChrfResult {
   const o = resolve(options);
   const refs = typeof references === 'string' ? [references] : references;
-  if (refs.length === 0) throw new Error('sentenceChrf: no references given');
+  if (refs.length === 0) throw new ConfigError('sentenceChrf: no references given');
   return corpusStats([hypothesis], refs.map((r) => [r]), o);
 }

@@ -6,6 +6,7 @@
  * differs from JavaScript's `\s`: it adds U+001C–U+001F and U+0085 and lacks
  * U+FEFF. Scores only match sacreBLEU bit for bit if we split the same way.
  */
+import { ConfigError } from '../errors.js';
 
 /** Python's `str.isspace()` set, as a regex class body. */
 const PY_WS = '\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
@@ -69,6 +70,6 @@ export function getTokenizer(name: BleuTokenizer): (line: string) => string {
     case 'none':
       return (line) => line;
     default:
-      throw new Error(`unknown BLEU tokenizer: ${String(name)}`);
+      throw new ConfigError(`unknown BLEU tokenizer: ${String(name)}`);
   }
 }

@@ -3,6 +3,9 @@
  * are the Keras lstm_seq2seq seed: one LSTM layer of 256 units on each side,
  * inputs fed one-hot (as an embedding whose rows are the input weights).
  */
+import { ConfigError } from '../errors.js';
+
+/** Recurrent cell of encoder and decoder. */
 export type CellType = 'lstm' | 'gru';
 /** Attention of the decoder over the encoder states. */
 export type AttentionType = 'none' | 'dot' | 'general' | 'additive';
@@ -40,13 +43,8 @@ export const MODEL_DEFAULTS: Omit<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'> 
   attention: 'none',
 };
 
-/** An invalid option or configuration value; the message names the field. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+// Declared below every layer (data and engine raise it too); re-exported here, where it began.
+export { ConfigError };
 
 /** Fills defaults and validates every field, naming the bad one. */
 export function resolveModelConfig(partial: Partial<ModelConfig> & Pick<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'>, where = 'model config'): ModelConfig {

@@ -6,6 +6,7 @@
  * loop (setImmediate) between batches: requests that arrived meanwhile get
  * parsed and queued before the next batch is taken.
  */
+import { S2SError } from '../errors.js';
 
 /** Decoding options that must be equal for sentences to share a translate call. */
 export interface BatchKey {
@@ -32,7 +33,7 @@ export interface BatcherOptions {
 }
 
 /** The server's translation queue is full (HTTP 503 with Retry-After). */
-export class QueueFullError extends Error {
+export class QueueFullError extends S2SError {
   constructor(readonly queued: number, readonly capacity: number) {
     super(`the translation queue is full (${queued} of ${capacity} sentences waiting); retry shortly`);
     this.name = 'QueueFullError';
@@ -40,7 +41,7 @@ export class QueueFullError extends Error {
 }
 
 /** The server is shutting down and takes no more sentences. */
-export class BatcherClosedError extends Error {
+export class BatcherClosedError extends S2SError {
   constructor() {
     super('the server is shutting down');
     this.name = 'BatcherClosedError';

@@ -24,6 +24,7 @@ import { prepareData, type PreparedData } from './prepare.js';
 import { BUILTIN_CORPUS } from '../data/read-split.js';
 import { readConfigFile, resolveTraining } from './config.js';
 import { ConfigError } from '../model/config.js';
+import { S2SError } from '../errors.js';
 
 /**
  * Options of a training run: every `s2s train` flag in camelCase, with the
@@ -155,7 +156,7 @@ function latestName(root: string): string | null {
 }
 
 /** A checkpoint or bundle write failed (disk full, I/O error); the message says what is still safe on disk. */
-export class SaveError extends Error {
+export class SaveError extends S2SError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SaveError';

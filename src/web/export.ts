@@ -14,6 +14,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBundle } from '../bundle/bundle.js';
+import { S2SError, ConfigError } from '../errors.js';
 
 /** The files of the page itself, as built into dist/web/. */
 export const WEB_ASSETS = ['index.html', 'page.css', 's2s-web.js'] as const;
@@ -47,14 +48,14 @@ export function defaultAssetsDir(): string {
 export function exportWeb(modelDir: string, outDir: string, options: ExportOptions = {}): ExportResult {
   const assets = options.assetsDir ?? defaultAssetsDir();
   for (const f of WEB_ASSETS) {
-    if (!existsSync(join(assets, f))) throw new Error(`${join(assets, f)}: missing; build the web page first with \`npm run build\``);
+    if (!existsSync(join(assets, f))) throw new S2SError(`${join(assets, f)}: missing; build the web page first with \`npm run build\``);
   }
   loadBundle(modelDir);
   const weightsIndex = JSON.parse(readFileSync(join(modelDir, 'weights.json'), 'utf8')) as { file: string };
   const modelFiles = ['config.json', 'vocab.json', 'weights.json', weightsIndex.file];
   if (existsSync(join(modelDir, 'history.json'))) modelFiles.push('history.json');
 
-  if (resolve(outDir) === resolve(modelDir)) throw new Error(`${outDir}: the output folder must not be the model folder`);
+  if (resolve(outDir) === resolve(modelDir)) throw new ConfigError(`${outDir}: the output folder must not be the model folder`);
   const modelOut = join(outDir, 'model');
   mkdirSync(outDir, { recursive: true });
   rmSync(modelOut, { recursive: true, force: true });

@@ -5,6 +5,7 @@
  */
 import type { Kernels } from './types.js';
 import { jsKernels } from './js.js';
+import { S2SError, ConfigError } from '../../errors.js';
 
 export type { Kernels, UnaryOp } from './types.js';
 export { jsKernels } from './js.js';
@@ -50,10 +51,10 @@ export function kernels(): Kernels {
     active = jsKernels;
   } else if (wanted === 'native') {
     const native = loadNativeKernels();
-    if (!native) throw new Error(`S2S_KERNELS=native but the native addon cannot be loaded: ${nativeError}. Build it with \`npm run build:native\`.`);
+    if (!native) throw new ConfigError(`S2S_KERNELS=native but the native addon cannot be loaded: ${nativeError}. Build it with \`npm run build:native\`.`);
     active = native;
   } else if (wanted !== undefined && wanted !== '' && wanted !== 'auto') {
-    throw new Error(`S2S_KERNELS must be "native", "js" or "auto", got "${wanted}"`);
+    throw new ConfigError(`S2S_KERNELS must be "native", "js" or "auto", got "${wanted}"`);
   } else {
     active = loadNativeKernels() ?? jsKernels;
   }
@@ -65,7 +66,7 @@ export function setKernels(k: Kernels | 'js' | 'native'): Kernels {
   if (k === 'js') active = jsKernels;
   else if (k === 'native') {
     const native = loadNativeKernels();
-    if (!native) throw new Error(`native kernels unavailable: ${nativeError}`);
+    if (!native) throw new S2SError(`native kernels unavailable: ${nativeError}`);
     active = native;
   } else active = k;
   return active;
