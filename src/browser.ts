@@ -19,7 +19,7 @@
 export { S2SError, ConfigError } from './errors.js';
 
 // Loading a model over HTTP (or from bytes you already have)
-export { WebModel, type LoadOptions as WebLoadOptions, type ModelInfo, type WebTranslation } from './web/browser.js';
+export { WebModel, type LoadOptions as WebLoadOptions, type ModelInfo, type WebTranslation } from './web/web-model.js';
 export {
   bundleFromFiles,
   makeTranslator,
@@ -43,13 +43,16 @@ export {
   type TranslatorParts,
 } from './decode/translator.js';
 export { DECODE_DEFAULTS } from './decode/options.js';
+export { translateStream, translateLines, LineError, type StreamOptions, type StreamResult, type StreamLine, type LineErrorReason } from './decode/stream.js';
 
 // The model
 export { Seq2Seq } from './model/seq2seq.js';
 export { MODEL_DEFAULTS, resolveModelConfig, type ModelConfig, type CellType, type AttentionType } from './model/config.js';
 
 // Text → ids
-export { CharTokenizer, tokenizerFromJSON, type Tokenizer, type TokenizerSpec, type TokenizerLevel } from './data/tokenizer.js';
+export { type Tokenizer, type TokenizerSpec, type TokenizerLevel } from './data/tokenizer.js';
+export { tokenizerFromJSON } from './data/tokenizer-factory.js';
+export { CharTokenizer } from './data/char.js';
 export { WordTokenizer } from './data/word.js';
 export { BpeTokenizer, learnBpe, type BpeModel, type BpeSpec, type LearnBpeOptions } from './data/bpe.js';
 export { Vocab, PAD_ID, BOS_ID, EOS_ID, UNK_ID, type VocabJSON, type VocabBuildOptions, type Encoded } from './data/vocab.js';
@@ -71,6 +74,18 @@ export {
   type CorpusReferences,
   type SmoothMethod,
   type BleuTokenizer,
+  scoreCorpus,
+  bleuSignature,
+  chrfSignature,
+  groupBySource,
+  alignHypotheses,
+  hypothesisLines,
+  LineCountError,
+  type CorpusScores,
+  type BleuScore,
+  type ChrfScore,
+  type MetricOptions,
+  type SourceGroup,
 } from './eval/index.js';
 
 // Plots (SVG documents as strings)

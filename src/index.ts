@@ -28,11 +28,15 @@ export { NonFiniteLossError, type EpochRecord, type BatchProgress } from './trai
 export { evaluate, type EvaluateOptions, type EvaluateResult, type EvalSplit } from './eval/evaluate.js';
 
 // Sentence-pair files and the built-in corpus
+export { readSplit, BUILTIN_CORPUS } from './data/read-split.js';
 export { readPairs, readPairsSync, parsePairs, CorpusError, type Corpus, type CorpusStats, type ReadPairsOptions, type SentencePair } from './data/corpus.js';
 export { generateCorpus, formatCorpusTsv, writeCorpusTsv, type GeneratedPair, type GenerateCorpusOptions } from './data/synthetic.js';
 
 // Serving
-export { createServer, runServer, HttpError, type ServeOptions, type ServeLimits, type S2SServer } from './serve/server.js';
+export { createServer, type ServeOptions, type ServeLimits, type S2SServer } from './serve/server.js';
+export { runServer } from './serve/run.js';
+export { SERVE_DEFAULTS } from './serve/options.js';
+export { HttpError } from './serve/http.js';
 export { QueueFullError, BatcherClosedError } from './serve/batcher.js';
 
 // The browser page

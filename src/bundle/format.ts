@@ -12,6 +12,7 @@ import type { TokenizerSpec } from '../data/tokenizer.js';
 import { tokenizerFromJSON } from '../data/tokenizer-factory.js';
 import { Translator } from '../decode/translator.js';
 import type { TrainOptions, DataOptions, EpochRecord } from '../model/training.js';
+import { S2SError } from '../errors.js';
 
 export const BUNDLE_FORMAT = 's2s-model';
 export const BUNDLE_VERSION = 1;
@@ -35,7 +36,7 @@ export interface BundleParts {
   history: EpochRecord[];
 }
 
-export class BundleError extends Error {
+export class BundleError extends S2SError {
   constructor(message: string) {
     super(message);
     this.name = 'BundleError';

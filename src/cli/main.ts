@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PRESETS } from '../train/options.js';
 import { train, type TrainRunOptions } from '../train/run.js';
 import { addTrainOptions } from './train-flags.js';
-import { loadBundle, exportBundle, S2S_VERSION } from '../bundle/bundle.js';
+import { loadBundle, exportBundle, S2S_VERSION, BundleError } from '../bundle/bundle.js';
 import { translateCommand } from './translate-command.js';
 import { evalCommand } from './eval-command.js';
 import { DECODE_DEFAULTS } from '../decode/options.js';
@@ -188,7 +188,7 @@ export function buildProgram(): Command {
       const { mkdirSync: mkdir } = await import('node:fs');
       const { dirname } = await import('node:path');
       const bundle = loadBundle(o.model);
-      if (bundle.history.length === 0) throw new Error(`${join(o.model, 'history.json')}: no epochs recorded`);
+      if (bundle.history.length === 0) throw new BundleError(`${join(o.model, 'history.json')}: no epochs recorded`);
       mkdir(dirname(o.out), { recursive: true });
       writeFileAtomic(o.out, historySvg(bundle.history, { subtitle: o.model, bestEpoch: bestEpoch(bundle.history, bundle.config.train?.monitor ?? 'loss') }));
       console.log(o.out);
@@ -197,5 +197,12 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  const program = buildProgram();
+  // Usage errors reject with a CommanderError instead of exiting, so bin/s2s.js picks the exit code (cli/exit.ts).
+  const overrideExit = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(overrideExit);
+  };
+  overrideExit(program);
+  await program.parseAsync(argv);
 }

@@ -24,6 +24,7 @@
 import type { BpeSpec, Tokenizer, TokenizerSpec } from './tokenizer.js';
 import { compareCodePoints } from './vocab.js';
 import { WordTokenizer } from './word.js';
+import { ConfigError } from '../errors.js';
 
 /** Appended to a word's last symbol while learning and applying. */
 export const END_OF_WORD = '</w>';
@@ -322,13 +323,13 @@ export class BpeTokenizer implements Tokenizer {
 
   /** Validates a BPE spec; errors name the offending field. */
   static fromJSON(spec: unknown): BpeTokenizer {
-    if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new Error('tokenizer spec: expected an object');
+    if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new ConfigError('tokenizer spec: expected an object');
     const o = spec as Record<string, unknown>;
-    if (o.level !== 'bpe') throw new Error(`tokenizer spec.level: expected "bpe", got ${JSON.stringify(o.level)}`);
+    if (o.level !== 'bpe') throw new ConfigError(`tokenizer spec.level: expected "bpe", got ${JSON.stringify(o.level)}`);
     if (o.pretokenizer !== undefined && o.pretokenizer !== 'word') {
-      throw new Error(`tokenizer spec.pretokenizer: expected "word", got ${JSON.stringify(o.pretokenizer)}`);
+      throw new ConfigError(`tokenizer spec.pretokenizer: expected "word", got ${JSON.stringify(o.pretokenizer)}`);
     }
-    if (!Array.isArray(o.merges)) throw new Error(`tokenizer spec.merges: expected an array of [left, right] string pairs, got ${describe(o.merges)}`);
+    if (!Array.isArray(o.merges)) throw new ConfigError(`tokenizer spec.merges: expected an array of [left, right] string pairs, got ${describe(o.merges)}`);
     // Every merge must join two symbols that exist by then: single characters
     // (the last one of a word with END_OF_WORD) or earlier merge results.
     const known = new Set<string>();
@@ -340,18 +341,18 @@ export class BpeTokenizer implements Tokenizer {
     const merges: [string, string][] = [];
     (o.merges as unknown[]).forEach((m, i) => {
       const where = `tokenizer spec.merges[${i}]`;
-      if (!Array.isArray(m) || m.length !== 2) throw new Error(`${where}: expected a [left, right] pair, got ${describe(m)}`);
+      if (!Array.isArray(m) || m.length !== 2) throw new ConfigError(`${where}: expected a [left, right] pair, got ${describe(m)}`);
       const [a, b] = m as unknown[];
-      if (typeof a !== 'string' || a === '') throw new Error(`${where}[0]: expected a non-empty string, got ${describe(a)}`);
-      if (typeof b !== 'string' || b === '') throw new Error(`${where}[1]: expected a non-empty string, got ${describe(b)}`);
+      if (typeof a !== 'string' || a === '') throw new ConfigError(`${where}[0]: expected a non-empty string, got ${describe(a)}`);
+      if (typeof b !== 'string' || b === '') throw new ConfigError(`${where}[1]: expected a non-empty string, got ${describe(b)}`);
       if (a.endsWith(END_OF_WORD) || !(known.has(a) || isChar(a, false))) {
-        throw new Error(`${where}[0]: ${JSON.stringify(a)} is neither a character nor the result of an earlier merge`);
+        throw new ConfigError(`${where}[0]: ${JSON.stringify(a)} is neither a character nor the result of an earlier merge`);
       }
       if (!(known.has(b) || isChar(b, true))) {
-        throw new Error(`${where}[1]: ${JSON.stringify(b)} is neither a character nor the result of an earlier merge`);
+        throw new ConfigError(`${where}[1]: ${JSON.stringify(b)} is neither a character nor the result of an earlier merge`);
       }
       const pairKey = JSON.stringify([a, b]);
-      if (seen.has(pairKey)) throw new Error(`${where}: duplicate merge ${pairKey}`);
+      if (seen.has(pairKey)) throw new ConfigError(`${where}: duplicate merge ${pairKey}`);
       seen.add(pairKey);
       known.add(a + b);
       merges.push([a, b]);

@@ -7,11 +7,12 @@ import type { Tokenizer } from './tokenizer.js';
 import { CharTokenizer } from './char.js';
 import { WordTokenizer } from './word.js';
 import { BpeTokenizer } from './bpe.js';
+import { ConfigError } from '../errors.js';
 
 /** Rebuilds a tokenizer from its spec (as stored in a model bundle); errors name the bad field. */
 export function tokenizerFromJSON(spec: unknown): Tokenizer {
   if (typeof spec !== 'object' || spec === null || !('level' in spec)) {
-    throw new Error('tokenizer spec: expected an object with a "level" field');
+    throw new ConfigError('tokenizer spec: expected an object with a "level" field');
   }
   const level = (spec as { level: unknown }).level;
   switch (level) {
@@ -22,6 +23,6 @@ export function tokenizerFromJSON(spec: unknown): Tokenizer {
     case 'bpe':
       return BpeTokenizer.fromJSON(spec);
     default:
-      throw new Error(`tokenizer spec.level: unknown level ${JSON.stringify(level)}`);
+      throw new ConfigError(`tokenizer spec.level: unknown level ${JSON.stringify(level)}`);
   }
 }

@@ -7,6 +7,7 @@
  * Node imports (TextDecoder is a global in both).
  */
 import { InputTooLongError, type Translator, type TranslateOptions, type Translation } from './translator.js';
+import { S2SError } from '../errors.js';
 
 /** A line as text, or as the raw bytes of one line (decoded here, strictly, so invalid UTF-8 is caught). */
 export type StreamLine = string | Uint8Array;
@@ -34,7 +35,7 @@ export interface StreamOptions extends TranslateOptions {
 export type LineErrorReason = 'too-long' | 'invalid-utf8' | 'invalid-text' | 'failed';
 
 /** A line that could not be translated; the message starts with `line N:`. */
-export class LineError extends Error {
+export class LineError extends S2SError {
   constructor(readonly line: number, readonly reason: LineErrorReason, detail: string, options?: { cause?: unknown }) {
     super(`line ${line}: ${detail}`, options);
     this.name = 'LineError';

@@ -3,9 +3,10 @@
  * earlier run): its lines line up with the pairs of a data file.
  */
 import type { SourceGroup } from './references.js';
+import { S2SError } from '../errors.js';
 
 /** The hypothesis file and the data file disagree on how many sentences there are. */
-export class LineCountError extends Error {
+export class LineCountError extends S2SError {
   constructor(message: string, readonly hypothesisLines: number, readonly expected: number) {
     super(message);
     this.name = 'LineCountError';

@@ -5,6 +5,7 @@
  * while sacreBLEU's multi-reference mode scores it once against all of
  * them. These helpers turn pairs into that layout.
  */
+import { ConfigError } from '../errors.js';
 
 /** One distinct source with every target it has in the file, in file order. */
 export interface SourceGroup {
@@ -41,7 +42,7 @@ export function groupBySource(pairs: ReadonlyArray<{ source: string; target: str
 export function referenceStreams(references: ReadonlyArray<ReadonlyArray<string>>): (string | null)[][] {
   let most = 0;
   for (const refs of references) {
-    if (refs.length === 0) throw new Error('referenceStreams: a segment has no reference');
+    if (refs.length === 0) throw new ConfigError('referenceStreams: a segment has no reference');
     most = Math.max(most, refs.length);
   }
   return Array.from({ length: most }, (_, k) => references.map((refs) => refs[k] ?? null));

@@ -5,11 +5,13 @@
  */
 import type http from 'node:http';
 import { isIP } from 'node:net';
+import { S2SError } from '../errors.js';
 
 /** An error answered with its status and message as {"error": message}. Status 499 means the client went away. */
-export class HttpError extends Error {
+export class HttpError extends S2SError {
   constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
+    this.name = 'HttpError';
   }
 }
 

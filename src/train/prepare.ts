@@ -14,6 +14,7 @@ import { BpeTokenizer, learnBpe } from '../data/bpe.js';
 import { Vocab } from '../data/vocab.js';
 import { encodePairs, PackedExamples } from '../data/batching.js';
 import type { DataOptions } from '../data/options.js';
+import { S2SError, ConfigError } from '../errors.js';
 
 // Reading and splitting moved to the data layer (eval/ needs it too); re-exported for existing imports.
 export { BUILTIN_CORPUS, builtinCorpusText, readSplit } from '../data/read-split.js';
@@ -51,14 +52,14 @@ export function buildTokenizers(train: readonly SentencePair[], options: Pick<Da
       return { source: new WordTokenizer(), target: new WordTokenizer() };
     case 'bpe': {
       const merges = options.bpeMerges ?? 8000;
-      if (!(Number.isInteger(merges) && merges >= 0)) throw new Error(`data.bpeMerges must be an integer ≥ 0, got ${JSON.stringify(merges)}`);
+      if (!(Number.isInteger(merges) && merges >= 0)) throw new ConfigError(`data.bpeMerges must be an integer ≥ 0, got ${JSON.stringify(merges)}`);
       return {
         source: new BpeTokenizer(learnBpe(train.map((p) => p.source), { merges })),
         target: new BpeTokenizer(learnBpe(train.map((p) => p.target), { merges })),
       };
     }
     default:
-      throw new Error(`data.level must be char, word or bpe, got ${JSON.stringify(level)}`);
+      throw new ConfigError(`data.level must be char, word or bpe, got ${JSON.stringify(level)}`);
   }
 }
 
@@ -76,12 +77,12 @@ export function prepareData(
   tokenizers?: { source: Tokenizer; target: Tokenizer },
 ): PreparedData {
   const { stats, split } = readSplit(corpus, options);
-  if (split.train.length === 0) throw new Error(`${corpus}: no training pairs after reading and splitting (${stats.kept} pairs kept)`);
+  if (split.train.length === 0) throw new S2SError(`${corpus}: no training pairs after reading and splitting (${stats.kept} pairs kept)`);
   const level = options.level ?? 'char';
   if (tokenizers) {
     for (const side of ['source', 'target'] as const) {
       if (tokenizers[side].level !== level) {
-        throw new Error(`${side} tokenizer is ${tokenizers[side].level}-level but data.level is ${JSON.stringify(level)}`);
+        throw new ConfigError(`${side} tokenizer is ${tokenizers[side].level}-level but data.level is ${JSON.stringify(level)}`);
       }
     }
   }

@@ -12,6 +12,7 @@ import { planEpoch, makeBatch, type ExampleList } from '../data/batching.js';
 import type { Seq2Seq } from '../model/seq2seq.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './options.js';
 import type { EpochRecord } from '../model/training.js';
+import { S2SError } from '../errors.js';
 
 export type { EpochRecord };
 
@@ -69,7 +70,7 @@ export interface TrainerCallbacks {
 }
 
 /** Training stopped on a NaN or infinite loss or gradient (nanPolicy 'stop'). */
-export class NonFiniteLossError extends Error {
+export class NonFiniteLossError extends S2SError {
   constructor(readonly step: number, readonly loss: number) {
     super(
       `${Number.isFinite(loss) ? 'a gradient became non-finite' : `training loss became ${loss}`} at step ${step}; the last good checkpoint is kept. ` +
@@ -116,7 +117,7 @@ export class Trainer {
   ) {
     this.options = { ...TRAIN_DEFAULTS, ...options };
     validateTrainOptions(this.options);
-    if (data.train.length === 0) throw new Error('no training examples (is the training split empty?)');
+    if (data.train.length === 0) throw new S2SError('no training examples (is the training split empty?)');
     this.optimizer = createOptimizer(this.options.optimizer, model.parameters(), this.options.learningRate);
     this.dataRng = new Rng(this.options.seed * 2 + 1);
     this.dropoutRng = new Rng(this.options.seed * 2 + 2);

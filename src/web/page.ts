@@ -11,6 +11,7 @@ import { attentionSvg } from '../plot/attention.js';
 import { historySvg, bestEpoch } from '../plot/history.js';
 import { WebModel, useModel, tokenSurface, type AttentionMap, type ModelInfo, type WebTranslation } from './web-model.js';
 import { askServer, probeServer } from './server-client.js';
+import { S2SError } from '../errors.js';
 
 type Mode = 'browser' | 'server';
 
@@ -192,7 +193,7 @@ export async function mountPage(doc: Document): Promise<void> {
       const texts = lines.map(() => '');
       let maps: (AttentionMap | null)[];
       if (mode === 'browser') {
-        if (!model) throw new Error('the model is not loaded in this browser');
+        if (!model) throw new S2SError('the model is not loaded in this browser');
         let results: WebTranslation[];
         try {
           results = model.translateMany(nonEmpty.map((x) => x.l));
@@ -200,7 +201,7 @@ export async function mountPage(doc: Document): Promise<void> {
           // The translator refuses inputs longer than the model was trained on; name the line.
           const e = err as Error & { index?: number; length?: number; limit?: number };
           if (e.name === 'InputTooLongError' && typeof e.index === 'number' && nonEmpty[e.index]) {
-            throw new Error(`line ${nonEmpty[e.index].i + 1} is ${e.length} characters long; this model accepts at most ${e.limit}`);
+            throw new S2SError(`line ${nonEmpty[e.index].i + 1} is ${e.length} characters long; this model accepts at most ${e.limit}`);
           }
           throw err;
         }
@@ -211,7 +212,7 @@ export async function mountPage(doc: Document): Promise<void> {
         inflight = ctl;
         const r = await askServer(nonEmpty.map((x) => x.l), ctl.signal);
         if (id !== seq) return;
-        if (!r) throw new Error('no s2s server answers at /translate');
+        if (!r) throw new S2SError('no s2s server answers at /translate');
         serverEngine = r.engine;
         showEngine();
         r.texts.forEach((t, k) => { texts[nonEmpty[k].i] = t; });

@@ -4,6 +4,7 @@
  * with an error page, not JSON, which is how the page tells them apart.
  */
 import { asAttentionMap, type AttentionMap } from './web-model.js';
+import { S2SError } from '../errors.js';
 
 export interface ServerResult {
   /** One translation per line sent. */
@@ -27,12 +28,12 @@ export async function askServer(lines: readonly string[], signal?: AbortSignal):
   });
   if (!(res.headers.get('content-type') ?? '').includes('json')) return null;
   const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(typeof json.error === 'string' ? json.error : `server: HTTP ${res.status}`);
+  if (!res.ok) throw new S2SError(typeof json.error === 'string' ? json.error : `server: HTTP ${res.status}`);
   const items = Array.isArray(json.translations) ? (json.translations as unknown[]) : [];
   const texts = items.map((t) => (typeof t === 'string' ? t : String((t as { text?: unknown } | null)?.text ?? '')));
   if (texts.length !== lines.length) {
     if (lines.length === 1 && typeof json.translation === 'string') texts.splice(0, texts.length, json.translation);
-    else throw new Error(`the server answered ${texts.length} translations for ${lines.length} lines`);
+    else throw new S2SError(`the server answered ${texts.length} translations for ${lines.length} lines`);
   }
   const attention = items.map((t) => asAttentionMap((t as { attention?: unknown } | null)?.attention));
   const engine = typeof json.model === 'string' ? `s2s serve, model ${json.model}` : 's2s serve';

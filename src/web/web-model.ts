@@ -12,12 +12,13 @@
  * src/data/index.ts or src/bundle/bundle.ts); test/architecture.test.ts
  * checks it. The page that uses this is ./page.ts.
  */
-import { bundleFromFiles, makeTranslator, type BundleConfig } from '../bundle/format.js';
+import { bundleFromFiles, makeTranslator, BundleError, type BundleConfig } from '../bundle/format.js';
 import { setKernels } from '../engine/kernels/index.js';
 import type { Translator, Translation, TranslateOptions } from '../decode/translator.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import type { Vocab } from '../data/vocab.js';
 import type { EpochRecord } from '../model/training.js';
+import { S2SError } from '../errors.js';
 
 /** What the page shows about a model. */
 export interface ModelInfo {
@@ -92,7 +93,7 @@ export class WebModel {
 
   static async load(baseUrl: string, options: LoadOptions = {}): Promise<WebModel> {
     const doFetch = options.fetch ?? (globalThis.fetch?.bind(globalThis) as LoadOptions['fetch']);
-    if (!doFetch) throw new Error('no fetch available to load the model');
+    if (!doFetch) throw new S2SError('no fetch available to load the model');
     const base = folderUrl(baseUrl);
     const get = async (name: string): Promise<{ json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer> }> => {
       const url = new URL(name, base).href;
@@ -100,9 +101,9 @@ export class WebModel {
       try {
         res = await doFetch(url);
       } catch (err) {
-        throw new Error(`${url}: ${(err as Error).message}`);
+        throw new BundleError(`${url}: ${(err as Error).message}`);
       }
-      if (!res.ok) throw new Error(`${url}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+      if (!res.ok) throw new BundleError(`${url}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
       return res;
     };
     const json = async (name: string): Promise<unknown> => {
@@ -110,13 +111,13 @@ export class WebModel {
       try {
         return await res.json();
       } catch (err) {
-        throw new Error(`${new URL(name, base).href}: invalid JSON (${(err as Error).message})`);
+        throw new BundleError(`${new URL(name, base).href}: invalid JSON (${(err as Error).message})`);
       }
     };
     const [config, vocab, weightsIndex] = await Promise.all([json('config.json'), json('vocab.json'), json('weights.json')]);
     const file = (weightsIndex as { file?: unknown } | null)?.file;
     if (typeof file !== 'string' || !/^weights-[0-9a-f]{8}\.bin$/.test(file)) {
-      throw new Error(`${new URL('weights.json', base).href}: field "file" must name the weights blob (weights-XXXXXXXX.bin)`);
+      throw new BundleError(`${new URL('weights.json', base).href}: field "file" must name the weights blob (weights-XXXXXXXX.bin)`);
     }
     const [blob, history] = await Promise.all([
       get(file).then((r) => r.arrayBuffer()),
@@ -207,7 +208,7 @@ export function currentModel(): WebModel | null {
 }
 
 function need(): WebModel {
-  if (!current) throw new Error('no model loaded: call loadModel(baseUrl) first');
+  if (!current) throw new S2SError('no model loaded: call loadModel(baseUrl) first');
   return current;
 }
 
