@@ -59,7 +59,7 @@ test('describeFailure: S2SErrors and system errors print their message (1), usag
   assert.match(bug.message ?? '', /TypeError: Cannot read properties of undefined/);
   assert.match(bug.message ?? '', /\n\s+at /, 'the stack is printed');
   assert.equal(describeFailure('thrown string').code, EXIT_CODES.bug);
-  assert.deepEqual(new Set(Object.values(EXIT_CODES)).size, 4, 'the exit codes differ');
+  assert.equal(new Set(Object.values(EXIT_CODES)).size, Object.keys(EXIT_CODES).length, 'the exit codes differ');
 });
 
 test('s2s: an S2SError prints one line "s2s: message" and exits 1', () => {

@@ -16,6 +16,8 @@ export const EXIT_CODES = {
   error: 1,
   /** Command-line usage: unknown option or command, missing or invalid argument. */
   usage: 2,
+  /** `s2s translate`: some lines could not be translated (each got an empty line and a warning), the others were. */
+  someLinesFailed: 3,
   /** A bug in s2s (sysexits' EX_SOFTWARE). */
   bug: 70,
 } as const;

@@ -16,9 +16,10 @@ import { openAtomicWriter, writeFileAtomic, type AtomicWriter } from '../bundle/
 import { translateStream, splitLines, LineError, type FLUSH, type StreamLine, type StreamResult } from '../decode/stream.js';
 import { ConfigError } from '../model/config.js';
 import { createLineProgress, type LineProgress } from './line-progress.js';
+import { EXIT_CODES } from './exit.js';
 
 /** Exit code when some lines could not be translated (the others were). */
-export const EXIT_SOME_LINES_FAILED = 3;
+export const EXIT_SOME_LINES_FAILED = EXIT_CODES.someLinesFailed;
 
 export interface TranslateCliOptions {
   model: string;
