@@ -14,11 +14,14 @@ import { Translator } from '../decode/translator.js';
 import type { TrainOptions, DataOptions, EpochRecord } from '../model/training.js';
 import { S2SError } from '../errors.js';
 
+/** The `format` field of every bundle's config.json. */
 export const BUNDLE_FORMAT = 's2s-model';
+/** The bundle format version this s2s writes and reads. */
 export const BUNDLE_VERSION = 1;
 /** This s2s's version (package.json's; a test holds them equal), recorded in bundles as `createdBy`. */
 export const S2S_VERSION = '0.1.0';
 
+/** A bundle's config.json: architecture, tokenizers, and the data and training options as resolved. */
 export interface BundleConfig {
   format: typeof BUNDLE_FORMAT;
   version: number;
@@ -29,6 +32,7 @@ export interface BundleConfig {
   createdBy: string;
 }
 
+/** What a bundle holds, in memory: config, vocabularies, model with its weights, training history. */
 export interface BundleParts {
   config: BundleConfig;
   vocabs: { source: Vocab; target: Vocab };
@@ -36,6 +40,7 @@ export interface BundleParts {
   history: EpochRecord[];
 }
 
+/** A model bundle (or checkpoint) that is missing, unreadable or inconsistent; the message names the file. */
 export class BundleError extends S2SError {
   constructor(message: string) {
     super(message);
@@ -163,6 +168,7 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
   return { config, vocabs, model, history };
 }
 
+/** A Translator for a bundle's model, tokenizers and vocabularies, with the bundle's length limits. */
 export function makeTranslator(parts: BundleParts): Translator {
   return new Translator({
     model: parts.model,

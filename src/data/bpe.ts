@@ -31,11 +31,13 @@ export const END_OF_WORD = '</w>';
 /** Appended to every piece that does not end its word. */
 export const CONTINUATION = '@@';
 
+/** Learned BPE merges, in the order they apply. */
 export interface BpeModel {
   /** Merges in rank order: [left symbol, right symbol]. */
   merges: [string, string][];
 }
 
+/** Options of `learnBpe`. */
 export interface LearnBpeOptions {
   /** Number of merges to learn (fewer if the data runs out of pairs). */
   merges: number;

@@ -6,6 +6,7 @@
  */
 import type { TokenizerLevel } from './tokenizer.js';
 
+/** How a corpus is read, split and tokenized (the `data` part of a bundle's config.json). */
 export interface DataOptions {
   /** First N pairs of the file (Keras's num_samples), or 'all'. */
   samples: number | 'all';

@@ -10,6 +10,7 @@
 
 export type TokenizerLevel = 'char' | 'word' | 'bpe';
 
+/** Text ↔ tokens for one language side; `toJSON()` is what a bundle records to rebuild it. */
 export interface Tokenizer {
   readonly level: TokenizerLevel;
   tokenize(text: string): string[];

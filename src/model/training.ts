@@ -9,6 +9,7 @@ import type { OptimizerName } from '../engine/index.js';
 // The data options are the data layer's concept; re-exported so everything a bundle records has one import.
 export type { DataOptions } from '../data/options.js';
 
+/** Options of the training loop (the `train` part of a bundle's config.json). */
 export interface TrainOptions {
   /** Passes over the training split. */
   epochs: number;
@@ -39,6 +40,7 @@ export interface TrainOptions {
   maxMinutes: number;
 }
 
+/** What one epoch of training did: losses, accuracy, BLEU, speed (one entry of history.json). */
 export interface EpochRecord {
   epoch: number;
   step: number;

@@ -38,6 +38,7 @@ export interface DiagramEdge {
   note?: string;
 }
 
+/** The three models of a Seq2Seq drawn by `modelDiagrams`: training, inference encoder, one-step decoder. */
 export type GraphName = 'training' | 'encoder' | 'decoder';
 
 export interface ModelGraph {

@@ -28,6 +28,7 @@ import { SERVE_DEFAULTS } from './options.js';
 export { HttpError, isLoopbackHost } from './http.js';
 export { MAX_BEAM, parseTranslateRequest } from './translate-request.js';
 
+/** Options of `createServer` and `runServer` (those of `s2s serve`). */
 export interface ServeOptions {
   /** The loaded model bundle. */
   bundle: LoadedBundle;
@@ -65,6 +66,7 @@ export interface ServeOptions {
   log?: (line: string) => void;
 }
 
+/** The request limits a server enforces, as resolved from its options. */
 export interface ServeLimits {
   maxSourceLength: number;
   maxTexts: number;
@@ -75,6 +77,7 @@ export interface ServeLimits {
   maxBeam: number;
 }
 
+/** A translation server created by `createServer`: listen, close, queue statistics. */
 export interface S2SServer {
   server: http.Server;
   limits: ServeLimits;
@@ -88,6 +91,7 @@ export interface S2SServer {
   url(): string;
 }
 
+/** An HTTP translation server for a loaded bundle (POST /translate, GET /health, GET /model, the web folder at /); `listen()` starts it. */
 export function createServer(options: ServeOptions): S2SServer {
   const bundle = options.bundle;
   const log = options.log ?? ((line: string) => void process.stderr.write(line + '\n'));

@@ -61,6 +61,7 @@ export interface AttentionMap {
   weights: number[][];
 }
 
+/** A translation as the page shows it (greedy, with attention when the model has it). */
 export interface WebTranslation {
   source: string;
   text: string;
@@ -78,6 +79,7 @@ export interface TextSegment {
   unknown: boolean;
 }
 
+/** Options of `WebModel.load`. */
 export interface LoadOptions {
   /** The fetch to use (default: globalThis.fetch); lets Node tests serve files from disk. */
   fetch?: (url: string) => Promise<{ ok: boolean; status: number; statusText?: string; json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer> }>;
