@@ -76,7 +76,7 @@ console.log(JSON.stringify({ web: web.translate(text).text, node: node.translate
 
 /** A strict TypeScript consumer of the Node API: the results are typed, not any. */
 const TYPED_NODE_CONSUMER = `
-import { loadBundle, train, evaluate, corpusBleu, BundleError, type Translation, type TranslateOptions } from 's2s';
+import { loadBundle, train, evaluate, corpusBleu, S2SError, BundleError, type Translation, type TranslateOptions } from 's2s';
 
 export async function demo(dir: string): Promise<string> {
   const run = await train({ out: dir, epochs: 1, latentDim: 16, onEpoch: (record) => void record.trainLoss.toFixed(2) });
@@ -94,6 +94,7 @@ export async function demo(dir: string): Promise<string> {
     loadBundle('nowhere');
   } catch (err) {
     if (err instanceof BundleError) return err.message;
+    if (err instanceof S2SError) return err.name;
   }
   return [epochs, upper, best, weights?.length, bleu].join(' ');
 }
@@ -101,10 +102,12 @@ export async function demo(dir: string): Promise<string> {
 
 /** A browser consumer, checked without Node's types: s2s/browser must not need them. */
 const TYPED_BROWSER_CONSUMER = `
-import { WebModel, corpusChrf, type ModelInfo, type Translation } from 's2s/browser';
+import { WebModel, corpusChrf, S2SError, type ModelInfo, type Translation } from 's2s/browser';
 
 export async function show(url: string, out: HTMLElement): Promise<void> {
-  const model = await WebModel.load(url);
+  const model = await WebModel.load(url).catch((err: unknown) => {
+    throw err instanceof S2SError ? new Error('cannot load the model: ' + err.message) : err;
+  });
   const info: ModelInfo = model.info;
   const [t]: Translation[] = model.translator.translate(['I am happy.'], { beam: 2 });
   out.textContent = info.cell + ': ' + t.text.toUpperCase() + ' ' + corpusChrf([t.text], [t.text]).score.toFixed(1);
