@@ -92,6 +92,9 @@ test('s2s: usage errors exit 2 with commander\'s message; --help and --version e
   const invalid = s2s(['translate', '--model', 'm', '--beam', 'zero', 'x']);
   assert.equal(invalid.code, 2);
   assert.match(invalid.err, /--beam/);
+  const port = s2s(['serve', '--model', 'm', '--port', '99999']);
+  assert.equal(port.code, 2);
+  assert.match(port.err, /--port must be an integer ≥ 0 and ≤ 65535/);
   const command = s2s(['no-such-command']);
   assert.equal(command.code, 2);
   assert.match(command.err, /unknown command/);

@@ -16,10 +16,12 @@ import { writeFileAtomic } from '../bundle/atomic.js';
 import { createProgress } from './progress.js';
 import { runServer } from '../serve/run.js';
 
-function int(name: string, min = 0) {
+function int(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}`);
+    }
     return n;
   };
 }
@@ -122,7 +124,7 @@ export function buildProgram(): Command {
     .command('serve')
     .description('HTTP JSON API: POST /translate, GET /health, GET /model (and static files with --web)')
     .requiredOption('--model <dir>', 'model bundle directory')
-    .option('--port <n>', 'TCP port (0: any free port)', int('--port', 0), SERVE_DEFAULTS.port)
+    .option('--port <n>', 'TCP port (0: any free port)', int('--port', 0, 65535), SERVE_DEFAULTS.port)
     .option('--host <addr>', 'address to bind; anything but loopback is reachable from other machines', SERVE_DEFAULTS.host)
     .option('--web <dir>', 'serve the files of this folder at / (index.html for /)')
     .option('--batch-window <ms>', 'wait this long for concurrent requests to batch together (0: no wait)', int('--batch-window', 0), SERVE_DEFAULTS.batchWindowMs)
