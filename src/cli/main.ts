@@ -15,6 +15,18 @@ import { SERVE_DEFAULTS } from '../serve/options.js';
 import { writeFileAtomic } from '../bundle/atomic.js';
 import { createProgress } from './progress.js';
 import { runServer } from '../serve/run.js';
+import { canonicalHostName, canonicalOrigin } from '../serve/origin.js';
+
+/** A repeatable flag whose values are checked (and made canonical) by `check`; a bad value is a usage error. */
+function collect(check: (v: string) => string) {
+  return (value: string, previous: string[]): string[] => {
+    try {
+      return [...previous, check(value)];
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
 
 function int(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -133,9 +145,17 @@ export function buildProgram(): Command {
     .option('--max-texts <n>', 'sentences in one request (413 beyond)', int('--max-texts', 1), SERVE_DEFAULTS.maxTexts)
     .option('--max-body <bytes>', 'request body limit (413 beyond)', int('--max-body', 1), SERVE_DEFAULTS.maxBody)
     .option('--timeout <ms>', 'time allowed to send the request headers, and again the body', int('--timeout', 1), SERVE_DEFAULTS.headersTimeoutMs)
+    .option('--write-timeout <ms>', 'drop a connection whose reply makes no progress this long (a client that does not read)', int('--write-timeout', 1), SERVE_DEFAULTS.writeTimeoutMs)
+    .option('--max-output-tokens <n>', "output tokens per sentence at most (caps the model's maxTargetLength)", int('--max-output-tokens', 1), SERVE_DEFAULTS.maxOutputTokens)
+    .option('--max-response-bytes <n>', 'largest reply; a request that could exceed it gets 413 before translation', int('--max-response-bytes', 1), SERVE_DEFAULTS.maxResponseBytes)
+    .option('--max-connections <n>', 'open connections at most', int('--max-connections', 1), SERVE_DEFAULTS.maxConnections)
+    .option('--allow-host <name>', 'also answer requests whose Host is NAME (repeatable; e.g. the name a reverse proxy sends)', collect(canonicalHostName), [])
+    .option('--allow-origin <origin>', 'let pages of ORIGIN (scheme://host[:port]) call the API, with CORS (repeatable)', collect(canonicalOrigin), [])
     .action((o) => runServer({
       model: o.model, port: o.port, host: o.host, webDir: o.web ?? null, batchWindowMs: o.batchWindow, maxBatch: o.maxBatch,
       maxQueue: o.maxQueue, maxTexts: o.maxTexts, maxBody: o.maxBody, headersTimeoutMs: o.timeout, bodyTimeoutMs: o.timeout,
+      writeTimeoutMs: o.writeTimeout, maxOutputTokens: o.maxOutputTokens, maxResponseBytes: o.maxResponseBytes, maxConnections: o.maxConnections,
+      allowHosts: o.allowHost, allowOrigins: o.allowOrigin,
     }));
   program
     .command('demo')

@@ -40,6 +40,14 @@ export class QueueFullError extends S2SError {
   }
 }
 
+/** The job's client went away before all its sentences were translated; the rest left the queue. */
+export class JobAbortedError extends S2SError {
+  constructor() {
+    super('the client went away');
+    this.name = 'JobAbortedError';
+  }
+}
+
 /** The server is shutting down and takes no more sentences. */
 export class BatcherClosedError extends S2SError {
   constructor() {
@@ -74,6 +82,8 @@ export interface BatcherStats {
   sentences: number;
   /** Largest batch so far. */
   largestBatch: number;
+  /** Sentences taken out of the queue untranslated because their client went away. */
+  dropped: number;
 }
 
 export class Batcher<R> {
@@ -85,7 +95,7 @@ export class Batcher<R> {
   private yielding = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
-  private readonly stats_: BatcherStats = { queued: 0, batches: 0, sentences: 0, largestBatch: 0 };
+  private readonly stats_: BatcherStats = { queued: 0, batches: 0, sentences: 0, largestBatch: 0, dropped: 0 };
 
   constructor(private readonly translate: TranslateBatch<R>, readonly options: BatcherOptions) {
     if (!(Number.isFinite(options.windowMs) && options.windowMs >= 0)) throw new RangeError(`windowMs must be ≥ 0, got ${options.windowMs}`);
@@ -104,10 +114,13 @@ export class Batcher<R> {
 
   /**
    * Queues a job's sentences; resolves with their results in order. Throws
-   * QueueFullError at once (nothing queued) when they do not all fit.
+   * QueueFullError at once (nothing queued) when they do not all fit. When
+   * `signal` aborts (the client went away), the job's sentences still queued
+   * leave the queue untranslated and the promise rejects with JobAbortedError.
    */
-  submit(texts: readonly string[], key: BatchKey): Promise<R[]> {
+  submit(texts: readonly string[], key: BatchKey, signal?: AbortSignal): Promise<R[]> {
     if (this.closed) return Promise.reject(new BatcherClosedError());
+    if (signal?.aborted) return Promise.reject(new JobAbortedError());
     if (texts.length === 0) return Promise.resolve([]);
     if (this.queue.length + texts.length > this.options.maxQueue) {
       return Promise.reject(new QueueFullError(this.queue.length, this.options.maxQueue));
@@ -115,6 +128,21 @@ export class Batcher<R> {
     return new Promise<R[]>((resolve, reject) => {
       const job: Job<R> = { key, results: new Array(texts.length), remaining: texts.length, failed: false, resolve, reject };
       texts.forEach((text, index) => this.queue.push({ job, index, text }));
+      if (signal) {
+        const onAbort = (): void => {
+          if (job.failed || job.remaining === 0) return;
+          job.failed = true;
+          const before = this.queue.length;
+          this.queue = this.queue.filter((item) => item.job !== job);
+          this.stats_.dropped += before - this.queue.length;
+          job.reject(new JobAbortedError());
+          this.notifyIdle();
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        const settle = (): void => signal.removeEventListener('abort', onAbort);
+        job.resolve = (r) => (settle(), resolve(r));
+        job.reject = (e) => (settle(), reject(e));
+      }
       this.schedule();
     });
   }

@@ -6,6 +6,7 @@
 import type http from 'node:http';
 import { isIP } from 'node:net';
 import { S2SError } from '../errors.js';
+import { SECURITY_HEADERS } from './options.js';
 
 /** An error answered with its status and message as {"error": message}. Status 499 means the client went away. */
 export class HttpError extends S2SError {
@@ -47,17 +48,53 @@ export function jsonable(v: unknown): unknown {
   return v;
 }
 
-/** Answers with a JSON body (never cached); does nothing once an answer was sent or the socket is gone. */
-export function sendJson(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, closing = false): void {
+/** Attention weights are printed with 4 decimals: a weight takes at most 7 bytes ("0.1234,") instead of ~20. */
+export const WEIGHT_DECIMALS = 4;
+const WEIGHT_SCALE = 10 ** WEIGHT_DECIMALS;
+
+/** Attention weights as plain arrays of numbers rounded to WEIGHT_DECIMALS. */
+export function roundedWeights(v: unknown): unknown {
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>, (x) => Math.round(x * WEIGHT_SCALE) / WEIGHT_SCALE);
+  if (Array.isArray(v)) return v.map(roundedWeights);
+  if (typeof v === 'number') return Math.round(v * WEIGHT_SCALE) / WEIGHT_SCALE;
+  return v;
+}
+
+/** How long a reply may make no progress before its connection is dropped, per response (set by the server). */
+const writeTimeouts = new WeakMap<http.ServerResponse, number>();
+
+/** Sets the write timeout of one response (see startWriting). */
+export function setWriteTimeout(res: http.ServerResponse, ms: number): void {
+  writeTimeouts.set(res, ms);
+}
+
+/**
+ * Arms the write timeout once a reply starts: a socket that moves no byte for that long (a client that
+ * stopped reading) is destroyed, which frees what is buffered for it. Not armed while a request waits
+ * for its translation, which may legitimately take long. After the reply, Node's keep-alive timer takes over.
+ */
+export function startWriting(res: http.ServerResponse): void {
+  const ms = writeTimeouts.get(res);
+  if (ms === undefined) return;
+  res.setTimeout(ms, () => res.destroy());
+}
+
+/** The headers every reply carries (security headers; CORS ones are set by the origin check). */
+export function setSecurityHeaders(res: http.ServerResponse): void {
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+}
+
+/** Answers with a JSON body (never cached); does nothing once an answer was sent or the socket is gone. `text` is the body already serialised, when the caller measured it. */
+export function sendJson(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, closing = false, text = JSON.stringify(body)): void {
   if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
   res.statusCode = status;
+  setSecurityHeaders(res);
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('X-Content-Type-Options', 'nosniff');
   if (mustCloseConnection(req, closing)) res.setHeader('Connection', 'close');
+  startWriting(res);
   res.end(text);
 }
 
@@ -109,9 +146,12 @@ export function readBody(req: http.IncomingMessage, maxBody: number, timeoutMs: 
   });
 }
 
-/** Accepts application/json (and +json types) in UTF-8; a missing Content-Type is read as JSON. */
+/**
+ * Accepts application/json (and +json types) in UTF-8. A missing one is 415 too: a page elsewhere can POST
+ * text/plain or no type without a CORS preflight, but not application/json.
+ */
 export function checkContentType(header: string | undefined): void {
-  if (header === undefined || header.trim() === '') return;
+  if (header === undefined || header.trim() === '') throw new HttpError(415, 'missing Content-Type; send application/json');
   const [type, ...params] = header.split(';').map((s) => s.trim().toLowerCase());
   if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
     throw new HttpError(415, `unsupported content type "${type}"; send application/json`);

@@ -30,4 +30,35 @@ export const SERVE_DEFAULTS = {
   retryAfterSeconds: 1,
   /** Largest beam a request may ask for. */
   maxBeam: 16,
+  /** Output tokens per sentence, whatever the bundle's maxTargetLength says (a hostile bundle may declare 1e6). */
+  maxOutputTokens: 256,
+  /**
+   * Largest /translate reply, bytes. A request whose worst case (attention: source tokens × (output tokens + 1)
+   * weights of at most 7 bytes each, per text) exceeds it is refused with 413 before it is translated.
+   */
+  maxResponseBytes: 4 * 1024 * 1024,
+  /** Bytes of /translate replies being written at once, all clients together; beyond it 503 + Retry-After. */
+  maxPendingResponseBytes: 64 * 1024 * 1024,
+  /** A reply that makes no progress for this long (a client that does not read) is dropped with its connection, ms. */
+  writeTimeoutMs: 10_000,
+  /** Open connections; Node closes those beyond it at once. */
+  maxConnections: 512,
+  /** Host names accepted besides loopback names, IP literals and --host (DNS rebinding defence). */
+  allowHosts: [] as readonly string[],
+  /** Origins (scheme://host[:port]) of pages elsewhere allowed to call the API (CORS). */
+  allowOrigins: [] as readonly string[],
 } as const;
+
+/**
+ * Headers on every reply (API and static files). The page needs only its own files: script, style,
+ * fetches and the model; images may be data: URLs (the favicon). Frames are refused (clickjacking).
+ * Cross-Origin-Opener-Policy / -Embedder-Policy (for SharedArrayBuffer) can be added here.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};

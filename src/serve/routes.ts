@@ -13,8 +13,10 @@ import type http from 'node:http';
 import { basename } from 'node:path';
 import { BUNDLE_VERSION, type LoadedBundle } from '../bundle/bundle.js';
 import type { Translation } from '../decode/translator.js';
-import { QueueFullError, BatcherClosedError, type Batcher, type BatchKey } from './batcher.js';
-import { HttpError, checkContentType, jsonable, readBody, sendJson } from './http.js';
+import { codePointLength } from '../data/corpus.js';
+import { QueueFullError, BatcherClosedError, JobAbortedError, type Batcher, type BatchKey } from './batcher.js';
+import { HttpError, checkContentType, roundedWeights, readBody, sendJson, setSecurityHeaders } from './http.js';
+import { PREFLIGHT_HEADERS, createOriginCheck, type OriginPolicy } from './origin.js';
 import { serveStatic } from './static.js';
 import { parseTranslateRequest } from './translate-request.js';
 
@@ -24,7 +26,11 @@ export interface RouteContext {
   modelName: string;
   batcher: Batcher<Translation>;
   /** The server's limits (all of them are reported by GET /model). */
-  limits: { maxSourceLength: number; maxTexts: number; maxBody: number };
+  limits: { maxSourceLength: number; maxTexts: number; maxBody: number; maxOutputTokens: number; maxResponseBytes: number };
+  /** Bytes of /translate replies being written at once, all clients together (503 beyond). */
+  maxPendingResponseBytes: number;
+  /** Host, Origin and Sec-Fetch-Site checks (origin.ts). */
+  originPolicy: OriginPolicy;
   bodyTimeoutMs: number;
   /** Retry-After seconds sent with 503. */
   retryAfter: string;
@@ -37,9 +43,32 @@ export interface RouteContext {
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
+/** Bytes one attention weight takes at most in a reply: "0.1234," (weights are rounded to 4 decimals, in [0, 1]). */
+const WEIGHT_BYTES = 7;
+/** Bytes a reply takes per translation besides attention weights, per output token and per source token (token strings, quoted and escaped, generously). */
+const BYTES_PER_TOKEN = 64;
+
+/**
+ * The largest reply a /translate request can produce, in bytes, from what is known before translating:
+ * per text, at most maxOutputTokens output tokens (+ end of sentence) and (with attention) one weight per
+ * source token (≤ code points; a tokenizer never makes more tokens than characters) per output token.
+ */
+export function worstCaseReplyBytes(texts: readonly string[], attention: boolean, maxOutputTokens: number): number {
+  let total = 256;
+  for (const t of texts) {
+    const sourceTokens = codePointLength(t.normalize('NFC'));
+    const outputTokens = maxOutputTokens + 1;
+    total += 128 + (outputTokens + (attention ? sourceTokens + outputTokens : 0)) * BYTES_PER_TOKEN;
+    if (attention) total += sourceTokens * outputTokens * WEIGHT_BYTES;
+  }
+  return total;
+}
+
 /** A request handler for the routes above; errors it throws are HttpErrors (or bugs, which the server answers with 500). */
 export function createRoutes(ctx: RouteContext): (req: http.IncomingMessage, res: http.ServerResponse, t0: number) => Promise<void> {
   const { bundle, modelName, batcher, limits, retryAfter, webRoot } = ctx;
+  const checkOrigin = createOriginCheck(ctx.originPolicy);
+  let pendingReplyBytes = 0;
   const modelHasAttention = bundle.config.model.attention !== 'none';
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const send = (req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown): void => sendJson(req, res, status, body, {}, ctx.closing());
@@ -80,27 +109,64 @@ export function createRoutes(ctx: RouteContext): (req: http.IncomingMessage, res
     }
     const request = parseTranslateRequest(body, limits);
     const key: BatchKey = { beam: request.beam, attention: request.attention && modelHasAttention };
+    // Refused before translating: what the reply could weigh is known from the texts and the limits.
+    const worst = worstCaseReplyBytes(request.texts, key.attention, limits.maxOutputTokens);
+    if (worst > limits.maxResponseBytes) {
+      throw new HttpError(413, `this request's reply could reach ${worst} bytes (limit ${limits.maxResponseBytes}, maxResponseBytes); ` +
+        (key.attention ? 'send fewer or shorter texts, or ask without "attention"' : 'send fewer or shorter texts'));
+    }
+    // A client that goes away takes its sentences still queued with it.
+    const gone = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableEnded) gone.abort();
+    };
+    res.on('close', onClose);
     let results: Translation[];
     try {
-      results = await batcher.submit(request.texts, key);
+      results = await batcher.submit(request.texts, key, gone.signal);
     } catch (err) {
       if (err instanceof QueueFullError) throw new HttpError(503, err.message, { 'Retry-After': retryAfter });
       if (err instanceof BatcherClosedError) throw new HttpError(503, err.message, { 'Retry-After': retryAfter });
+      if (err instanceof JobAbortedError) throw new HttpError(499, err.message);
       throw err;
+    } finally {
+      res.off('close', onClose);
     }
+    if (res.destroyed) throw new HttpError(499, 'client closed the connection');
     const translations = results.map((t) => {
       const out: Record<string, unknown> = { text: t.text, unknown: t.unknown, finished: t.finished };
-      if (key.attention && 'attention' in t) out.attention = jsonable((t as unknown as { attention: unknown }).attention);
+      if (key.attention && t.attention) {
+        const a = t.attention;
+        out.attention = { sourceTokens: a.sourceTokens, outputTokens: a.outputTokens, weights: roundedWeights(a.weights) };
+      }
       return out;
     });
     const response: Record<string, unknown> = { translations };
     if (request.single) response.translation = results[0].text;
     response.model = modelName;
     response.ms = round2(performance.now() - t0);
-    send(req, res, 200, response);
+    const reply = JSON.stringify(response);
+    const bytes = Buffer.byteLength(reply);
+    // The estimate is a bound; this is the backstop should it ever be wrong.
+    if (bytes > limits.maxResponseBytes) throw new HttpError(500, `reply of ${bytes} bytes over maxResponseBytes (${limits.maxResponseBytes}): the size estimate is wrong`);
+    if (pendingReplyBytes + bytes > ctx.maxPendingResponseBytes) {
+      throw new HttpError(503, `too many replies are waiting to be read (${pendingReplyBytes} bytes); retry shortly`, { 'Retry-After': retryAfter });
+    }
+    pendingReplyBytes += bytes;
+    res.once('close', () => void (pendingReplyBytes -= bytes));
+    sendJson(req, res, 200, response, {}, ctx.closing(), reply);
   };
 
   return async (req, res, t0) => {
+    setSecurityHeaders(res);
+    const { cors, preflight } = checkOrigin(req);
+    for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
+    if (preflight) {
+      for (const [k, v] of Object.entries(PREFLIGHT_HEADERS)) res.setHeader(k, v);
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
     const url = req.url ?? '';
     if (!url.startsWith('/')) throw new HttpError(400, 'bad request target');
     const q = url.search(/[?#]/);

@@ -19,7 +19,7 @@ import { basename, resolve } from 'node:path';
 import type { LoadedBundle } from '../bundle/bundle.js';
 import type { TranslateOptions, Translation } from '../decode/translator.js';
 import { Batcher, type BatchKey } from './batcher.js';
-import { HttpError, isLoopbackHost, sendError } from './http.js';
+import { HttpError, isLoopbackHost, sendError, setWriteTimeout } from './http.js';
 import { createRoutes } from './routes.js';
 import { MAX_BEAM } from './translate-request.js';
 import { SERVE_DEFAULTS } from './options.js';
@@ -62,6 +62,20 @@ export interface ServeOptions {
   shutdownTimeoutMs?: number;
   /** Retry-After seconds sent with 503. Default `SERVE_DEFAULTS.retryAfterSeconds`. */
   retryAfterSeconds?: number;
+  /** Output tokens per sentence at most, whatever the bundle's maxTargetLength. Default `SERVE_DEFAULTS.maxOutputTokens`. */
+  maxOutputTokens?: number;
+  /** Largest /translate reply in bytes; requests that could exceed it get 413 before translation. Default `SERVE_DEFAULTS.maxResponseBytes`. */
+  maxResponseBytes?: number;
+  /** Bytes of replies being written at once, all clients together (503 beyond). Default `SERVE_DEFAULTS.maxPendingResponseBytes`. */
+  maxPendingResponseBytes?: number;
+  /** A reply that makes no progress this long (its client does not read) is dropped, ms. Default `SERVE_DEFAULTS.writeTimeoutMs`. */
+  writeTimeoutMs?: number;
+  /** Open connections at most. Default `SERVE_DEFAULTS.maxConnections`. */
+  maxConnections?: number;
+  /** Host names accepted in the Host header besides loopback names, IP literals and `host`. Default none. */
+  allowHosts?: readonly string[];
+  /** Origins of pages elsewhere allowed to call the API (CORS), as scheme://host[:port]. Default none. */
+  allowOrigins?: readonly string[];
   /** Log lines (startup, warnings, server errors). Default: stderr. */
   log?: (line: string) => void;
 }
@@ -75,6 +89,10 @@ export interface ServeLimits {
   maxBatch: number;
   batchWindowMs: number;
   maxBeam: number;
+  /** Output tokens per sentence: the bundle's maxTargetLength, capped by the server's maxOutputTokens. */
+  maxOutputTokens: number;
+  maxResponseBytes: number;
+  maxConnections: number;
 }
 
 /** A translation server created by `createServer`: listen, close, queue statistics. */
@@ -109,10 +127,18 @@ export function createServer(options: ServeOptions): S2SServer {
     maxBatch: options.maxBatch ?? SERVE_DEFAULTS.maxBatch,
     batchWindowMs: options.batchWindowMs ?? SERVE_DEFAULTS.batchWindowMs,
     maxBeam: MAX_BEAM,
+    maxOutputTokens: Math.min(bundle.config.data.maxTargetLength, options.maxOutputTokens ?? SERVE_DEFAULTS.maxOutputTokens),
+    maxResponseBytes: options.maxResponseBytes ?? SERVE_DEFAULTS.maxResponseBytes,
+    maxConnections: options.maxConnections ?? SERVE_DEFAULTS.maxConnections,
   };
+  const writeTimeoutMs = options.writeTimeoutMs ?? SERVE_DEFAULTS.writeTimeoutMs;
+  const maxPendingResponseBytes = options.maxPendingResponseBytes ?? SERVE_DEFAULTS.maxPendingResponseBytes;
   // A request larger than the whole queue could never be admitted: it is "too many texts" instead.
   limits.maxTexts = Math.min(limits.maxTexts, limits.maxQueue);
-  for (const [k, v] of Object.entries({ maxTexts: limits.maxTexts, maxBody: limits.maxBody, headersTimeoutMs, bodyTimeoutMs })) {
+  for (const [k, v] of Object.entries({
+    maxTexts: limits.maxTexts, maxBody: limits.maxBody, headersTimeoutMs, bodyTimeoutMs, maxOutputTokens: limits.maxOutputTokens,
+    maxResponseBytes: limits.maxResponseBytes, maxConnections: limits.maxConnections, writeTimeoutMs, maxPendingResponseBytes,
+  })) {
     if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${k} must be an integer ≥ 1, got ${v}`);
   }
   const webRoot = options.webDir ? resolve(options.webDir) : null;
@@ -134,7 +160,7 @@ export function createServer(options: ServeOptions): S2SServer {
   };
   const batcher = new Batcher<Translation>(
     (texts: string[], key: BatchKey, batchSize: number) => {
-      const opts: TranslateOptions & { attention?: boolean } = { batchSize, beam: key.beam };
+      const opts: TranslateOptions & { attention?: boolean } = { batchSize, beam: key.beam, maxLength: limits.maxOutputTokens };
       if (key.attention) opts.attention = true;
       return bundle.translator.translate(texts, opts);
     },
@@ -149,18 +175,21 @@ export function createServer(options: ServeOptions): S2SServer {
     maxHeaderSize: 16 * 1024,
   });
   server.maxHeadersCount = 64;
+  server.maxConnections = limits.maxConnections;
   server.on('connection', () => void connections++);
 
   let closing = false;
   let inflight = 0;
   let inflightZero: (() => void) | null = null;
   const route = createRoutes({
-    bundle, modelName, batcher, limits, bodyTimeoutMs, retryAfter, webRoot, log,
+    bundle, modelName, batcher, limits, bodyTimeoutMs, retryAfter, webRoot, log, maxPendingResponseBytes,
+    originPolicy: { host, port: () => address?.port ?? port, allowHosts: options.allowHosts ?? SERVE_DEFAULTS.allowHosts, allowOrigins: options.allowOrigins ?? SERVE_DEFAULTS.allowOrigins },
     closing: () => closing,
   });
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const t0 = performance.now();
+    setWriteTimeout(res, writeTimeoutMs);
     inflight++;
     res.on('close', () => {
       inflight--;

@@ -7,7 +7,7 @@ import type http from 'node:http';
 import { createReadStream } from 'node:fs';
 import { stat, realpath } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
-import { HttpError } from './http.js';
+import { HttpError, startWriting } from './http.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -81,6 +81,7 @@ export async function serveStatic(req: http.IncomingMessage, res: http.ServerRes
     res.end();
     return;
   }
+  startWriting(res);
   await new Promise<void>((done) => {
     const stream = createReadStream(realFull);
     stream.on('error', (err) => {
