@@ -285,3 +285,38 @@ test('prepareData: tokenizer level, BPE learned per side on the training split, 
   delete legacy.bpeMerges;
   assert.equal(prepareData(BUILTIN_CORPUS, legacy as typeof base).tokenizers.source.level, 'char');
 });
+
+test('the word cache stays within its size bound on a stream of distinct long words, and never changes a segmentation', () => {
+  // A client can send any words: each distinct one used to stay cached (up to 500,000 of them, ~6.9 KB per long CJK word).
+  const text = 'lower lowest newer newest wider widest 低低低 新新 低新';
+  const model = learnBpe(text, { merges: 12 });
+  const cached = new BpeTokenizer(model);
+  const uncached = new BpeTokenizer(model);
+  const rng = new Rng(11);
+  const alphabet = Array.from('lowenstidr低新高大小中');
+  const word = (n: number): string => Array.from({ length: n }, () => alphabet[Math.floor(rng.next() * alphabet.length)]).join('');
+  let largest = 0;
+  const words = 40_000;
+  for (let i = 0; i < words; i++) {
+    const w = word(40) + String(i); // distinct, 40+ code points, beyond what the bound holds
+    const got = cached.segmentWord(w);
+    uncached.clearCache();
+    if (i % 97 === 0) assert.deepEqual(got, uncached.segmentWord(w), `word ${i}`);
+    largest = Math.max(largest, cached.cacheSize.units);
+    assert.ok(cached.cacheSize.units <= BpeTokenizer.CACHE_MAX_UNITS, `cache holds ${cached.cacheSize.units} units after ${i + 1} words`);
+    assert.ok(cached.cacheSize.entries <= BpeTokenizer.CACHE_MAX_ENTRIES);
+  }
+  assert.ok(largest > BpeTokenizer.CACHE_MAX_UNITS / 2, `the cache was used (${largest} units at most)`);
+  // Words longer than MAX_CACHED_WORD code points are never cached.
+  cached.clearCache();
+  const long = word(BpeTokenizer.MAX_CACHED_WORD + 1);
+  assert.deepEqual(cached.segmentWord(long), uncached.segmentWord(long));
+  assert.equal(cached.cacheSize.entries, 0, 'a long word is not cached');
+  const short = word(BpeTokenizer.MAX_CACHED_WORD);
+  cached.segmentWord(short);
+  assert.equal(cached.cacheSize.entries, 1, 'a word of MAX_CACHED_WORD code points is');
+  // Whole sentences: the same tokens with and without the cache.
+  const sentence = `${word(10)} ${long} ${word(5)}, ${short}.`;
+  uncached.clearCache();
+  assert.deepEqual(cached.tokenize(sentence), uncached.tokenize(sentence));
+});

@@ -230,11 +230,24 @@ export class BpeTokenizer implements Tokenizer {
   readonly merges: readonly (readonly [string, string])[];
   private readonly ranks = new Map<string, Map<string, number>>();
   private readonly cache = new Map<string, string[]>();
-  private static readonly CACHE_LIMIT = 500_000;
+  /** UTF-16 units held by the cache, words and pieces (about 2 bytes each, plus ~100 bytes per entry). */
+  private cacheUnits = 0;
+  /** The cache is emptied when it would hold more than this many units (keys + pieces, ≈ 4 MB of text). */
+  static readonly CACHE_MAX_UNITS = 2_000_000;
+  /** Also at most this many words (the per-entry overhead of a Map and arrays). */
+  static readonly CACHE_MAX_ENTRIES = 100_000;
+  /** Words longer than this (code points) are segmented each time, never cached: client text must not fill memory. */
+  static readonly MAX_CACHED_WORD = 64;
 
   /** Forgets memoised word segmentations (they are recomputed on demand). */
   clearCache(): void {
     this.cache.clear();
+    this.cacheUnits = 0;
+  }
+
+  /** What the segmentation cache holds: words and UTF-16 units (words + pieces). */
+  get cacheSize(): { entries: number; units: number } {
+    return { entries: this.cache.size, units: this.cacheUnits };
   }
 
   constructor(
@@ -288,8 +301,13 @@ export class BpeTokenizer implements Tokenizer {
     }
     const last = current.length - 1;
     current[last] = current[last].slice(0, -END_OF_WORD.length);
-    if (this.cache.size >= BpeTokenizer.CACHE_LIMIT) this.clearCache();
-    this.cache.set(word, current);
+    if (syms.length <= BpeTokenizer.MAX_CACHED_WORD) {
+      // Pieces concatenate to the word: an entry holds twice its length.
+      const units = 2 * word.length;
+      if (this.cache.size >= BpeTokenizer.CACHE_MAX_ENTRIES || this.cacheUnits + units > BpeTokenizer.CACHE_MAX_UNITS) this.clearCache();
+      this.cache.set(word, current);
+      this.cacheUnits += units;
+    }
     return current;
   }
 
