@@ -123,6 +123,10 @@ test('the page translates in Chromium, in the browser and on the server, exactly
   try {
     const page = await browser.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
+    // The server's Content-Security-Policy must not block anything the page does.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) errors.push(m.text());
+    });
     page.on('request', (r) => { if (r.method() === 'POST') posts.push(`${new URL(r.url()).pathname} ${r.postData() ?? ''}`); });
 
     // 1. A static host: no server, so no switch; the browser translates.
