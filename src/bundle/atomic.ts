@@ -12,9 +12,29 @@
  * <text> fail like a full disk (ENOSPC) after writing half its bytes.
  */
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 
-let counter = 0;
+/**
+ * The temporary file beside `path`: `.<name>.<pid>.<16 random hex>.tmp`. The
+ * pid lets a later writer remove temporaries of killed processes; the random
+ * part makes the name unguessable, so nobody can plant a link there first.
+ */
+export function temporaryPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`);
+}
+
+/** What temporary files of killed writers look like; group 1 is the writer's pid. */
+export const TEMPORARY_NAME = /^\..+\.(\d+)\.(?:[0-9a-f]{16}|\d+)\.tmp$/;
+
+/**
+ * Creates a temporary file exclusively (O_CREAT|O_EXCL, mode 0644): if anything —
+ * a file, a planted symlink — already has the name, this fails with EEXIST
+ * rather than writing through it.
+ */
+export function openTemporary(tmp: string): number {
+  return openSync(tmp, 'wx', 0o644);
+}
 
 /** Test hook: a pause at one step of a save (no-op unless S2S_TEST_SLOW_CHECKPOINT_MS is set). */
 export function testPause(where: string): void {
@@ -31,9 +51,9 @@ function injectedFault(path: string): boolean {
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+  const tmp = temporaryPath(path);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const fd = openSync(tmp, 'w');
+  const fd = openTemporary(tmp);
   try {
     const half = bytes.length >> 1;
     let off = 0;
@@ -51,6 +71,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
   closeSync(fd);
   testPause(`before-rename ${path}`);
+  // rename(2) replaces whatever is at `path` — a symlink included — and never writes through it.
   renameSync(tmp, path);
   fsyncDir(dir);
 }
@@ -95,8 +116,8 @@ export interface AtomicWriter {
  */
 export function openAtomicWriter(path: string): AtomicWriter {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${counter++}.tmp`);
-  const fd = openSync(tmp, 'w');
+  const tmp = temporaryPath(path);
+  const fd = openTemporary(tmp);
   let open = true;
   const close = (): void => {
     if (open) closeSync(fd);

@@ -38,6 +38,8 @@ export interface BundleParts {
   vocabs: { source: Vocab; target: Vocab };
   model: Seq2Seq;
   history: EpochRecord[];
+  /** What loading found wrong but not fatal (invalid history records dropped); absent when nothing was. */
+  warnings?: string[];
 }
 
 /** A model bundle (or checkpoint) that is missing, unreadable or inconsistent; the message names the file. */
@@ -164,8 +166,50 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
     if (err instanceof WeightsError) throw new BundleError(err.message);
     throw err;
   }
-  const history = Array.isArray(files.history) ? (files.history.filter((h) => typeof h === 'object' && h !== null && !Array.isArray(h)) as EpochRecord[]) : [];
-  return { config, vocabs, model, history };
+  const { history, warnings } = validateHistory(files.history ?? [], `${where}/history.json`);
+  return { config, vocabs, model, history, ...(warnings.length ? { warnings } : {}) };
+}
+
+/** Most epochs a history may record (a real run has tens to a few thousand). */
+export const MAX_HISTORY_RECORDS = 100_000;
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * history.json is only informative (curves, the page's model info), so an
+ * invalid one does not stop a model from loading: the result holds only
+ * valid records, each rebuilt from the known fields (so no nesting, extra
+ * fields or strings an attacker put there survive into `/model`, exports or the page),
+ * and `warnings` says what was dropped. A record needs non-negative integer
+ * `epoch` and `step` and a finite `trainLoss`; `valLoss`, `valAccuracy`,
+ * `valBleu` are finite or null (missing: null); `seconds`,
+ * `tokensPerSecond`, `learningRate` are finite (missing or invalid: 0).
+ */
+export function validateHistory(raw: unknown, where: string): { history: EpochRecord[]; warnings: string[] } {
+  if (!Array.isArray(raw)) return { history: [], warnings: [`${where}: expected an array of epoch records, got ${describe(raw)}; the history is left empty`] };
+  const history: EpochRecord[] = [];
+  let dropped = 0, firstBad = -1;
+  for (let i = 0; i < raw.length && i < MAX_HISTORY_RECORDS; i++) {
+    const r = raw[i] as Record<string, unknown> | null;
+    const ok = typeof r === 'object' && r !== null && !Array.isArray(r) && Number.isSafeInteger(r.epoch) && (r.epoch as number) >= 0 &&
+      Number.isSafeInteger(r.step) && (r.step as number) >= 0 && finite(r.trainLoss);
+    if (!ok) {
+      dropped++;
+      if (firstBad < 0) firstBad = i;
+      continue;
+    }
+    const orNull = (v: unknown): number | null => (finite(v) ? v : null);
+    const orZero = (v: unknown): number => (finite(v) ? v : 0);
+    history.push({
+      epoch: r.epoch as number, step: r.step as number, trainLoss: r.trainLoss as number,
+      valLoss: orNull(r.valLoss), valAccuracy: orNull(r.valAccuracy), valBleu: orNull(r.valBleu),
+      seconds: orZero(r.seconds), tokensPerSecond: orZero(r.tokensPerSecond), learningRate: orZero(r.learningRate),
+    });
+  }
+  const warnings: string[] = [];
+  if (dropped) warnings.push(`${where}: ${dropped} record${dropped === 1 ? '' : 's'} without numeric epoch, step and trainLoss dropped (first at index ${firstBad})`);
+  if (raw.length > MAX_HISTORY_RECORDS) warnings.push(`${where}: ${raw.length} records; only the first ${MAX_HISTORY_RECORDS} are kept`);
+  return { history, warnings };
 }
 
 /** A Translator for a bundle's model, tokenizers and vocabularies, with the bundle's length limits. */

@@ -5,12 +5,18 @@
  * renamed into place; only then does LATEST (written atomically) point to it.
  * A kill at any moment leaves the previous checkpoint intact and named.
  */
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeWeights, deserializeWeights, Tensor, type OptimizerState } from '../engine/index.js';
 import type { TrainerState } from './trainer.js';
-import { saveBundle, loadBundle, BundleError, type BundleParts, type LoadedBundle } from '../bundle/bundle.js';
-import { writeFileAtomic, ensureDir, fsyncDir, testPause, processGone } from '../bundle/atomic.js';
+import { saveBundle, loadBundle, BundleError, readBundleFile, readBundleJson, type BundleParts, type LoadedBundle, type ReadLimit } from '../bundle/bundle.js';
+import { writeFileAtomic, ensureDir, fsyncDir, testPause, processGone, TEMPORARY_NAME } from '../bundle/atomic.js';
+
+/** LATEST holds one checkpoint name (`step-000012000\n`, 15 bytes). */
+const LATEST_LIMIT: ReadLimit = { bytes: 1024, what: 'LATEST' };
+
+/** The slots each optimizer keeps per parameter (engine/optim.ts); nothing else is accepted from optimizer.json. */
+const OPTIMIZER_SLOTS: Readonly<Record<string, readonly string[]>> = { rmsprop: ['ms'], adam: ['m', 'v'] };
 
 const KEEP = 2;
 
@@ -29,7 +35,7 @@ function nameOrder(a: string, b: string): number {
 
 function latestName(root: string): string | null {
   try {
-    return readFileSync(join(root, 'LATEST'), 'utf8').trim();
+    return readBundleFile(join(root, 'LATEST'), LATEST_LIMIT).toString('utf8').trim();
   } catch {
     return null;
   }
@@ -38,7 +44,7 @@ function latestName(root: string): string | null {
 /** Removes temporary files and directories left by killed writers (never a running process's). */
 function removeStaleTemporaries(root: string): void {
   for (const f of readdirSync(root)) {
-    const m = /^\.tmp-step-\d{9}-(\d+)$/.exec(f) ?? /^\..+\.(\d+)\.\d+\.tmp$/.exec(f);
+    const m = /^\.tmp-step-\d{9}-(\d+)$/.exec(f) ?? TEMPORARY_NAME.exec(f);
     if (m && processGone(Number(m[1]))) rmSync(join(root, f), { recursive: true, force: true });
   }
 }
@@ -105,41 +111,61 @@ export interface LoadedCheckpoint {
  */
 export function loadLatestCheckpoint(outDir: string, root = checkpointsDir(outDir)): LoadedCheckpoint | null {
   const latest = join(root, 'LATEST');
-  if (!existsSync(latest)) return null;
-  const name = readFileSync(latest, 'utf8').trim();
+  if (!lstatExists(latest)) return null;
+  const name = readBundleFile(latest, LATEST_LIMIT).toString('utf8').trim();
   if (!NAME.test(name)) throw new BundleError(`${latest}: does not name a checkpoint (${JSON.stringify(name.slice(0, 100))})`);
   const path = join(root, name);
   const bundle = loadBundle(path);
-  const readJson = (file: string): unknown => {
-    try {
-      return JSON.parse(readFileSync(join(path, file), 'utf8'));
-    } catch (err) {
-      throw new BundleError(`${join(path, file)}: ${(err as Error).message}`);
-    }
-  };
-  const trainer = readJson('trainer.json') as Omit<TrainerState, 'optimizer'> & { optimizer: Omit<OptimizerState, 'slots'> | null };
+  const trainer = readBundleJson(join(path, 'trainer.json')) as Omit<TrainerState, 'optimizer'> & { optimizer: Omit<OptimizerState, 'slots'> | null };
   checkTrainerJson(trainer, join(path, 'trainer.json'));
   let optimizer: OptimizerState | null = null;
   if (trainer.optimizer) {
-    const index = readJson('optimizer.json');
-    const blobPath = join(path, 'optimizer.bin');
-    if (!existsSync(blobPath) || !statSync(blobPath).isFile()) throw new BundleError(`${blobPath}: missing`);
-    const blob = new Uint8Array(readFileSync(blobPath));
-    const slots: OptimizerState['slots'] = {};
+    const indexPath = join(path, 'optimizer.json');
+    const index = readBundleJson(indexPath);
+    const blob = new Uint8Array(readBundleFile(join(path, 'optimizer.bin')));
     let tensors;
     try {
       tensors = deserializeWeights(index, blob, join(path, 'optimizer'));
     } catch (err) {
       throw new BundleError((err as Error).message);
     }
-    for (const [key, t] of tensors) {
-      const cut = key.lastIndexOf('#');
-      const param = key.slice(0, cut), slot = key.slice(cut + 1);
-      (slots[param] ??= {})[slot] = t.data;
-    }
-    optimizer = { ...trainer.optimizer, slots };
+    optimizer = { ...trainer.optimizer, slots: optimizerSlots(tensors, bundle, String(trainer.optimizer.kind), indexPath) };
   }
   return { bundle, state: { ...trainer, optimizer } as TrainerState, path };
+}
+
+function lstatExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The optimizer slots from optimizer.json's tensors `<parameter>#<slot>`.
+ * Only names of the model's own parameters and the optimizer's own slots are
+ * accepted, each once and of the parameter's size, and they go into
+ * null-prototype objects: a name like `__proto__#x` or `constructor#x` is an
+ * error naming it, never a write to Object.prototype.
+ */
+function optimizerSlots(tensors: Map<string, Tensor>, bundle: LoadedBundle, kind: string, where: string): OptimizerState['slots'] {
+  const sizes = new Map(bundle.model.parameters().map((p) => [p.name as string, p.size]));
+  const known = Object.hasOwn(OPTIMIZER_SLOTS, kind) ? OPTIMIZER_SLOTS[kind] : null;
+  if (!known) throw new BundleError(`${where}: unknown optimizer kind ${JSON.stringify(kind.slice(0, 40))} (trainer.json's "optimizer.kind"; expected ${Object.keys(OPTIMIZER_SLOTS).join(' or ')})`);
+  const slots = Object.create(null) as OptimizerState['slots'];
+  for (const [key, t] of tensors) {
+    const cut = key.lastIndexOf('#');
+    const param = key.slice(0, cut), slot = key.slice(cut + 1);
+    const shown = JSON.stringify(key.length > 80 ? key.slice(0, 80) + '…' : key);
+    if (cut < 0 || !sizes.has(param)) throw new BundleError(`${where}: tensor ${shown} does not name a parameter of the model (expected "<parameter>#<slot>")`);
+    if (!known.includes(slot)) throw new BundleError(`${where}: tensor ${shown}: ${kind} has no slot ${JSON.stringify(slot.slice(0, 40))} (its slots: ${known.join(', ')})`);
+    if (t.data.length !== sizes.get(param)) throw new BundleError(`${where}: tensor ${shown} has ${t.data.length} values, the parameter has ${sizes.get(param)}`);
+    const perParam = Object.hasOwn(slots, param) ? slots[param] : (slots[param] = Object.create(null) as Record<string, Float32Array>);
+    perParam[slot] = t.data;
+  }
+  return slots;
 }
 
 /** The fields a resumed trainer relies on, checked so a damaged file is an error here rather than a crash later. */

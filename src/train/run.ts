@@ -6,7 +6,7 @@
  * parses flags, shows progress and prints; a program gets the same run with
  * `await train({ ... })`.
  */
-import { existsSync, writeFileSync, readFileSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, writeFileSync, readFileSync, mkdirSync, unlinkSync, statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { kernels } from '../engine/index.js';
 import { Seq2Seq } from '../model/seq2seq.js';
@@ -187,6 +187,20 @@ function checkHeldOutFiles(data: DataOptions): void {
   }
 }
 
+/**
+ * A resumed run reads the data files its checkpoint names, exactly those (the
+ * run must see the same data to continue it). A checkpoint may come from
+ * someone else, so each must be a regular file (links to one are fine): a
+ * device (/dev/zero), FIFO or directory is refused before anything is read.
+ */
+function checkRecordedDataFiles(data: DataOptions & { corpus: string }): void {
+  for (const [what, file] of [['corpus', data.corpus], ['validation file', data.validData], ['test file', data.testData]] as const) {
+    if (file === undefined || file === BUILTIN_CORPUS) continue;
+    if (!existsSync(file)) throw new ConfigError(`${file}: no such file (the ${what} recorded in the checkpoint); a resumed run reads the files it was trained on`);
+    if (!statSync(file).isFile()) throw new ConfigError(`${file}: not a regular file (the ${what} recorded in the checkpoint); a resumed run reads the files it was trained on`);
+  }
+}
+
 /** Trains a model as `s2s train` does; see TrainRunOptions. */
 export async function train(options: TrainRunOptions = {}): Promise<TrainRunResult> {
   const log = options.onLog ?? ((): void => {});
@@ -220,6 +234,9 @@ export async function train(options: TrainRunOptions = {}): Promise<TrainRunResu
     // The run's own tokenizers and vocabularies, so ids match the checkpoint's weights.
     const tokenizers = { source: tokenizerFromJSON(bundleConfig.tokenizers.source), target: tokenizerFromJSON(bundleConfig.tokenizers.target) };
     checkHeldOutFiles(bundleConfig.data);
+    checkRecordedDataFiles(bundleConfig.data);
+    log(`resume reads the corpus recorded in the checkpoint: ${bundleConfig.data.corpus}` +
+      `${bundleConfig.data.validData ? `, validation ${bundleConfig.data.validData}` : ''}${bundleConfig.data.testData ? `, test ${bundleConfig.data.testData}` : ''}`);
     data = prepareData(bundleConfig.data.corpus, bundleConfig.data, ckpt.bundle.vocabs, tokenizers);
     log(`resuming ${ckpt.path}: epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.step}`);
   } else {

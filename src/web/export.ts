@@ -9,11 +9,12 @@
  * The page assets come from dist/web/ (built by scripts/build-web.mjs).
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadBundle } from '../bundle/bundle.js';
+import { loadBundle, readBundleFile, writeBundleExport, BUNDLE_JSON_LIMIT } from '../bundle/bundle.js';
+import { writeFileAtomic } from '../bundle/atomic.js';
 import { S2SError, ConfigError } from '../errors.js';
 
 /** The files of the page itself, as built into dist/web/. */
@@ -32,6 +33,10 @@ export interface ExportResult {
   files: string[];
   /** Total size in bytes. */
   bytes: number;
+  /** Files of an earlier export in model/ that this one replaced (nothing else is ever removed). */
+  replaced: string[];
+  /** What loading the bundle found wrong but not fatal (e.g. invalid history records dropped). */
+  warnings: string[];
 }
 
 /** dist/web next to the compiled dist/src/web/export.js. */
@@ -40,39 +45,37 @@ export function defaultAssetsDir(): string {
 }
 
 /**
- * Writes the static page and a copy of the model bundle in modelDir to
- * outDir (created if needed; the page files and model/ are replaced, other
- * files in outDir are left alone). The bundle is loaded first, so a broken
- * bundle is an error here rather than in the browser.
+ * Writes the static page and the model bundle in modelDir to outDir
+ * (created if needed). The bundle is loaded and validated first, so a broken
+ * or hostile bundle is an error here rather than in the browser, and what is
+ * written is that validated content (bundle/bundle.ts `writeBundleExport`):
+ * never bytes copied from the model folder (a file there that is a link is
+ * refused), machine paths reduced to file names. model/ may be absent, empty
+ * or an earlier export (only bundle files: replaced, and listed in
+ * `replaced`); anything else there is refused, never removed. Every file is
+ * written atomically by rename, so a link planted at a file's name in outDir
+ * is replaced, not written through. outDir itself may be a link (the user's
+ * choice of where the page goes); model/ may not.
  */
 export function exportWeb(modelDir: string, outDir: string, options: ExportOptions = {}): ExportResult {
   const assets = options.assetsDir ?? defaultAssetsDir();
   for (const f of WEB_ASSETS) {
     if (!existsSync(join(assets, f))) throw new S2SError(`${join(assets, f)}: missing; build the web page first with \`npm run build\``);
   }
-  loadBundle(modelDir);
-  const weightsIndex = JSON.parse(readFileSync(join(modelDir, 'weights.json'), 'utf8')) as { file: string };
-  const modelFiles = ['config.json', 'vocab.json', 'weights.json', weightsIndex.file];
-  if (existsSync(join(modelDir, 'history.json'))) modelFiles.push('history.json');
-
+  const bundle = loadBundle(modelDir);
   if (resolve(outDir) === resolve(modelDir)) throw new ConfigError(`${outDir}: the output folder must not be the model folder`);
-  const modelOut = join(outDir, 'model');
   mkdirSync(outDir, { recursive: true });
-  rmSync(modelOut, { recursive: true, force: true });
-  mkdirSync(modelOut, { recursive: true });
-
-  const files: string[] = [];
-  let bytes = 0;
-  const copy = (from: string, rel: string): void => {
-    const to = join(outDir, rel);
-    copyFileSync(from, to);
-    bytes += statSync(to).size;
-    files.push(rel);
-  };
-  for (const f of modelFiles) copy(join(modelDir, f), `model/${f}`);
+  const exported = writeBundleExport(bundle, join(outDir, 'model'));
+  const files = exported.files.map((f) => `model/${f}`);
+  let bytes = exported.bytes;
   // The page last: a folder with index.html is a complete one.
-  for (const f of WEB_ASSETS) copy(join(assets, f), f);
-  return { outDir, files, bytes };
+  for (const f of WEB_ASSETS) {
+    const to = join(outDir, f);
+    writeFileAtomic(to, readFileSync(join(assets, f)));
+    bytes += statSync(to).size;
+    files.push(f);
+  }
+  return { outDir, files, bytes, replaced: exported.replaced.map((f) => `model/${f}`), warnings: bundle.warnings };
 }
 
 /**
@@ -86,8 +89,10 @@ export function cachedWebFolder(modelDir: string, options: ExportOptions & { cac
   const cacheRoot = options.cacheRoot ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 's2s', 'web');
   const hash = createHash('sha256').update(resolve(modelDir));
   for (const f of ['config.json', 'vocab.json', 'weights.json', 'history.json']) {
-    const p = join(modelDir, f);
-    hash.update(`${f}:`).update(existsSync(p) ? readFileSync(p) : '');
+    // Read as loadBundle reads (no links, no devices, size-capped); an unreadable file hashes as absent and exportWeb reports it.
+    let bytes: Buffer | string = '';
+    try { bytes = readBundleFile(join(modelDir, f), BUNDLE_JSON_LIMIT); } catch { /* reported by exportWeb below */ }
+    hash.update(`${f}:`).update(bytes);
   }
   for (const f of WEB_ASSETS) {
     const p = join(assetsDir, f);

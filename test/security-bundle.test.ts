@@ -1,0 +1,334 @@
+/**
+ * Issue 11, bundle side: hostile bundles and checkpoints, planted symlinks in
+ * export folders. Each test reproduces an attack and passes only with its
+ * defence: symlinked bundle files are refused (never followed, never copied);
+ * exported files are the parsed, validated content; optimizer slot names
+ * cannot reach Object.prototype; paths of the training machine are stripped;
+ * a malformed history is sanitised; writes never go through links and their
+ * temporaries are exclusive and unpredictable; file sizes are capped.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  mkdtempSync, readFileSync, writeFileSync, symlinkSync, existsSync, readdirSync, mkdirSync, truncateSync, rmSync, lstatSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { saveBundle, loadBundle, BundleError, MAX_BUNDLE_JSON_BYTES } from '../src/bundle/bundle.js';
+import { temporaryPath, openTemporary, writeFileAtomic } from '../src/bundle/atomic.js';
+import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from '../src/train/checkpoint.js';
+import { serializeWeights, Tensor } from '../src/engine/index.js';
+import { Trainer } from '../src/train/trainer.js';
+import { train, type TrainRunOptions } from '../src/train/run.js';
+import { exportWeb, cachedWebFolder, defaultWebFolder } from '../src/web/export.js';
+import { createServer } from '../src/serve/server.js';
+import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 's2s-sec-'));
+const SECRET = 'TOP-SECRET-7f3a9c';
+
+function saveTiny(dir: string, data: Parameters<typeof bundlePartsFor>[1] = {}): ReturnType<typeof tinySetup> {
+  const setup = tinySetup(12);
+  saveBundle(dir, bundlePartsFor(setup, { maxTargetLength: 30, ...data }));
+  return setup;
+}
+
+/** Every file under dir (following nothing), with its bytes. */
+function treeText(dir: string): string {
+  let all = '';
+  for (const f of readdirSync(dir, { recursive: true }) as string[]) {
+    const p = join(dir, f);
+    if (lstatSync(p).isFile()) all += readFileSync(p, 'latin1');
+  }
+  return all;
+}
+
+// ---- 2. symlinked bundle files ------------------------------------------------
+
+test('a bundle file that is a symlink (history.json → a secret) is refused by loadBundle, export-web and the web cache', () => {
+  const dir = tmp();
+  const secret = join(dir, 'secret.txt');
+  writeFileSync(secret, `[${JSON.stringify(SECRET)}]`);
+  const model = join(dir, 'evil');
+  saveTiny(model);
+  rmSync(join(model, 'history.json'));
+  symlinkSync(secret, join(model, 'history.json'));
+  assert.throws(() => loadBundle(model), (e: Error) => e instanceof BundleError && /history\.json: is a symbolic link/.test(e.message));
+  const out = join(dir, 'web');
+  assert.throws(() => exportWeb(model, out), /history\.json: is a symbolic link/);
+  if (existsSync(out)) assert.ok(!treeText(out).includes(SECRET));
+  const cacheRoot = join(dir, 'cache');
+  const logs: string[] = [];
+  assert.equal(defaultWebFolder(model, (l) => void logs.push(l), { cacheRoot }), null);
+  assert.match(logs.join('\n'), /history\.json: is a symbolic link/);
+  if (existsSync(cacheRoot)) assert.ok(!treeText(cacheRoot).includes(SECRET));
+  rmSync(dir, { recursive: true });
+});
+
+test('every bundle file is refused when it is a symlink or not a regular file', () => {
+  const dir = tmp();
+  const model = join(dir, 'm');
+  saveTiny(model);
+  const blob = readdirSync(model).find((f) => f.endsWith('.bin')) as string;
+  for (const f of ['config.json', 'vocab.json', 'weights.json', blob]) {
+    const copy = join(dir, `case-${f}`);
+    saveTiny(copy);
+    const real = join(dir, `real-${f}`);
+    writeFileSync(real, readFileSync(join(copy, f)));
+    rmSync(join(copy, f));
+    symlinkSync(real, join(copy, f));
+    assert.throws(() => loadBundle(copy), new RegExp(`${f.replace('.', '\\.')}: is a symbolic link`), f);
+  }
+  const dev = join(dir, 'dev');
+  saveTiny(dev);
+  rmSync(join(dev, 'history.json'));
+  symlinkSync('/dev/zero', join(dev, 'history.json'));
+  assert.throws(() => loadBundle(dev), /history\.json: is a symbolic link/);
+  const fifoLike = join(dir, 'dirhist');
+  saveTiny(fifoLike);
+  rmSync(join(fifoLike, 'history.json'));
+  mkdirSync(join(fifoLike, 'history.json'));
+  assert.throws(() => loadBundle(fifoLike), /history\.json: not a regular file/);
+  rmSync(dir, { recursive: true });
+});
+
+// ---- 2/5/6. what export-web and the web cache write: parsed content, no paths ---
+
+function hostileHistory(): unknown[] {
+  let deep: unknown = SECRET;
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  return [
+    { epoch: 1, step: 4, trainLoss: 2.5, valLoss: null, valAccuracy: 0.1, valBleu: null, seconds: 1, tokensPerSecond: 10, learningRate: 0.01, secret: SECRET },
+    { epoch: 2, step: 8, trainLoss: 'NaN', valLoss: {}, seconds: 1 },
+    deep,
+    { epoch: 3, step: 12, trainLoss: 1.5, valLoss: 1.7, valAccuracy: 0.2, valBleu: 3, seconds: 1, tokensPerSecond: 10, learningRate: 0.01, nested: [[[SECRET]]] },
+  ];
+}
+
+/** JSON.stringify cannot write 100,000 levels; the text is built by hand. */
+function hostileHistoryText(): string {
+  const [a, b, , d] = hostileHistory();
+  return `[${JSON.stringify(a)},${JSON.stringify(b)},${'['.repeat(100_000)}${JSON.stringify(SECRET)}${']'.repeat(100_000)},${JSON.stringify(d)}]`;
+}
+
+test('a malformed history.json (deep nesting, non-numeric losses, extra fields) loads as its valid records only', () => {
+  const dir = tmp();
+  const model = join(dir, 'm');
+  saveTiny(model);
+  writeFileSync(join(model, 'history.json'), hostileHistoryText());
+  const b = loadBundle(model);
+  assert.equal(b.history.length, 2);
+  assert.deepEqual(b.history.map((h) => h.epoch), [1, 3]);
+  assert.ok(!JSON.stringify(b.history).includes(SECRET));
+  for (const h of b.history) assert.equal(typeof h.trainLoss, 'number');
+  writeFileSync(join(model, 'history.json'), '{"not": "an array"}');
+  assert.deepEqual(loadBundle(model).history, []);
+  rmSync(dir, { recursive: true });
+});
+
+test('export-web, the web cache and a server write and serve the parsed bundle: no secret, no machine paths, /model answers', async () => {
+  const dir = tmp();
+  const model = join(dir, 'm');
+  saveTiny(model, { corpus: '/home/alice/private/corpus.tsv', validData: '/home/alice/private/valid.tsv', testData: '/srv/x/test.tsv' } as never);
+  const cfg = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as { data: Record<string, unknown> };
+  cfg.data.corpus = '/home/alice/private/corpus.tsv';
+  writeFileSync(join(model, 'config.json'), JSON.stringify(cfg));
+  writeFileSync(join(model, 'history.json'), hostileHistoryText());
+
+  const out = join(dir, 'web');
+  exportWeb(model, out);
+  const cacheRoot = join(dir, 'cache');
+  const cached = cachedWebFolder(model, { cacheRoot });
+  for (const folder of [out, cached]) {
+    const text = treeText(folder);
+    assert.ok(!text.includes(SECRET), `${folder} holds the secret`);
+    assert.ok(!text.includes('/home/alice') && !text.includes('/srv/x'), `${folder} holds a path of the training machine`);
+    const data = (JSON.parse(readFileSync(join(folder, 'model', 'config.json'), 'utf8')) as { data: Record<string, unknown> }).data;
+    assert.equal(data.corpus, 'corpus.tsv');
+    assert.equal(data.validData, 'valid.tsv');
+    assert.equal(data.testData, 'test.tsv');
+    assert.equal((JSON.parse(readFileSync(join(folder, 'model', 'history.json'), 'utf8')) as unknown[]).length, 2);
+  }
+
+  const s = createServer({ bundle: loadBundle(model), port: 0, host: '127.0.0.1', webDir: cached, log: () => {} });
+  await s.listen();
+  try {
+    const info = await fetch(`${s.url()}/model`);
+    assert.equal(info.status, 200);
+    const body = await info.text();
+    assert.ok(!body.includes(SECRET));
+    const hist = await fetch(`${s.url()}/model/history.json`);
+    assert.equal(hist.status, 200);
+    assert.ok(!(await hist.text()).includes(SECRET));
+    const conf = await (await fetch(`${s.url()}/model/config.json`)).text();
+    assert.ok(!conf.includes('/home/alice'));
+  } finally {
+    await s.close();
+  }
+  rmSync(dir, { recursive: true });
+});
+
+// ---- 3. prototype pollution on resume -----------------------------------------
+
+async function checkpointWithAdam(dir: string): Promise<string> {
+  const setup = tinySetup(12);
+  const trainer = new Trainer(setup.model, { train: setup.examples, validation: [] }, { epochs: 1, batchSize: 4, optimizer: 'adam' });
+  await trainer.run();
+  return saveCheckpoint(dir, bundlePartsFor(setup), trainer.snapshot());
+}
+
+test('optimizer.json naming __proto__#x or constructor#x is a BundleError and pollutes nothing', async () => {
+  const dir = tmp();
+  const path = await checkpointWithAdam(join(dir, 'run'));
+  const real = loadLatestCheckpoint(join(dir, 'run')) as NonNullable<ReturnType<typeof loadLatestCheckpoint>>;
+  const last = real.bundle.model.parameters().at(-1) as Tensor;
+  for (const name of ['__proto__#x', 'constructor#x', `${last.name}#__proto__`, 'not/a/parameter#m', 'hasOwnProperty#v']) {
+    const size = name.startsWith(last.name as string) ? last.size : 4;
+    const { index, blob } = serializeWeights([new Tensor(new Float32Array(size).fill(1), [size], false, name)]);
+    writeFileSync(join(path, 'optimizer.bin'), blob);
+    writeFileSync(join(path, 'optimizer.json'), JSON.stringify(index));
+    assert.throws(() => loadLatestCheckpoint(join(dir, 'run')),
+      (e: Error) => e instanceof BundleError && /optimizer\.json/.test(e.message) && e.message.includes(JSON.stringify(name)), name);
+    assert.equal(({} as Record<string, unknown>).x, undefined);
+    assert.equal((Object as unknown as Record<string, unknown>).x, undefined);
+    assert.equal(Object.getPrototypeOf({}), Object.prototype);
+  }
+  rmSync(dir, { recursive: true });
+});
+
+test('a real checkpoint still resumes its optimizer slots (null-prototype maps keyed by parameter name)', async () => {
+  const dir = tmp();
+  await checkpointWithAdam(join(dir, 'run'));
+  const c = loadLatestCheckpoint(join(dir, 'run')) as NonNullable<ReturnType<typeof loadLatestCheckpoint>>;
+  const slots = c.state.optimizer?.slots as Record<string, Record<string, Float32Array>>;
+  assert.equal(Object.getPrototypeOf(slots), null);
+  const names = c.bundle.model.parameters().map((p) => p.name as string);
+  assert.ok(Object.keys(slots).length > 0 && Object.keys(slots).every((k) => names.includes(k)));
+  for (const s of Object.values(slots)) assert.deepEqual(Object.keys(s).sort(), ['m', 'v']);
+  rmSync(dir, { recursive: true });
+});
+
+// ---- 7. unsafe writes ---------------------------------------------------------
+
+test('export-web replaces symlinks planted in the output folder instead of writing through them', () => {
+  const dir = tmp();
+  const model = join(dir, 'm');
+  saveTiny(model);
+  const victim = join(dir, 'victim.txt');
+  writeFileSync(victim, 'untouched');
+  const out = join(dir, 'web');
+  mkdirSync(join(out, 'model'), { recursive: true });
+  symlinkSync(victim, join(out, 'index.html'));
+  symlinkSync(victim, join(out, 's2s-web.js'));
+  symlinkSync(victim, join(out, 'model', 'config.json'));
+  symlinkSync(victim, join(out, 'model', 'history.json'));
+  exportWeb(model, out);
+  assert.equal(readFileSync(victim, 'utf8'), 'untouched');
+  for (const f of ['index.html', 's2s-web.js', 'model/config.json', 'model/history.json']) assert.ok(lstatSync(join(out, f)).isFile(), f);
+  rmSync(dir, { recursive: true });
+});
+
+test('export-web refuses an OUT/model that is a symlink or holds files it did not write', () => {
+  const dir = tmp();
+  const model = join(dir, 'm');
+  saveTiny(model);
+  const elsewhere = join(dir, 'elsewhere');
+  mkdirSync(elsewhere);
+  writeFileSync(join(elsewhere, 'keep.txt'), 'mine');
+  const out1 = join(dir, 'web1');
+  mkdirSync(out1);
+  symlinkSync(elsewhere, join(out1, 'model'));
+  assert.throws(() => exportWeb(model, out1), /model: is a symbolic link/);
+  const out2 = join(dir, 'web2');
+  mkdirSync(join(out2, 'model'), { recursive: true });
+  writeFileSync(join(out2, 'model', 'notes.txt'), 'mine');
+  assert.throws(() => exportWeb(model, out2), /not empty \(notes\.txt\)/);
+  assert.equal(readFileSync(join(out2, 'model', 'notes.txt'), 'utf8'), 'mine');
+  assert.equal(readFileSync(join(elsewhere, 'keep.txt'), 'utf8'), 'mine');
+  // An earlier export (bundle files only) is replaced, and the replacement is reported.
+  const out3 = join(dir, 'web3');
+  exportWeb(model, out3);
+  const again = exportWeb(model, out3);
+  assert.ok(again.replaced.length > 0 && again.replaced.includes('model/config.json'), JSON.stringify(again.replaced));
+  rmSync(dir, { recursive: true });
+});
+
+test('atomic writes use unpredictable temporary names (with the pid) and create them exclusively', () => {
+  const dir = tmp();
+  const target = join(dir, 'file.json');
+  const a = temporaryPath(target), b = temporaryPath(target);
+  assert.notEqual(a, b);
+  const pattern = new RegExp(`^\\.file\\.json\\.${process.pid}\\.[0-9a-f]{16}\\.tmp$`);
+  assert.match(a.slice(dir.length + 1), pattern);
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, 'untouched');
+  symlinkSync(victim, a);
+  assert.throws(() => openTemporary(a), (e: NodeJS.ErrnoException) => e.code === 'EEXIST');
+  assert.equal(readFileSync(victim, 'utf8'), 'untouched');
+  symlinkSync(victim, target);
+  writeFileAtomic(target, 'new');
+  assert.equal(readFileSync(victim, 'utf8'), 'untouched');
+  assert.equal(readFileSync(target, 'utf8'), 'new');
+  rmSync(dir, { recursive: true });
+});
+
+// ---- 9. size limits and the corpus of an untrusted checkpoint ------------------
+
+test('bundle JSON files above the named cap are refused before reading', () => {
+  const dir = tmp();
+  const model = join(dir, 'm');
+  saveTiny(model);
+  assert.equal(MAX_BUNDLE_JSON_BYTES, 32 * 1024 * 1024);
+  truncateSync(join(model, 'vocab.json'), MAX_BUNDLE_JSON_BYTES + 1);
+  assert.throws(() => loadBundle(model), /vocab\.json: \d+ bytes is more than the 32 MiB limit for bundle JSON files/);
+  rmSync(dir, { recursive: true });
+});
+
+test('LATEST, trainer.json and optimizer.json are read with size limits', async () => {
+  const dir = tmp();
+  const path = await checkpointWithAdam(join(dir, 'run'));
+  const root = checkpointsDir(join(dir, 'run'));
+  const latest = readFileSync(join(root, 'LATEST'));
+  truncateSync(join(root, 'LATEST'), 1024 * 1024);
+  assert.throws(() => loadLatestCheckpoint(join(dir, 'run')), /LATEST: \d+ bytes is more than the 1 KiB limit/);
+  writeFileSync(join(root, 'LATEST'), latest);
+  for (const f of ['trainer.json', 'optimizer.json']) {
+    const keep = readFileSync(join(path, f));
+    truncateSync(join(path, f), MAX_BUNDLE_JSON_BYTES + 1);
+    assert.throws(() => loadLatestCheckpoint(join(dir, 'run')), new RegExp(`${f.replace('.', '\\.')}: \\d+ bytes is more than the 32 MiB limit`), f);
+    writeFileSync(join(path, f), keep);
+    rmSync(join(path, f));
+    symlinkSync(join(dir, 'nowhere'), join(path, f));
+    assert.throws(() => loadLatestCheckpoint(join(dir, 'run')), new RegExp(`${f.replace('.', '\\.')}: is a symbolic link`), f);
+    rmSync(join(path, f));
+    writeFileSync(join(path, f), keep);
+  }
+  assert.ok(loadLatestCheckpoint(join(dir, 'run')));
+  rmSync(dir, { recursive: true });
+});
+
+const TINY: TrainRunOptions = { samples: 200, latentDim: 8, embeddingDim: 4, attention: 'none', batchSize: 32, epochs: 2, maxTargetLength: 30, examples: 0, seed: 5 } as TrainRunOptions;
+
+test('resume reads the corpus the checkpoint records only if it is a regular file, and says which file it reads', async () => {
+  const dir = tmp();
+  const corpus = join(dir, 'corpus.tsv');
+  writeFileSync(corpus, Array.from({ length: 200 }, (_, i) => `go ${i}.\tva ${i}.`).join('\n') + '\n');
+  const out = join(dir, 'run');
+  const stop = new AbortController();
+  await train({ ...TINY, data: corpus, out, signal: stop.signal, onBatch: (p) => { if (p.step === 2) stop.abort(); } });
+  const root = checkpointsDir(out);
+  const latest = readFileSync(join(root, 'LATEST'), 'utf8').trim();
+  const configPath = join(root, latest, 'config.json');
+  const original = readFileSync(configPath, 'utf8');
+  for (const hostile of ['/dev/zero', dir]) {
+    const cfg = JSON.parse(original) as { data: Record<string, unknown> };
+    cfg.data.corpus = hostile;
+    writeFileSync(configPath, JSON.stringify(cfg));
+    await assert.rejects(train({ resume: out }), (e: Error) => e.message.includes(`${hostile}: not a regular file`) && /recorded in the checkpoint/.test(e.message), hostile);
+  }
+  writeFileSync(configPath, original);
+  const logs: string[] = [];
+  await train({ resume: out, onLog: (l) => void logs.push(l) });
+  assert.ok(logs.some((l) => l.includes(`resume reads the corpus recorded in the checkpoint: ${corpus}`)), logs.join('\n'));
+  rmSync(dir, { recursive: true });
+});
