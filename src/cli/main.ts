@@ -180,6 +180,8 @@ export function buildProgram(): Command {
     .action(async (o: { model: string; out: string }) => {
       const { exportWeb } = await import('../web/export.js');
       const r = exportWeb(o.model, o.out);
+      for (const w of r.warnings) console.error(`warning: ${w}`);
+      if (r.replaced.length) console.log(`replaced an earlier export in ${o.out}/model (${r.replaced.join(', ')})`);
       console.log(`wrote ${r.files.length} files (${(r.bytes / 1024).toFixed(1)} KiB) to ${r.outDir}; try: cd ${r.outDir} && python3 -m http.server`);
     });
   const plot = program.command('plot').description('draw SVG plots of a model bundle: architecture diagrams, training history');

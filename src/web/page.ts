@@ -269,7 +269,13 @@ export async function mountPage(doc: Document): Promise<void> {
       dd.textContent = v;
       infoEl.append(dt, dd);
     }
-    const curve = historyFigure(doc, info);
+    // The curves are decoration: a history the chart cannot draw costs the chart, never the page.
+    let curve: HTMLElement | null = null;
+    try {
+      curve = historyFigure(doc, info);
+    } catch {
+      curve = null;
+    }
     if (curve) infoEl.after(curve);
   };
 
