@@ -132,6 +132,11 @@ test('exportBundle() writes parsed content, not bytes through links, and no path
   rmSync(join(out, 'history.json'));
   symlinkSync(secret, join(out, 'history.json'));
   const shipped = join(dir, 'shipped');
+  // The link is refused (never followed), with a message naming it; nothing is written.
+  assert.throws(() => exportBundle(out, shipped), (e: Error) => e instanceof BundleError && /history\.json: is a symbolic link/.test(e.message));
+  assert.ok(!existsSync(shipped));
+  rmSync(join(out, 'history.json'));
+  writeFileSync(join(out, 'history.json'), JSON.stringify([{ epoch: 1, step: 2, trainLoss: 1, note: 'do not ship' }]));
   exportBundle(out, shipped);
   assert.ok(!readFileSync(join(shipped, 'history.json'), 'utf8').includes('do not ship'));
   const config = JSON.parse(readFileSync(join(shipped, 'config.json'), 'utf8'));
