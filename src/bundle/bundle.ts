@@ -44,7 +44,7 @@ export function saveBundle(dir: string, parts: BundleParts): void {
 /**
  * Bundle and checkpoint JSON files larger than this are refused before they are
  * read. The largest real one, config.json of a BPE model with its merges
- * (fra-attention: 16,000 merges), is 0.56 MB; 32 MiB leaves a 57× margin and
+ * (fra-attention: 5,000 merges per side), is 559,187 bytes; 32 MiB leaves a 60× margin and
  * bounds what JSON.parse can be made to allocate.
  */
 export const MAX_BUNDLE_JSON_BYTES = 32 * 1024 * 1024;
