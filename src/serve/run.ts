@@ -15,6 +15,7 @@ export async function runServer(options: Omit<ServeOptions, 'bundle'> & { model:
   const log = options.log ?? ((line: string) => void process.stderr.write(line + '\n'));
   const { model, ...rest } = options;
   const bundle = loadBundle(model);
+  for (const w of bundle.warnings) log(`s2s serve: warning: ${w}`);
   // Without --web, / is the translation page for this model (s2s export-web into a cache folder).
   const webDir = rest.webDir ?? defaultWebFolder(model, log);
   const s = createServer({ ...rest, bundle, log, webDir });
