@@ -182,6 +182,16 @@ test('the page translates in Chromium, in the browser and on the server, exactly
     await page.locator('label[for="mode-browser"]').click();
     assert.equal(await waitForTranslation(page, 'browser'), expectedUnknown, 'browser mode, switched back');
 
+    // 3. A hostile history.json on the static host (records without numeric losses, deep nesting): the page
+    //    still loads and translates; the invalid records are dropped, so there is no chart instead of a stopped page.
+    const deep = '['.repeat(20_000) + '1' + ']'.repeat(20_000);
+    writeFileSync(join(site, 'model', 'history.json'), `[{"epoch":1,"step":1,"trainLoss":"NaN"},{"epoch":2,"step":2},${deep}]`);
+    await page.goto(`http://127.0.0.1:${(statics.address() as AddressInfo).port}/`);
+    await page.waitForSelector('#s2s-app[data-ready="yes"]', { timeout: 60_000 });
+    assert.equal(await typeAndTranslate(page, sentence, 'browser'), expected, 'translates with a hostile history');
+    assert.equal(await page.locator('figure.curve').count(), 0, 'no chart for a history without valid records');
+    assert.equal(await page.locator('#source').isDisabled(), false, 'the text box is usable');
+
     mkdirSync(join(root, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: join(root, 'test-artifacts', 'web-e2e.png'), fullPage: true });
     assert.deepEqual(errors, [], 'no script errors on the page');
