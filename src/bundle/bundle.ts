@@ -154,8 +154,8 @@ export function loadBundle(dir: string): LoadedBundle {
   return { ...parts, warnings: [...warnings, ...(parts.warnings ?? [])], translator: makeTranslator(parts), dir };
 }
 
-/** True when something (a link included, followed or not) is at path. */
-function lstatExists(path: string): boolean {
+/** True when something (a link included, followed or not) is at path; checkpoints use it too. */
+export function lstatExists(path: string): boolean {
   try {
     lstatSync(path);
     return true;

@@ -5,11 +5,11 @@
  * renamed into place; only then does LATEST (written atomically) point to it.
  * A kill at any moment leaves the previous checkpoint intact and named.
  */
-import { lstatSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeWeights, deserializeWeights, Tensor, type OptimizerState } from '../engine/index.js';
 import type { TrainerState } from './trainer.js';
-import { saveBundle, loadBundle, BundleError, readBundleFile, readBundleJson, type BundleParts, type LoadedBundle, type ReadLimit } from '../bundle/bundle.js';
+import { saveBundle, loadBundle, BundleError, readBundleFile, readBundleJson, lstatExists, type BundleParts, type LoadedBundle, type ReadLimit } from '../bundle/bundle.js';
 import { writeFileAtomic, ensureDir, fsyncDir, testPause, processGone, TEMPORARY_NAME } from '../bundle/atomic.js';
 
 /** LATEST holds one checkpoint name (`step-000012000\n`, 15 bytes). */
@@ -134,14 +134,6 @@ export function loadLatestCheckpoint(outDir: string, root = checkpointsDir(outDi
   return { bundle, state: { ...trainer, optimizer } as TrainerState, path };
 }
 
-function lstatExists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The optimizer slots from optimizer.json's tensors `<parameter>#<slot>`.
