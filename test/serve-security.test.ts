@@ -146,14 +146,17 @@ test('clients that never read their replies: bytes held for them are bounded, an
   assert.ok(held > 0 && held <= 2 * (replyBytes + 1024), `${held} bytes buffered for readers that never read (reply ${replyBytes} bytes)`);
   assert.ok(stalled.length >= 1 && stalled.length <= 2, `${stalled.length} stalled replies`);
   // The write timeout closes the stalled connections although keep-alive would wait 60 s and nothing is read.
-  await until('the stalled connections are closed', () => stalled.every((sock) => sock.destroyed));
-  assert.equal(sockets.reduce((sum, sock) => sum + sock.writableLength, 0), 0, 'nothing is held any more');
+  // (A second reply may only start being written after the snapshot above: wait for every reply that is held.)
+  await until('the stalled connections are closed', () => stalled.every((sock) => sock.destroyed) && sockets.every((sock) => sock.destroyed || sock.writableLength === 0));
+  // A destroyed socket drops its buffer, though its writableLength counter may keep the old value.
+  assert.equal(sockets.filter((sock) => !sock.destroyed).reduce((sum, sock) => sum + sock.writableLength, 0), 0, 'nothing is held any more');
   console.log(`# unread replies: ${replyBytes} bytes each, ${held} bytes buffered in user space for ${stalled.length} stalled clients, closed after the 300 ms write timeout`);
   for (const c of clients) c.destroy();
   // The budget is free again: a client that reads gets its reply.
   const after = await post(s, { texts, attention: true });
   assert.equal(after.status, 200);
-  assert.equal(Buffer.byteLength(after.text), replyBytes);
+  // About the same size, not the same bytes: batched with other requests or not, the numbers' last digits may differ.
+  assert.ok(Math.abs(Buffer.byteLength(after.text) - replyBytes) <= replyBytes / 100, `${Buffer.byteLength(after.text)} vs ${replyBytes} bytes`);
 });
 
 test('the reply budget refuses a third unread reply with 503', async () => {
