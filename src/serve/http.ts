@@ -41,13 +41,6 @@ export function mustCloseConnection(req: http.IncomingMessage, closing: boolean)
   return closing || (hasBody(req) && !bodyRead.has(req));
 }
 
-/** Typed arrays (e.g. attention weights) become plain arrays in JSON. */
-export function jsonable(v: unknown): unknown {
-  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
-  if (Array.isArray(v)) return v.map(jsonable);
-  return v;
-}
-
 /** Attention weights are printed with 4 decimals: a weight takes at most 7 bytes ("0.1234,") instead of ~20. */
 export const WEIGHT_DECIMALS = 4;
 const WEIGHT_SCALE = 10 ** WEIGHT_DECIMALS;
