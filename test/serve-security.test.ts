@@ -5,6 +5,7 @@
  * headers every reply must carry. Counts, not timings, decide each test:
  * bytes buffered, sentences translated, statuses.
  */
+import { httpRequest, type Reply } from './helpers/http.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -33,24 +34,8 @@ async function start(extra: Partial<ServeOptions> = {}, b = bundle): Promise<S2S
   return s;
 }
 
-interface Reply { status: number; headers: http.IncomingHttpHeaders; text: string; json: any }
-
 function request(s: S2SServer, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> {
-  const u = new URL(s.url());
-  return new Promise((resolveReq, rejectReq) => {
-    const req = http.request({ host: '127.0.0.1', port: u.port, method, path, agent: false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: any = null;
-        try { json = JSON.parse(text); } catch { /* not JSON */ }
-        resolveReq({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on('error', rejectReq);
-    req.end(body);
-  });
+  return httpRequest(s.url(), method, path, body, headers);
 }
 
 const JSON_TYPE = { 'content-type': 'application/json' };

@@ -1,4 +1,5 @@
 import { test, before, after } from 'node:test';
+import { httpRequest, type Reply } from './helpers/http.js';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -35,25 +36,9 @@ async function start(extra: Partial<ServeOptions> = {}): Promise<S2SServer> {
   return s;
 }
 
-interface Reply { status: number; headers: http.IncomingHttpHeaders; text: string; json: any }
-
+/** With a body, Content-Type: application/json unless the headers say otherwise. */
 function request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}, url = base): Promise<Reply> {
-  return new Promise((resolveReq, rejectReq) => {
-    const u = new URL(url);
-    const req = http.request({ host: u.hostname, port: u.port, method, path, agent: false, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: any = null;
-        try { json = JSON.parse(text); } catch { /* not JSON */ }
-        resolveReq({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on('error', rejectReq);
-    if (body !== undefined) req.end(body);
-    else req.end();
-  });
+  return httpRequest(url, method, path, body, { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers });
 }
 
 const post = (body: unknown, url = base): Promise<Reply> => request('POST', '/translate', typeof body === 'string' ? body : JSON.stringify(body), {}, url);
