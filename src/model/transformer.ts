@@ -61,6 +61,7 @@ function blockIndex(index: Int32Array, len: number): Int32Array {
   return out;
 }
 
+/** The Transformer encoder–decoder (see the module comment): training graph, encoder, and KV-cached one-step decoder. */
 export class Transformer implements TranslationModel<TransformerState> {
   readonly config: ModelConfig;
   readonly hasAttention = true;
