@@ -157,8 +157,9 @@ export function planEpoch(examples: ExampleList, options: EpochPlanOptions, rng:
   const batches: number[][] = [];
   for (let start = 0; start < order.length; start += poolSize) {
     const pool = order.slice(start, start + poolSize);
-    // Array.prototype.sort is stable, so ties keep their shuffled order.
-    pool.sort((a, b) => lengths.src[a] - lengths.src[b] || lengths.tgt[a] - lengths.tgt[b]);
+    // Array.prototype.sort is stable, so ties keep their shuffled order. Token budgets sort by the padded cost first.
+    if (maxTokens > 0) pool.sort((a, b) => cost(a) - cost(b) || lengths.src[a] - lengths.src[b] || lengths.tgt[a] - lengths.tgt[b]);
+    else pool.sort((a, b) => lengths.src[a] - lengths.src[b] || lengths.tgt[a] - lengths.tgt[b]);
     if (maxTokens === 0) {
       for (let i = 0; i < pool.length; i += batchSize) batches.push(pool.slice(i, i + batchSize));
       continue;
