@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Adam, Rng } from '../src/engine/index.js';
 import { planEpoch, makeBatch, PackedExamples, type Batch } from '../src/data/batching.js';
 import { Seq2Seq, type RunOptions } from '../src/model/seq2seq.js';
+import type { TranslationModel } from '../src/model/model.js';
 import { Trainer, evaluateLoss, type TrainerState } from '../src/train/trainer.js';
 import { lrFactor } from '../src/train/lr-schedule.js';
 import { resolveTraining } from '../src/train/config.js';
@@ -54,7 +55,7 @@ test('the schedule sets every update\'s rate: history records the last update\'s
 });
 
 /** Trains `options` on a fixed tiny setup; stops (with a checkpoint in dir) after `stopAt` updates when given. */
-async function run(options: Partial<TrainOptions>, stopAt: number | null, dir: string | null, resumeFrom?: TrainerState, model?: Seq2Seq) {
+async function run(options: Partial<TrainOptions>, stopAt: number | null, dir: string | null, resumeFrom?: TrainerState, model?: TranslationModel) {
   const setup = tinySetup(40, { layers: 1, embeddingDim: 8, dropout: 0.1, attention: 'general' }, 11);
   const m = model ?? setup.model;
   const parts = { ...bundlePartsFor(setup), model: m };
@@ -170,6 +171,10 @@ test('Adam β1/β2 reach the optimizer; the trainer passes label smoothing to tr
   assert.equal(training.length, 2);
   assert.ok(training.every((c) => c.labelSmoothing === 0.1));
   assert.ok(validation.length > 0 && validation.every((c) => !c.labelSmoothing));
+  // The model honours it: the smoothed loss of a batch is another number than its plain NLL.
+  const batch = makeBatch(s.examples, [0, 1, 2, 3]);
+  const plain = model.forward(batch).loss.item(), smoothed = model.forward(batch, { labelSmoothing: 0.1 }).loss.item();
+  assert.ok(Math.abs(smoothed - plain) > 1e-4, `smoothed ${smoothed} vs plain ${plain}`);
   // Defaults are Adam's usual 0.9 / 0.999 and no smoothing.
   assert.equal(TRAIN_DEFAULTS.adamBeta1, 0.9);
   assert.equal(TRAIN_DEFAULTS.adamBeta2, 0.999);
