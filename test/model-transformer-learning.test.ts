@@ -23,7 +23,7 @@ function randomString(rng: Rng): string {
   return s;
 }
 
-const example = (s: string): Example => ({ src: encode(s), tgt: encode([...s].reverse().join('')) });
+const example = (s: string): Example => ({ src: encode(s), tgt: encode([...s].reverse().join('')), index: 0 });
 
 function heldOutErrors(model: Transformer, strings: string[]): string[] {
   const batch = makeSourceBatch(strings.map(encode));
