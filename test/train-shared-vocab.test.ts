@@ -15,6 +15,7 @@ import { BpeTokenizer, learnBpe } from '../src/data/bpe.js';
 import { UNK_ID } from '../src/data/vocab.js';
 import { train } from '../src/train/run.js';
 import { loadBundle } from '../src/bundle/bundle.js';
+import { averageCheckpoints, lastCheckpoints } from '../src/train/average.js';
 import { MODEL_DEFAULTS } from '../src/model/config.js';
 
 const base = { ...getPreset('demo').data, level: 'bpe' as const, bpeMerges: 200, sharedVocab: true };
@@ -67,4 +68,24 @@ test('train({ sharedVocab }): the bundle stores one vocabulary on both sides, ti
   const resumed = await train({ resume: out, epochs: 2 });
   assert.equal(resumed.epochs, 2);
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'vocab.json'), 'utf8')), vocab);
+});
+
+test('a Transformer with the whole recipe (shared vocabulary, label smoothing, noam warmup, token batches, accumulation, β2 0.98) trains, resumes and averages', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's2s-shared-tf-'));
+  const out = join(dir, 'tf');
+  const opts = {
+    out, arch: 'transformer', modelDim: 16, heads: 2, ffDim: 32, layers: 1, dropout: 0.1, sharedVocab: true, level: 'bpe' as const, bpeMerges: 100,
+    samples: 200, maxTargetLength: 40, labelSmoothing: 0.1, lrSchedule: 'noam' as const, warmupSteps: 4, lr: 0.005, optimizer: 'adam' as const,
+    adamBeta2: 0.98, batchTokens: 400, accumulate: 2, epochs: 1, checkpointEvery: 1, keepCheckpoints: 2, examples: 0, seed: 3,
+  };
+  const r = await train(opts as Parameters<typeof train>[0]);
+  assert.ok(r.steps >= 2, `${r.steps} updates`);
+  const b = loadBundle(out);
+  assert.equal((b.config.model as { arch?: string }).arch, 'transformer');
+  assert.equal((b.config.model as { tieEmbeddings?: boolean }).tieEmbeddings, true);
+  assert.equal(b.history[0].learningRate, 0.005 * Math.min(r.steps ** -0.5, r.steps * 4 ** -1.5) * 2);
+  const resumed = await train({ resume: out, epochs: 2 });
+  assert.equal(resumed.epochs, 2);
+  const avg = averageCheckpoints(lastCheckpoints(out, 2), join(dir, 'avg'));
+  assert.equal(typeof loadBundle(avg.out).translator.translate(['I am happy.'])[0].text, 'string');
 });
