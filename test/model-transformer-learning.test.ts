@@ -23,7 +23,7 @@ function randomString(rng: Rng): string {
   return s;
 }
 
-const example = (s: string): Example => ({ src: encode(s), tgt: encode([...s].reverse().join('')), index: 0 });
+const example = (s: string, index: number): Example => ({ src: encode(s), tgt: encode([...s].reverse().join('')), index });
 
 function heldOutErrors(model: Transformer, strings: string[]): string[] {
   const batch = makeSourceBatch(strings.map(encode));
@@ -58,7 +58,7 @@ test(`a tiny Transformer learns to reverse strings and reverses held-out ones wi
       const examples: Example[] = [];
       while (examples.length < batchSize) {
         const s = randomString(rng);
-        if (!heldOut.has(s)) examples.push(example(s));
+        if (!heldOut.has(s)) examples.push(example(s, examples.length));
       }
       clearTape();
       opt.zeroGrad();

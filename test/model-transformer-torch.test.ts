@@ -8,8 +8,8 @@
  *   self_attn.in_proj_weight [3D, D] (q; k; v)   → self_attention/qkv_kernel [D, 3D]
  *   multihead_attn.in_proj_weight rows [0, D)    → cross_attention/query_kernel [D, D]
  *   multihead_attn.in_proj_weight rows [D, 3D)   → cross_attention/kv_kernel [D, 2D]
- *   (*).out_proj → …/output_kernel, linear1 → feed_forward/inner_kernel, linear2 → feed_forward/outer_kernel
- *   normK → norm_K (gain, bias); encoder.norm / decoder.norm → …/final_norm
+ *   out_proj → …/output_kernel, linear1 → feed_forward/inner_kernel, linear2 → feed_forward/outer_kernel
+ *   normK → norm_K (gain, bias); encoder.norm / decoder.norm → encoder|decoder/final_norm
  * torch.nn.Transformer has no embeddings or positions: the inputs are the
  * embedded source and target, fed to encodeEmbedded / decodeEmbedded.
  */
