@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { Adam, Rng } from '../src/engine/index.js';
 import { planEpoch, makeBatch, PackedExamples, type Batch } from '../src/data/batching.js';
 import { Seq2Seq, type RunOptions } from '../src/model/seq2seq.js';
@@ -18,6 +20,8 @@ import { resolveTraining } from '../src/train/config.js';
 import { saveCheckpoint, loadLatestCheckpoint } from '../src/train/checkpoint.js';
 import { TRAIN_DEFAULTS, type TrainOptions } from '../src/train/options.js';
 import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 test('lrFactor: constant is 1; inverse-sqrt warms up linearly to 1 at warmup then falls as √(warmup/step); noam is the same curve', () => {
   for (const s of [1, 10, 4000, 1e6]) assert.equal(lrFactor('constant', s, 4000), 1);
@@ -217,4 +221,18 @@ test('recipe options from the command line and YAML keys; bad values are errors 
   for (const [given, re] of bad) assert.throws(() => resolveTraining({}, given), re, JSON.stringify(given));
   // constant needs no warmup; 0 is fine there.
   assert.equal(resolveTraining({}, { warmupSteps: 0 }).preset.train.warmupSteps, 0);
+});
+
+test('s2s train --help lists the recipe flags with their defaults and the schedule formulas', () => {
+  const r = spawnSync(process.execPath, [join(root, 'bin', 's2s.js'), 'train', '--help'], { encoding: 'utf8', cwd: root, timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const help = r.stdout.replace(/\s+/g, ' ');
+  for (const flag of ['--label-smoothing', '--lr-schedule', '--warmup-steps', '--batch-tokens', '--accumulate', '--adam-beta1', '--adam-beta2', '--shared-vocab', '--keep-checkpoints']) {
+    assert.ok(help.includes(flag), `train --help lacks ${flag}`);
+  }
+  assert.match(help, /validation loss stays the plain NLL/);
+  assert.match(help, /--lr·√\(warmup\/step\)/);
+  assert.match(help, /min\(step\^-0\.5, step·warmup\^-1\.5\)·warmup\^0\.5/);
+  const avg = spawnSync(process.execPath, [join(root, 'bin', 's2s.js'), 'average', '--help'], { encoding: 'utf8', cwd: root, timeout: 60_000 });
+  assert.match(avg.stdout, /--last <k>/);
 });

@@ -71,7 +71,7 @@ export const TRAIN_SPECS: readonly OptionSpec[] = [
   { flag: 'tie-embeddings', section: 'model', key: 'tieEmbeddings', kind: 'bool', help: 'one embedding table for source, target and output layer; needs one vocabulary for both sides (default: off)' },
   // train
   { flag: 'epochs', section: 'train', key: 'epochs', kind: 'int', min: 0, help: `passes over the training split (default: ${both((p) => p.train.epochs)})` },
-  { flag: 'batch-size', section: 'train', key: 'batchSize', kind: 'int', min: 1, help: `sentence pairs per batch (default: ${both((p) => p.train.batchSize)})` },
+  { flag: 'batch-size', section: 'train', key: 'batchSize', kind: 'int', min: 1, help: `sentence pairs per batch; with --batch-tokens, training and validation batches are filled to the token budget instead (default: ${both((p) => p.train.batchSize)})` },
   { flag: 'optimizer', section: 'train', key: 'optimizer', kind: 'string', choices: ['rmsprop', 'adam'], help: `(default: ${both((p) => p.train.optimizer)})` },
   { flag: 'lr', section: 'train', key: 'learningRate', kind: 'float', help: `learning rate (default: ${both((p) => p.train.learningRate)})` },
   { flag: 'clip-norm', section: 'train', key: 'clipNorm', kind: 'float', help: `clip gradients to this global norm, 0 = off (default: ${both((p) => p.train.clipNorm)})` },
