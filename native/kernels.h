@@ -82,7 +82,8 @@ typedef struct s2s_kernel_table {
 
 /* Floats of scratch one thread needs for attention_forward/backward. */
 static inline size_t s2s_attention_scratch(const s2s_attention *a) {
-  return ((size_t)a->hd + 4) * (size_t)a->tk + 16; /* a packed head of kᵀ or vᵀ, and 4 score rows */
+  size_t tkp = ((size_t)a->tk + 15) & ~(size_t)15; /* kᵀ or vᵀ of one head and the score rows, padded to 16 keys */
+  return ((size_t)a->hd + (size_t)a->tq) * tkp + 2 * (size_t)a->tk * (size_t)a->tq + 16;
 }
 
 extern const s2s_kernel_table s2s_kernels_generic;
