@@ -949,6 +949,23 @@ static napi_value js_embed_positions_backward(napi_env env, napi_callback_info i
   return NULL;
 }
 
+static napi_value js_keep_mask(napi_env env, napi_callback_info info) {
+  args_t a;
+  double p = 0;
+  napi_typedarray_type type;
+  size_t slen = 0, mlen = 0;
+  void *sdata = NULL, *mdata = NULL;
+  CHECK(get_args(env, info, "keepMask", 3, &a));
+  if (napi_get_typedarray_info(env, a.argv[0], &type, &slen, &sdata, NULL, NULL) != napi_ok || type != napi_uint32_array)
+    return TYPE_ERROR("keepMask: argument 1 (state) must be a Uint32Array"), NULL;
+  if (slen < 4) return RANGE_ERROR("keepMask: state has %zu words but needs 4", slen), NULL;
+  CHECK(arg_number(&a, 1, "p", &p));
+  if (napi_get_typedarray_info(env, a.argv[2], &type, &mlen, &mdata, NULL, NULL) != napi_ok || type != napi_uint8_array)
+    return TYPE_ERROR("keepMask: argument 3 (mask) must be a Uint8Array"), NULL;
+  K->keep_mask((uint32_t *)sdata, p * 4294967296.0, mlen, (uint8_t *)mdata);
+  return NULL;
+}
+
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -1085,6 +1102,7 @@ NAPI_MODULE_INIT() {
       {"activationBackward", NULL, js_activation_backward, NULL, NULL, NULL, attr, NULL},
       {"embedPositions", NULL, js_embed_positions, NULL, NULL, NULL, attr, NULL},
       {"embedPositionsBackward", NULL, js_embed_positions_backward, NULL, NULL, NULL, attr, NULL},
+      {"keepMask", NULL, js_keep_mask, NULL, NULL, NULL, attr, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, attr, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

@@ -919,6 +919,27 @@ static void embed_positions_backward(int cols, const float *dy, const int32_t *i
   }
 }
 
+/* xoshiro128** draws u (as Rng.nextUint32 in rng.ts), mask = u ≥ threshold. */
+static void keep_mask(uint32_t *state, double threshold, size_t n, uint8_t *mask) {
+  uint32_t s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+  for (size_t i = 0; i < n; i++) {
+    uint32_t m = s1 * 5u;
+    uint32_t u = ((m << 7) | (m >> 25)) * 9u;
+    mask[i] = (double)u >= threshold;
+    uint32_t t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >> 21);
+  }
+  state[0] = s0;
+  state[1] = s1;
+  state[2] = s2;
+  state[3] = s3;
+}
+
 const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .isa = S2S_STR(S2S_VARIANT),
     .gemm = gemm_blocked,
@@ -947,4 +968,5 @@ const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .activation_backward = activation_backward,
     .embed_positions = embed_positions,
     .embed_positions_backward = embed_positions_backward,
+    .keep_mask = keep_mask,
 };

@@ -64,6 +64,7 @@ typedef struct s2s_kernel_table {
   void (*activation_backward)(int act, size_t n, const float *z, const float *dy, float *dx);
   void (*embed_positions)(int cols, const float *table, const int32_t *ids, size_t count, float scale,
                           const float *positions, const int32_t *positionIds, float *out);
+  void (*keep_mask)(uint32_t *state, double threshold, size_t n, uint8_t *mask);
   void (*embed_positions_backward)(int cols, const float *dy, const int32_t *ids, size_t count, float scale,
                                    const int32_t *positionIds, float *dTable, float *dPositions);
   void (*softmax_rows)(int rows, int cols, const float *x, float *out, int log);
