@@ -601,6 +601,22 @@ describe('Transformer kernels: native vs js', { skip }, () => {
     }
   });
 
+  test('keepMask: the same bits and the same advanced state as the TypeScript kernel and Rng.next()', () => {
+    for (const [n, p] of [[0, 0.5], [1, 0.1], [1000, 0.1], [100003, 0.37], [4096, 0], [333, 0.999]] as const) {
+      const sn = Uint32Array.of(0x9e3779b9, 12345, 0xdeadbeef, 7), sj = sn.slice();
+      const mn = new Uint8Array(n), mj = new Uint8Array(n);
+      N.keepMask(sn, p, mn);
+      J.keepMask(sj, p, mj);
+      assert.deepEqual(mn, mj, `mask n=${n} p=${p}`);
+      assert.deepEqual(sn, sj, `state n=${n} p=${p}`);
+    }
+    const r = new Rng(11), ref = new Rng(11);
+    const mask = new Uint8Array(5000);
+    N.keepMask((r as unknown as { s: Uint32Array }).s, 0.25, mask);
+    for (let i = 0; i < mask.length; i++) assert.equal(mask[i], ref.next() >= 0.25 ? 1 : 0);
+    assert.equal(r.nextUint32(), ref.nextUint32());
+  });
+
   test('new kernels reject bad arguments', () => {
     const f = (n: number): Float32Array => new Float32Array(n);
     const anyN = N as unknown as Record<string, (...a: unknown[]) => unknown>;
@@ -620,6 +636,8 @@ describe('Transformer kernels: native vs js', { skip }, () => {
     assert.throws(() => N.embedPositionsBackward(2, f(2), Int32Array.of(0), 1, Int32Array.of(2), null, f(4)), { name: 'RangeError', message: /index 2/ });
     assert.throws(() => N.softmaxCrossEntropy(1, 2, f(2), Int32Array.of(0), null, 1, 1.5), { name: 'RangeError', message: /labelSmoothing/ });
     assert.throws(() => anyN.softmaxCrossEntropy(1, 2, f(2), Int32Array.of(0), null, 1), { name: 'TypeError', message: /expected 7 arguments/ });
+    assert.throws(() => N.keepMask(new Uint32Array(3), 0.5, new Uint8Array(2)), { name: 'RangeError', message: /4/ });
+    assert.throws(() => anyN.keepMask(new Uint32Array(4), 0.5, f(2)), { name: 'TypeError', message: /Uint8Array/ });
   });
 });
 

@@ -60,8 +60,9 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, o: Attention
   let dropMask: Float32Array | null = null;
   if (p > 0 && o.training && o.rng) {
     const keep = 1 / (1 - p);
+    const kept = o.rng.keepMask(nProbs, p);
     dropMask = new Float32Array(nProbs);
-    for (let i = 0; i < nProbs; i++) dropMask[i] = o.rng.next() >= p ? keep : 0;
+    for (let i = 0; i < nProbs; i++) dropMask[i] = kept[i] ? keep : 0;
   }
   const probs = new Float32Array(nProbs);
   const out = new Tensor(new Float32Array(B * tq * D), [B * tq, D]);

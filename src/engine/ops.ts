@@ -486,17 +486,18 @@ export function mean(x: Tensor): Tensor {
 export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tensor {
   if (!(p >= 0 && p < 1)) throw new RangeError(`dropout: p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
-  const keep = 1 / (1 - p);
-  const mask = new Float32Array(x.size);
-  for (let i = 0; i < mask.length; i++) mask[i] = rng.next() >= p ? keep : 0;
-  const out = Tensor.zeros(x.shape);
-  for (let i = 0; i < mask.length; i++) out.data[i] = x.data[i] * mask[i];
+  const keep = Math.fround(1 / (1 - p));
+  const n = x.size;
+  const mask = rng.keepMask(n, p);
+  const out = new Tensor(uninitializedFloat32(n), x.shape); // every element is written
+  const o = out.data, xd = x.data;
+  for (let i = 0; i < n; i++) o[i] = mask[i] ? xd[i] * keep : 0;
   if (needsGrad(x)) {
     record(out, () => {
       const g = out.grad;
       if (!g) return;
       const d = x.gradBuffer();
-      for (let i = 0; i < d.length; i++) d[i] += g[i] * mask[i];
+      for (let i = 0; i < n; i++) if (mask[i]) d[i] += g[i] * keep;
     });
   }
   return out;

@@ -231,6 +231,24 @@ function unaryBackward(op: UnaryOp, y: Float32Array, dy: Float32Array, dx: Float
 
 // ---------------------------------------------------------------- Transformer kernels
 
+function keepMask(state: Uint32Array, p: number, mask: Uint8Array): void {
+  const threshold = p * 4294967296;
+  let s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+  for (let i = 0; i < mask.length; i++) {
+    const m = Math.imul(s1, 5);
+    const u = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+    mask[i] = u >= threshold ? 1 : 0;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+  }
+  state[0] = s0; state[1] = s1; state[2] = s2; state[3] = s3;
+}
+
 let scratchRow = new Float64Array(0);
 
 /** The first key index hidden from query i by the causal mask (tk when not causal). */
@@ -465,6 +483,7 @@ export const jsKernels: Kernels = {
   activationBackward,
   embedPositions,
   embedPositionsBackward,
+  keepMask,
   addRowVector(rows, cols, x, bias) {
     for (let r = 0; r < rows; r++) {
       const base = r * cols;

@@ -163,6 +163,13 @@ export interface Kernels {
     dTable: Float32Array | null, dPositions: Float32Array | null,
   ): void;
 
+  /**
+   * Dropout keep-mask: for each element one xoshiro128** draw u from `state`
+   * (4 uint32 words, advanced in place, as Rng.nextUint32), mask = u ≥ p·2³²
+   * (i.e. rng.next() ≥ p). Integer arithmetic: both kernel sets give the same bits.
+   */
+  keepMask(state: Uint32Array, p: number, mask: Uint8Array): void;
+
   /** RMSprop (Keras): ms = ρ·ms + (1−ρ)·g²; p −= lr·g / (√ms + ε). */
   rmspropUpdate(p: Float32Array, g: Float32Array, ms: Float32Array, lr: number, rho: number, eps: number): void;
   /** Adam with bias correction folded into `lrT` = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), ε as in Keras. */
