@@ -57,22 +57,20 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, o: Attention
   const K = kernels();
 
   const nProbs = B * H * tq * tk;
-  let dropMask: Float32Array | null = null;
+  let dropMask: Uint8Array | null = null;
   if (p > 0 && o.training && o.rng) {
-    const keep = 1 / (1 - p);
-    const kept = o.rng.keepMask(nProbs, p);
-    dropMask = new Float32Array(nProbs);
-    for (let i = 0; i < nProbs; i++) dropMask[i] = kept[i] ? keep : 0;
+    dropMask = o.rng.keepMask(nProbs, p);
   }
+  const keepScale = Math.fround(1 / (1 - p));
   const probs = new Float32Array(nProbs);
   const out = new Tensor(new Float32Array(B * tq * D), [B * tq, D]);
-  K.attentionForward(B, H, tq, tk, hd, q.data, k.data, v.data, keyMask, causal, dropMask, probs, out.data);
+  K.attentionForward(B, H, tq, tk, hd, q.data, k.data, v.data, keyMask, causal, dropMask, keepScale, probs, out.data);
   const recording = needsGrad(q, k, v);
   if (recording) {
     record(out, () => {
       const g = out.grad;
       if (!g) return;
-      K.attentionBackward(B, H, tq, tk, hd, q.data, k.data, v.data, probs, dropMask, g,
+      K.attentionBackward(B, H, tq, tk, hd, q.data, k.data, v.data, probs, dropMask, keepScale, g,
         q.requiresGrad ? q.gradBuffer() : null, k.requiresGrad ? k.gradBuffer() : null, v.requiresGrad ? v.gradBuffer() : null);
     });
   }
