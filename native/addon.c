@@ -998,6 +998,23 @@ static napi_value js_dropout_apply(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_argmax_rows(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0;
+  f32_t x = {0};
+  i32_t out = {0};
+  CHECK(get_args(env, info, "argmaxRows", 4, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols) && arg_f32(&a, 2, "x", &x) && arg_i32(&a, 3, "out", &out));
+  CHECK(need_len(&a, "x", x.length, (int64_t)rows * cols, "rows×cols"));
+  CHECK(need_len(&a, "out", out.length, rows, "one index per row"));
+  if (cols == 0) {
+    for (int r = 0; r < rows; r++) out.data[r] = 0;
+    return NULL;
+  }
+  K->argmax_rows(rows, cols, x.data, out.data);
+  return NULL;
+}
+
 static napi_value js_copy_block(napi_env env, napi_callback_info info) {
   args_t a;
   int rows = 0, cols = 0, ls = 0, ld = 0, acc = 0;
@@ -1154,6 +1171,7 @@ NAPI_MODULE_INIT() {
       {"keepMask", NULL, js_keep_mask, NULL, NULL, NULL, attr, NULL},
       {"dropoutApply", NULL, js_dropout_apply, NULL, NULL, NULL, attr, NULL},
       {"copyBlock", NULL, js_copy_block, NULL, NULL, NULL, attr, NULL},
+      {"argmaxRows", NULL, js_argmax_rows, NULL, NULL, NULL, attr, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, attr, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

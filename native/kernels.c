@@ -942,6 +942,22 @@ static void keep_mask(uint32_t *state, double threshold, size_t n, uint8_t *mask
   state[3] = s3;
 }
 
+/* The vectorised max first, then the first index holding it: the TypeScript scan's answer (NaN never wins). */
+static void argmax_rows(int rows, int cols, const float *x, int32_t *out) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * cols;
+    const float m = row_max(cols, xr);
+    int best = 0;
+    if (m != -INFINITY)
+      for (int j = 0; j < cols; j++)
+        if (xr[j] == m) {
+          best = j;
+          break;
+        }
+    out[r] = best;
+  }
+}
+
 static void dropout_apply(size_t n, const uint8_t *restrict mask, float scale, const float *restrict x,
                           float *restrict out, int accumulate) {
   if (accumulate)
@@ -991,5 +1007,6 @@ const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .embed_positions_backward = embed_positions_backward,
     .keep_mask = keep_mask,
     .dropout_apply = dropout_apply,
+    .argmax_rows = argmax_rows,
     .copy_block = copy_block,
 };

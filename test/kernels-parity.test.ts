@@ -617,6 +617,22 @@ describe('Transformer kernels: native vs js', { skip }, () => {
     assert.equal(r.nextUint32(), ref.nextUint32());
   });
 
+  test('argmaxRows (ties take the first, NaN never wins, all −∞ gives 0)', () => {
+    for (const [rows, cols] of [[1, 1], [7, 3], [65, 93], [3, 8000]]) {
+      const x = randn(rows * cols);
+      const on = new Int32Array(rows), oj = new Int32Array(rows);
+      N.argmaxRows(rows, cols, x, on);
+      J.argmaxRows(rows, cols, x, oj);
+      assert.deepEqual(on, oj, `argmaxRows ${rows}×${cols}`);
+    }
+    const x = Float32Array.from([1, 3, 3, 2, NaN, 5, -Infinity, -Infinity, NaN, -Infinity, NaN, 0.5, NaN, 0.5]);
+    const on = new Int32Array(4), oj = new Int32Array(4);
+    N.argmaxRows(4, 3, x.subarray(0, 12), on);
+    J.argmaxRows(4, 3, x.subarray(0, 12), oj);
+    assert.deepEqual(Array.from(on), [1, 2, 0, 2]);
+    assert.deepEqual(on, oj);
+  });
+
   test('dropoutApply and copyBlock (forward and accumulating)', () => {
     for (const n of [0, 1, 17, 4099]) {
       const mask = Uint8Array.from({ length: n }, () => (rng.next() < 0.3 ? 0 : 1));

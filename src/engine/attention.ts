@@ -5,6 +5,7 @@
  */
 import { Tensor, ShapeError, needsGrad, record, shapeString } from './tensor.js';
 import { kernels } from './kernels/index.js';
+import { uninitializedFloat32 } from './buffers.js';
 import type { Rng } from './rng.js';
 
 export interface AttentionOptions {
@@ -62,8 +63,9 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, o: Attention
     dropMask = o.rng.keepMask(nProbs, p);
   }
   const keepScale = Math.fround(1 / (1 - p));
-  const probs = new Float32Array(nProbs);
-  const out = new Tensor(new Float32Array(B * tq * D), [B * tq, D]);
+  // The kernel writes every probability and every output element.
+  const probs = uninitializedFloat32(nProbs);
+  const out = new Tensor(uninitializedFloat32(B * tq * D), [B * tq, D]);
   K.attentionForward(B, H, tq, tk, hd, q.data, k.data, v.data, keyMask, causal, dropMask, keepScale, probs, out.data);
   const recording = needsGrad(q, k, v);
   if (recording) {

@@ -7,6 +7,7 @@
 import { Tensor, ShapeError, needsGrad, record, shapeString, type Shape } from './tensor.js';
 import { kernels, type UnaryOp, type Activation } from './kernels/index.js';
 import type { Rng } from './rng.js';
+import { uninitializedFloat32, copyFloat32 } from './buffers.js';
 
 /** dst += src elementwise; long arrays through the kernels (a one-row addRowVector), which is native under Node. */
 function addInto(dst: Float32Array, src: Float32Array): void {
@@ -14,30 +15,7 @@ function addInto(dst: Float32Array, src: Float32Array): void {
   else for (let i = 0; i < dst.length; i++) dst[i] += src[i];
 }
 
-type AllocUnsafe = (size: number) => Uint8Array;
-const nodeBuffer = (globalThis as { Buffer?: { allocUnsafe?: AllocUnsafe } }).Buffer;
-const allocUnsafe: AllocUnsafe | undefined = nodeBuffer?.allocUnsafe?.bind(nodeBuffer);
-
-/**
- * A Float32Array of n elements with unspecified contents, for results that
- * are overwritten entirely. Under Node large ones skip the zero-fill
- * (Buffer.allocUnsafe), which is a sizeable share of a training step; in
- * browsers it is an ordinary zeroed array.
- */
-export function uninitializedFloat32(n: number): Float32Array {
-  if (allocUnsafe && n >= 4096) {
-    const b = allocUnsafe(n * 4);
-    if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, n);
-  }
-  return new Float32Array(n);
-}
-
-/** A copy of x, without zero-filling it first. */
-export function copyFloat32(x: Float32Array): Float32Array {
-  const out = uninitializedFloat32(x.length);
-  out.set(x);
-  return out;
-}
+export { uninitializedFloat32, copyFloat32 } from './buffers.js';
 
 // ---------------------------------------------------------------- matmul
 

@@ -484,6 +484,19 @@ export const jsKernels: Kernels = {
   embedPositions,
   embedPositionsBackward,
   keepMask,
+  argmaxRows(rows, cols, x, out) {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let best = 0, bestV = -Infinity;
+      for (let j = 0; j < cols; j++) {
+        if (x[base + j] > bestV) {
+          bestV = x[base + j];
+          best = j;
+        }
+      }
+      out[r] = best;
+    }
+  },
   dropoutApply(mask, scale, x, out, accumulate) {
     const n = mask.length;
     if (accumulate) for (let i = 0; i < n; i++) { if (mask[i]) out[i] += x[i] * scale; }

@@ -182,6 +182,9 @@ export interface Kernels {
    */
   copyBlock(rows: number, cols: number, src: Float32Array, srcStride: number, dst: Float32Array, dstStride: number, accumulate: boolean): void;
 
+  /** out[r] = the index of the largest of row r's `cols` values (the first on ties; 0 when none is > −∞). */
+  argmaxRows(rows: number, cols: number, x: Float32Array, out: Int32Array): void;
+
   /** RMSprop (Keras): ms = ρ·ms + (1−ρ)·g²; p −= lr·g / (√ms + ε). */
   rmspropUpdate(p: Float32Array, g: Float32Array, ms: Float32Array, lr: number, rho: number, eps: number): void;
   /** Adam with bias correction folded into `lrT` = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), ε as in Keras. */
