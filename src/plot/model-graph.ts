@@ -48,9 +48,9 @@ export function modelGraphs(c: ModelConfig): Record<GraphName, ModelGraph> {
   return { training: buildGraph(c, 'training'), encoder: buildGraph(c, 'encoder'), decoder: buildGraph(c, 'decoder') };
 }
 
-/** Whether the config is a Transformer's (`arch`; configs from before the field are RNNs). */
+/** Whether the config is a Transformer's (configs from before `arch` are RNNs). */
 export function isTransformer(c: ModelConfig): boolean {
-  return (c as { arch?: string }).arch === 'transformer';
+  return c.arch === 'transformer';
 }
 
 function buildGraph(c: ModelConfig, name: GraphName): ModelGraph {
