@@ -13,6 +13,7 @@ import {
 } from '../src/plot/index.js';
 import { resolveModelConfig, type ModelConfig, type CellType, type AttentionType } from '../src/model/config.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
+import { createModel } from '../src/model/model.js';
 import { generateCorpus, formatCorpusTsv } from '../src/data/synthetic.js';
 
 // ---------------------------------------------------------------- a strict little XML reader
@@ -431,13 +432,8 @@ test('every architecture: graphs agree with the real model, layouts are clean, S
 // ---------------------------------------------------------------- Transformer diagrams
 
 /** A Transformer config: the issue's reference model unless overridden. */
-function transformer(extra: Record<string, unknown> = {}): ModelConfig {
-  return {
-    ...resolveModelConfig({ srcVocabSize: 8000, tgtVocabSize: 8000, layers: 3, dropout: 0.1 }),
-    arch: 'transformer', modelDim: 256, heads: 4, ffDim: 1024, encoderLayers: 0, decoderLayers: 0, attentionDropout: 0,
-    activation: 'relu', postNorm: false, positions: 'sinusoidal', maxPositions: 1024, tieEmbeddings: true,
-    ...extra,
-  } as ModelConfig;
+function transformer(extra: Partial<ModelConfig> = {}): ModelConfig {
+  return resolveModelConfig({ srcVocabSize: 8000, tgtVocabSize: 8000, arch: 'transformer', layers: 3, dropout: 0.1, modelDim: 256, heads: 4, ffDim: 1024, tieEmbeddings: true, ...extra });
 }
 
 test('Transformer (pre-LN, tied, 3 + 3 × 256, 4 heads, ff 1024): one framed layer per stack, shapes on every edge', () => {
@@ -446,12 +442,12 @@ test('Transformer (pre-LN, tied, 3 + 3 × 256, 4 heads, ff 1024): one framed lay
   const svgs = modelDiagrams(c);
   const tr = texts(checkSvg(svgs.training));
   for (const s of [
-    'Embedding(8000, 256)', '+ SinusoidalPositions(1024)', 'shared embedding · × 16', 'Dropout(0.1)', 'LayerNorm(256)',
+    'Embedding(8000, 256)', '+ SinusoidalPositions(256)', 'embedding/shared · × 16', 'Dropout(0.1)', 'LayerNorm(256)',
     'MultiHeadAttention(4 × 64)', 'MaskedMultiHeadAttention(4 × 64)', 'Add', 'Dense(1024, relu)', 'Dense(256)', 'Dense(8000)',
-    'output · tied: embeddingᵀ · softmax', '× 3 encoder layers', '× 3 decoder layers', 'decoder_outputs',
+    'tied: embedding/sharedᵀ · softmax', '× 3 encoder layers', '× 3 decoder layers', 'decoder_outputs',
     '(None, None)', '(None, None, 256)', '(None, None, 1024)', '(None, None, 8000)',
   ]) assert.ok(tr.includes(s), `training diagram lacks ${s}`);
-  assert.match(svgs.training, /Transformer, 3 \+ 3 layers × 256 · 4 heads · feed-forward 1024 ReLU · pre-LN · sinusoidal positions ≤ 1024 · tied embeddings · dropout 0\.1/);
+  assert.match(svgs.training, /Transformer, 3 \+ 3 layers × 256 · 4 heads · feed-forward 1024 ReLU · pre-LN · sinusoidal positions · tied embeddings · dropout 0\.1/);
   for (const s of ['LSTM', 'GRU', 'Bridge', 'OneHot', 'Add & LayerNorm']) assert.ok(!tr.some((x) => x.includes(s)), `Transformer diagram shows ${s}`);
   // One layer drawn per stack: two self-attentions (encoder, masked decoder) and one cross-attention.
   assert.equal(tr.filter((s) => s === 'MultiHeadAttention(4 × 64)').length, 2);
@@ -464,7 +460,7 @@ test('Transformer (pre-LN, tied, 3 + 3 × 256, 4 heads, ff 1024): one framed lay
   assert.equal(edgeShape(g.training, `${E}/norm_1`, `${E}/self_attention`), '(None, None, 256)');
   assert.equal(edgeShape(g.training, `${E}/dropout_1`, `${E}/add_1`), '(None, None, 256)');
   assert.equal(edgeShape(g.training, 'encoder/embedding_dropout', `${E}/add_1`), '(None, None, 256)', 'residual');
-  assert.equal(edgeShape(g.training, `${E}/ff_1`, `${E}/ff_dropout`), '(None, None, 1024)');
+  assert.equal(edgeShape(g.training, `${E}/feed_forward/inner`, `${E}/feed_forward/outer`), '(None, None, 1024)');
   assert.equal(edgeShape(g.training, `${E}/add_2`, 'encoder/final_norm'), '(None, None, 256)');
   assert.equal(edgeShape(g.training, 'encoder/final_norm', `${D}/cross_attention`), '(None, None, 256)', 'memory into cross-attention');
   assert.equal(edgeShape(g.training, `${D}/norm_2`, `${D}/cross_attention`), '(None, None, 256)', 'queries from the decoder');
@@ -472,12 +468,12 @@ test('Transformer (pre-LN, tied, 3 + 3 × 256, 4 heads, ff 1024): one framed lay
   assert.equal(edgeShape(g.training, 'decoder/final_norm', 'output'), '(None, None, 256)');
   assert.equal(edgeShape(g.training, 'output', 'decoder_outputs'), '(None, None, 8000)');
   assert.deepEqual(g.training.groups?.map((x) => x.label), ['× 3 encoder layers', '× 3 decoder layers']);
-  assert.equal(g.training.nodes.filter((n) => n.group === 'encoder').length, 10);
+  assert.equal(g.training.nodes.filter((n) => n.group === 'encoder').length, 9);
 
   // The encoder model projects the cross-attention keys and values once; no dropout at inference.
   const enc = texts(checkSvg(svgs.encoder));
   for (const s of ['cross_keys_values', 'Dense(2 × 256) × 3', '× 3 encoder layers']) assert.ok(enc.includes(s), `encoder model lacks ${s}`);
-  assert.equal(edgeShape(g.encoder, 'cross_attention/keys_values', 'cross_keys_values'), '3 × [(None, None, 256), (None, None, 256)]');
+  assert.equal(edgeShape(g.encoder, 'cross_attention/kv', 'cross_keys_values'), '3 × [(None, None, 256), (None, None, 256)]');
   for (const k of ['encoder', 'decoder'] as const) assert.ok(!svgs[k].includes('Dropout('), `${k} model shows dropout`);
   assert.ok(!svgs.encoder.includes('decoder_inputs'));
 
@@ -512,7 +508,7 @@ test('Transformer post-LN, learned positions, GELU, 2 + 1 layers, separate embed
   assert.ok(!g.training.nodes.some((n) => n.id.endsWith('final_norm')));
   const attNode = g.training.nodes.find((n) => n.id === 'encoder/layer_0/self_attention');
   assert.match(attNode?.detail ?? '', /dropout 0\.2 on the probabilities/);
-  assert.equal(edgeShape(g.encoder, 'cross_attention/keys_values', 'cross_keys_values'), '1 × [(None, None, 96), (None, None, 96)]');
+  assert.equal(edgeShape(g.encoder, 'cross_attention/kv', 'cross_keys_values'), '1 × [(None, None, 96), (None, None, 96)]');
   assert.ok(!svgs.decoder.includes('attention dropout'), 'no attention dropout at inference');
 });
 
@@ -523,18 +519,35 @@ function* transformerConfigs(): Generator<ModelConfig> {
       for (const positions of ['sinusoidal', 'learned']) {
         for (const [tieEmbeddings, dropout] of [[true, 0], [false, 0.1]] as const) {
           const V = tieEmbeddings ? 31 : 29;
-          yield transformer({ srcVocabSize: tieEmbeddings ? V : 23, tgtVocabSize: V, modelDim: 16, heads: 2, ffDim: 24, layers: 1, encoderLayers, decoderLayers, postNorm, positions, tieEmbeddings, dropout, maxPositions: 64 });
+          yield transformer({ srcVocabSize: tieEmbeddings ? V : 23, tgtVocabSize: V, modelDim: 16, heads: 2, ffDim: 24, layers: 1, encoderLayers, decoderLayers, postNorm, positions: positions as 'sinusoidal' | 'learned', tieEmbeddings, dropout, maxPositions: 64 });
         }
       }
     }
   }
 }
 
-test('every Transformer option: clean layouts, groups framed, SVGs well-formed', () => {
+test('every Transformer option: graphs agree with the real model, clean layouts, groups framed, SVGs well-formed', () => {
   let count = 0;
   for (const c of transformerConfigs()) {
-    const where = JSON.stringify({ postNorm: (c as { postNorm?: boolean }).postNorm, positions: (c as { positions?: string }).positions, dropout: c.dropout });
-    for (const g of Object.values(modelGraphs(c))) {
+    const where = JSON.stringify({ postNorm: c.postNorm, layers: [c.encoderLayers, c.decoderLayers], positions: c.positions, tie: c.tieEmbeddings, dropout: c.dropout });
+    // Every drawn layer with weights names them: node id = parameter name prefix (layer_0 stands for every layer).
+    const params = new Map(createModel(c, 1).parameters().map((p) => [p.name as string, p.shape]));
+    const prefixed = (id: string): string[] => [...params.keys()].filter((n) => n.startsWith(id + '/') || n.startsWith(id + '_') || n === id);
+    const graphs = modelGraphs(c);
+    for (const n of graphs.training.nodes) {
+      if (['attention', 'norm', 'dense'].includes(n.kind) && n.id !== 'output') assert.ok(prefixed(n.id).length > 0, `${where}: ${n.id} names no weights`);
+      if (n.kind === 'add' && c.postNorm) assert.ok(prefixed(n.subtitle as string).length > 0, `${where}: ${n.subtitle} names no weights`);
+      if (n.kind === 'embedding') assert.ok(params.has(c.tieEmbeddings ? 'embedding/shared' : n.id), `${where}: ${n.id}`);
+      if (n.kind === 'positions') assert.equal(params.has(n.id), c.positions === 'learned', `${where}: ${n.id}`);
+    }
+    assert.equal(graphs.training.nodes.some((n) => n.id === 'output') && params.has('output/kernel'), !c.tieEmbeddings);
+    for (const side of ['encoder', 'decoder']) assert.equal(params.has(`${side}/final_norm/gain`), !c.postNorm, `${where}: ${side} final norm`);
+    // Inner widths: the feed-forward kernel rows/cols are what the edges say.
+    const ff = edgeShape(graphs.training, 'encoder/layer_0/feed_forward/inner', 'encoder/layer_0/feed_forward/outer');
+    assert.equal(ff, `(None, None, ${(params.get('encoder/layer_0/feed_forward/inner_kernel') as number[])[1]})`);
+    const kv = params.get('decoder/layer_0/cross_attention/kv_kernel') as number[];
+    assert.equal(edgeShape(graphs.encoder, 'cross_attention/kv', 'cross_keys_values'), `${c.decoderLayers} × [(None, None, ${kv[1] / 2}), (None, None, ${kv[1] / 2})]`);
+    for (const g of Object.values(graphs)) {
       assert.equal(g.nodes.some((n) => n.kind === 'dropout'), g.name === 'training' && c.dropout > 0, `${where} ${g.name}: dropout nodes`);
       assert.equal(g.nodes.filter((n) => n.kind === 'attention').length, g.name === 'training' ? 3 : g.name === 'encoder' ? 1 : 2);
       checkLayout(g, where);

@@ -9,32 +9,11 @@
  * LayerNorm" after each residual add) are drawn as computed. Layer names are
  * the weights' name prefixes, with `layer_0` standing for every layer.
  */
-import type { ModelConfig } from '../model/config.js';
+import { encoderLayerCount, decoderLayerCount, type ModelConfig } from '../model/config.js';
 import { GraphBuilder, formatShape, formatShapes, plural, type Dim, type GraphName, type ModelGraph } from './graph.js';
 
-/** The Transformer fields of a config (interfaces.md §2), with their defaults. */
-interface TransformerFields {
-  modelDim: number;
-  heads: number;
-  ffDim: number;
-  encoderLayers: number;
-  decoderLayers: number;
-  attentionDropout: number;
-  activation: 'relu' | 'gelu';
-  postNorm: boolean;
-  positions: 'sinusoidal' | 'learned';
-  maxPositions: number;
-  tieEmbeddings: boolean;
-}
-
-const DEFAULTS: TransformerFields = {
-  modelDim: 256, heads: 4, ffDim: 1024, encoderLayers: 0, decoderLayers: 0, attentionDropout: 0,
-  activation: 'relu', postNorm: false, positions: 'sinusoidal', maxPositions: 1024, tieEmbeddings: false,
-};
-
-function fields(c: ModelConfig): TransformerFields & { enc: number; dec: number } {
-  const t = { ...DEFAULTS, ...(c as Partial<TransformerFields>) };
-  return { ...t, enc: t.encoderLayers > 0 ? t.encoderLayers : c.layers, dec: t.decoderLayers > 0 ? t.decoderLayers : c.layers };
+function fields(c: ModelConfig): ModelConfig & { enc: number; dec: number } {
+  return { ...c, enc: encoderLayerCount(c), dec: decoderLayerCount(c) };
 }
 
 /** One line naming every Transformer option of the config. */
@@ -45,7 +24,7 @@ export function describeTransformer(c: ModelConfig): string {
     `${plural(t.heads, 'head')}`,
     `feed-forward ${t.ffDim} ${t.activation === 'gelu' ? 'GELU' : 'ReLU'}`,
     t.postNorm ? 'post-LN' : 'pre-LN',
-    `${t.positions} positions ≤ ${t.maxPositions}`,
+    t.positions === 'learned' ? `learned positions ≤ ${t.maxPositions}` : 'sinusoidal positions',
     t.tieEmbeddings ? 'tied embeddings' : 'separate embeddings',
     c.dropout > 0 || t.attentionDropout > 0 ? `dropout ${c.dropout}${t.attentionDropout > 0 ? `, attention ${t.attentionDropout}` : ''}` : 'no dropout',
     `vocabularies ${c.srcVocabSize} → ${c.tgtVocabSize}`,
@@ -78,12 +57,12 @@ export function transformerGraph(c: ModelConfig, name: GraphName): ModelGraph {
 
   /** Token ids → embedding × √d + positions (+ dropout). */
   const embed = (side: 'encoder' | 'decoder', vocab: number, from: string, lane: number, idsShape: string, x: (n: Dim) => string): string => {
-    const table = t.tieEmbeddings ? 'shared embedding' : `${side}/embedding`;
+    const table = t.tieEmbeddings ? 'embedding/shared' : `${side}/embedding`;
     const e = b.node(`${side}/embedding`, 'embedding', lane, `Embedding(${vocab}, ${D})`, `${table} · × ${scale}`,
       `learned ${D}-dimensional token embeddings${t.tieEmbeddings ? ', one table for source, target and the output layer' : ''}, scaled by √d_model = ${root.toFixed(2).replace(/\.?0+$/, '')}`);
     b.edge(from, e, idsShape);
     const p = b.node(`${side}/positions`, 'positions', lane,
-      t.positions === 'sinusoidal' ? `+ SinusoidalPositions(${t.maxPositions})` : `+ PositionEmbedding(${t.maxPositions}, ${D})`,
+      t.positions === 'sinusoidal' ? `+ SinusoidalPositions(${D})` : `+ PositionEmbedding(${t.maxPositions}, ${D})`,
       t.positions === 'sinusoidal' ? (step ? 'fixed sin/cos · position t' : 'fixed sin/cos, not learned') : `${side}/positions · learned${step ? ' · position t' : ''}`,
       step ? 'the position of this step (the number of tokens already in the cache) is added' : 'position p of each token added: pe[p, 2i] = sin(p / 10000^(2i/d)), pe[p, 2i+1] = cos(…)');
     b.edge(e, p, x(D));
@@ -113,13 +92,12 @@ export function transformerGraph(c: ModelConfig, name: GraphName): ModelGraph {
     return add;
   };
 
-  /** The feed-forward sublayer body: Dense(ff, activation) → (dropout) → Dense(d). */
+  /** The feed-forward sublayer body: Dense(ff, activation) → Dense(d). */
   const feedForward = (prefix: string, input: string, lane: number, x: (n: Dim) => string): string => {
-    const f1 = b.node(`${prefix}/ff_1`, 'dense', lane, `Dense(${F}, ${t.activation})`, `${prefix}/ff_1`, `position-wise feed-forward, inner width ${F}, ${t.activation === 'gelu' ? 'exact erf GELU' : 'ReLU'}`);
+    const f1 = b.node(`${prefix}/feed_forward/inner`, 'dense', lane, `Dense(${F}, ${t.activation})`, `${prefix}/feed_forward/inner`, `position-wise feed-forward, inner width ${F}, ${t.activation === 'gelu' ? 'exact erf GELU' : 'ReLU'} fused into the GEMM`);
     b.edge(input, f1, x(D));
-    const inner = drop(`${prefix}/ff_dropout`, f1, lane, x(F));
-    const f2 = b.node(`${prefix}/ff_2`, 'dense', lane, `Dense(${D})`, `${prefix}/ff_2`, 'back to d_model');
-    b.edge(inner, f2, x(F));
+    const f2 = b.node(`${prefix}/feed_forward/outer`, 'dense', lane, `Dense(${D})`, `${prefix}/feed_forward/outer`, 'back to d_model');
+    b.edge(f1, f2, x(F));
     return f2;
   };
 
@@ -150,7 +128,7 @@ export function transformerGraph(c: ModelConfig, name: GraphName): ModelGraph {
   }
 
   if (name === 'encoder') {
-    const kv = b.node('cross_attention/keys_values', 'dense', LANE.memory, `Dense(2 × ${D}) × ${t.dec}`, 'decoder/layer_*/cross_attention',
+    const kv = b.node('cross_attention/kv', 'dense', LANE.memory, `Dense(2 × ${D}) × ${t.dec}`, 'decoder/layer_*/cross_attention/kv',
       'the keys and values of every decoder layer\'s cross-attention, projected from the encoder output once per sentence');
     b.edge(memory, kv, seq(D));
     const out = b.node('cross_keys_values', 'output', LANE.memory, 'cross_keys_values');
@@ -202,7 +180,7 @@ export function transformerGraph(c: ModelConfig, name: GraphName): ModelGraph {
   }
   y = finalNorm('decoder', y, LANE.decoder, x1(D));
   const dense = b.node('output', 'dense', LANE.decoder, `Dense(${c.tgtVocabSize})`,
-    t.tieEmbeddings ? 'output · tied: embeddingᵀ · softmax' : 'output · softmax',
+    t.tieEmbeddings ? 'tied: embedding/sharedᵀ · softmax' : 'output · softmax',
     `next-token probabilities over the target vocabulary${t.tieEmbeddings ? '; the kernel is the transposed shared embedding table' : ''}`);
   b.edge(y, dense, x1(D));
   const probs = b.node(step ? 'probabilities' : 'decoder_outputs', 'output', LANE.decoder, step ? 'probabilities' : 'decoder_outputs');
