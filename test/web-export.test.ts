@@ -138,7 +138,19 @@ for (const arch of [{ attention: 'general' as const }, {}, { cell: 'gru' as cons
     assert.equal(info.hasAttention, node.model.hasAttention);
     if (arch.arch === 'transformer') {
       assert.match(info.architecture, /^Transformer /);
+      const t = node.config.model;
+      assert.deepEqual(info.transformer, {
+        encoderLayers: t.encoderLayers || t.layers, decoderLayers: t.decoderLayers || t.layers, modelDim: t.modelDim, heads: t.heads, ffDim: t.ffDim,
+        activation: t.activation, postNorm: t.postNorm, positions: t.positions, tieEmbeddings: t.tieEmbeddings,
+      });
+      const rows = Object.fromEntries(web.architectureRows(info));
+      assert.match(rows.Architecture, t.postNorm ? /^Transformer, 2 encoder \+ 1 decoder layers × 16 \(d_model\), post-LN$/ : /^Transformer, 1 \+ 1 layers × 16 \(d_model\), pre-LN$/);
+      assert.equal(rows.Attention, '2 heads of 8: self-attention, cross-attention');
+      assert.equal(rows['Feed-forward'], t.activation === 'gelu' ? '32, GELU' : '32, ReLU');
+      assert.match(rows.Embeddings, new RegExp(`^16 dimensions, separate tables; ${t.positions} positions$`));
     } else {
+      assert.equal(info.transformer, null);
+      assert.deepEqual(web.architectureRows(info)[0], ['Architecture', `${info.bidirectional ? 'bidirectional ' : ''}${info.cell.toUpperCase()}, ${info.layers} × ${info.latentDim} units`]);
       assert.equal(info.cell, node.config.model.cell);
       assert.equal(info.attention, node.config.model.attention);
     }
