@@ -16,7 +16,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { basename, resolve } from 'node:path';
-import type { LoadedBundle } from '../bundle/bundle.js';
+import { maxInputLength, type LoadedBundle } from '../bundle/bundle.js';
 import type { TranslateOptions, Translation } from '../decode/translator.js';
 import { Batcher, type BatchKey } from './batcher.js';
 import { HttpError, isLoopbackHost, sendError, setWriteTimeout } from './http.js';
@@ -120,7 +120,8 @@ export function createServer(options: ServeOptions): S2SServer {
   const bodyTimeoutMs = options.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutMs;
   const retryAfter = String(options.retryAfterSeconds ?? SERVE_DEFAULTS.retryAfterSeconds);
   const limits: ServeLimits = {
-    maxSourceLength: bundle.config.data.maxSourceLength,
+    // The bundle's maxSourceLength, or less when learned positions cover fewer tokens.
+    maxSourceLength: maxInputLength(bundle.config),
     maxTexts: options.maxTexts ?? SERVE_DEFAULTS.maxTexts,
     maxBody: options.maxBody ?? SERVE_DEFAULTS.maxBody,
     maxQueue: options.maxQueue ?? SERVE_DEFAULTS.maxQueue,
