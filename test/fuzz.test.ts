@@ -33,13 +33,14 @@ import { prepareData } from '../src/train/prepare.js';
 import { BUILTIN_CORPUS } from '../src/data/read-split.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
 import { tinySetup } from './helpers/tiny.js';
+import { tinyTransformerSetup } from './helpers/tiny-transformer.js';
 
 const thisFile = fileURLToPath(import.meta.url);
 const root = resolve(dirname(thisFile), '..', '..');
 const seedsDir = join(root, 'test', 'fuzz');
 const FUZZ_SEED = 20240917;
 /** Cases per mutation loop; the crafted and big cases come on top. */
-const MUTATIONS = { tsv: 3000, bundle: 800, translate: 450 };
+const MUTATIONS = { tsv: 3000, bundle: 1350, translate: 500 };
 /** Budget per case on an idle machine; reported, not asserted. */
 const CASE_LIMIT_MS = 1000;
 /** A worker still running after this long is hung, not slow (the suites take seconds). */
@@ -349,6 +350,8 @@ function setPath(doc: Json, path: (string | number | { $append: true })[], value
 
 interface BundleSeed {
   about: string;
+  /** The base the seed edits (default: char, or ckpt for checkpoint files). */
+  base?: string;
   file: string;
   set?: [(string | number | { $append: true })[], Json][];
   delete?: (string | number)[][];
@@ -525,7 +528,7 @@ function judgeLoad(dir: string, files: Files, expect?: string) {
   };
 }
 
-function bundleParts(setup: ReturnType<typeof tinySetup>): BundleParts {
+function bundleParts(setup: Pick<ReturnType<typeof tinySetup>, 'vocabs'> & { model: BundleParts['model'] }): BundleParts {
   return {
     config: {
       format: 's2s-model', version: 1, model: setup.model.config,
@@ -555,10 +558,19 @@ async function bundleSuite(f: Fuzz): Promise<void> {
     await trainer.run();
     saveCheckpoint(join(work, 'ckpt'), bundleParts(setup), trainer.snapshot());
     const latest = readFileSync(join(checkpointsDir(join(work, 'ckpt')), 'LATEST'), 'utf8').trim();
+    // A Transformer (post-LN, learned positions, GELU, 2 + 1 blocks) bundle, and a checkpoint of one with Adam slots.
+    const tf = tinyTransformerSetup(12, { postNorm: true, positions: 'learned', maxPositions: 256, activation: 'gelu', encoderLayers: 2 });
+    saveBundle(join(work, 'tf'), bundleParts(tf));
+    const tfTrainer = new Trainer(tf.model, { train: tf.examples, validation: [] }, { epochs: 1, batchSize: 4, optimizer: 'adam' });
+    await tfTrainer.run();
+    saveCheckpoint(join(work, 'tfckpt'), bundleParts(tf), tfTrainer.snapshot());
+    const tfLatest = readFileSync(join(checkpointsDir(join(work, 'tfckpt')), 'LATEST'), 'utf8').trim();
     const bases: Record<string, Base> = {
       char: { files: readTree(join(work, 'char')), kind: 'bundle', bundlePath: '' },
       bpe: { files: readTree(join(work, 'bpe')), kind: 'bundle', bundlePath: '' },
       ckpt: { files: readTree(join(work, 'ckpt')), kind: 'checkpoint', bundlePath: `checkpoints/${latest}` },
+      tf: { files: readTree(join(work, 'tf')), kind: 'bundle', bundlePath: '' },
+      tfckpt: { files: readTree(join(work, 'tfckpt')), kind: 'checkpoint', bundlePath: `checkpoints/${tfLatest}` },
     };
     const caseDir = join(work, 'case');
     f.phase('setup');
@@ -568,7 +580,7 @@ async function bundleSuite(f: Fuzz): Promise<void> {
     const seedDir = join(seedsDir, 'bundle');
     for (const file of readdirSync(seedDir).filter((n) => n.endsWith('.json')).sort()) {
       const seed = JSON.parse(readFileSync(join(seedDir, file), 'utf8')) as BundleSeed;
-      const base = CHECKPOINT_FILES.has(seed.file) ? bases.ckpt : bases.char;
+      const base = seed.base ? bases[seed.base] : CHECKPOINT_FILES.has(seed.file) ? bases.ckpt : bases.char;
       const files = applySeed(base, seed);
       f.run(`bundle seed ${file}: ${seed.about}`, loadCase(base, caseDir, files), judgeLoad(caseDir, files, seed.expect));
     }
@@ -660,7 +672,10 @@ async function translateSuite(f: Fuzz): Promise<void> {
       const model = new Seq2Seq({ latentDim: 16, attention: 'general', srcVocabSize: d.vocabs.source.size, tgtVocabSize: d.vocabs.target.size }, 2);
       return new Translator({ model, sourceVocab: d.vocabs.source, targetVocab: d.vocabs.target, sourceTokenizer: d.tokenizers.source, targetTokenizer: d.tokenizers.target, maxOutputLength: 30, maxInputLength: 200 });
     };
-    const translators: [string, Translator][] = [['char', char], ['word', make('word')], ['bpe', make('bpe')]];
+    const tf = tinyTransformerSetup(30, { modelDim: 16, heads: 4 });
+    saveBundle(join(work, 'tf'), bundleParts(tf));
+    const transformer = loadBundle(join(work, 'tf')).translator;
+    const translators: [string, Translator][] = [['char', char], ['word', make('word')], ['bpe', make('bpe')], ['transformer', transformer]];
     const LIMIT = 200; // the bundles' maxSourceLength
     f.phase('setup');
 

@@ -2,6 +2,7 @@
 import { generateCorpus } from '../../src/data/synthetic.js';
 import { CharTokenizer } from '../../src/data/char.js';
 import { Vocab } from '../../src/data/vocab.js';
+import { encodePairs, type Example } from '../../src/data/batching.js';
 import { createModel, type TranslationModel } from '../../src/model/model.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import type { BundleParts } from '../../src/bundle/format.js';
@@ -14,6 +15,8 @@ export const TINY_TRANSFORMER: Partial<ModelConfig> = { arch: 'transformer', mod
 export interface TinyTransformerSetup {
   pairs: { source: string; target: string }[];
   vocabs: { source: Vocab; target: Vocab };
+  tokenizers: { source: CharTokenizer; target: CharTokenizer };
+  examples: Example[];
   model: TranslationModel;
 }
 
@@ -24,8 +27,10 @@ export function tinyTransformerSetup(n = 16, model: Partial<ModelConfig> = {}, s
     source: Vocab.build(pairs.map((p) => tok.tokenize(p.source))),
     target: Vocab.build(pairs.map((p) => tok.tokenize(p.target))),
   };
+  const tokenizers = { source: tok, target: new CharTokenizer() };
+  const { examples } = encodePairs(pairs, tokenizers, vocabs);
   const m = createModel({ ...TINY_TRANSFORMER, ...model, srcVocabSize: vocabs.source.size, tgtVocabSize: vocabs.target.size }, seed);
-  return { pairs, vocabs, model: m };
+  return { pairs, vocabs, tokenizers, examples, model: m };
 }
 
 /** Bundle parts for a tiny Transformer (char tokenizers, the seed's options), with data options overridden as given. */
