@@ -33,7 +33,7 @@ import { prepareData } from '../src/train/prepare.js';
 import { BUILTIN_CORPUS } from '../src/data/read-split.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
 import { tinySetup } from './helpers/tiny.js';
-import { tinyTransformerSetup } from './helpers/tiny-transformer.js';
+import { tinyTransformer, tinyTransformerSetup, transformerBundleParts } from './helpers/tiny-transformer.js';
 
 const thisFile = fileURLToPath(import.meta.url);
 const root = resolve(dirname(thisFile), '..', '..');
@@ -350,7 +350,7 @@ function setPath(doc: Json, path: (string | number | { $append: true })[], value
 
 interface BundleSeed {
   about: string;
-  /** The base the seed edits (default: char, or ckpt for checkpoint files). */
+  /** The base edited (default: the char bundle, or the checkpoint for checkpoint files). */
   base?: string;
   file: string;
   set?: [(string | number | { $append: true })[], Json][];
@@ -544,7 +544,7 @@ function bundleParts(setup: Pick<ReturnType<typeof tinySetup>, 'vocabs'> & { mod
 async function bundleSuite(f: Fuzz): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 's2s-fuzz-'));
   try {
-    // Bases: a char bundle with attention, a BPE bundle, and a checkpoint with Adam slots.
+    // Bases: a char bundle with attention, a BPE bundle, a checkpoint with Adam slots, two Transformer bundles and a Transformer checkpoint.
     const setup = tinySetup(12, { bidirectional: true, attention: 'additive', embeddingDim: 8, latentDim: 16 });
     saveBundle(join(work, 'char'), bundleParts(setup));
     const bpe = prepareData(BUILTIN_CORPUS, { ...PRESETS.seed.data, samples: 150, level: 'bpe', bpeMerges: 40 });
@@ -554,6 +554,7 @@ async function bundleSuite(f: Fuzz): Promise<void> {
       ...bpeParts, model: bpeModel, vocabs: bpe.vocabs,
       config: { ...bpeParts.config, model: bpeModel.config, tokenizers: { source: bpe.tokenizers.source.toJSON(), target: bpe.tokenizers.target.toJSON() } },
     });
+    saveBundle(join(work, 'transformer'), transformerBundleParts(tinyTransformer(12, { tieEmbeddings: true, positions: 'learned', layers: 2 })));
     const trainer = new Trainer(setup.model, { train: setup.examples, validation: [] }, { epochs: 1, batchSize: 4, optimizer: 'adam' });
     await trainer.run();
     saveCheckpoint(join(work, 'ckpt'), bundleParts(setup), trainer.snapshot());
@@ -568,6 +569,7 @@ async function bundleSuite(f: Fuzz): Promise<void> {
     const bases: Record<string, Base> = {
       char: { files: readTree(join(work, 'char')), kind: 'bundle', bundlePath: '' },
       bpe: { files: readTree(join(work, 'bpe')), kind: 'bundle', bundlePath: '' },
+      transformer: { files: readTree(join(work, 'transformer')), kind: 'bundle', bundlePath: '' },
       ckpt: { files: readTree(join(work, 'ckpt')), kind: 'checkpoint', bundlePath: `checkpoints/${latest}` },
       tf: { files: readTree(join(work, 'tf')), kind: 'bundle', bundlePath: '' },
       tfckpt: { files: readTree(join(work, 'tfckpt')), kind: 'checkpoint', bundlePath: `checkpoints/${tfLatest}` },
@@ -672,7 +674,7 @@ async function translateSuite(f: Fuzz): Promise<void> {
       const model = new Seq2Seq({ latentDim: 16, attention: 'general', srcVocabSize: d.vocabs.source.size, tgtVocabSize: d.vocabs.target.size }, 2);
       return new Translator({ model, sourceVocab: d.vocabs.source, targetVocab: d.vocabs.target, sourceTokenizer: d.tokenizers.source, targetTokenizer: d.tokenizers.target, maxOutputLength: 30, maxInputLength: 200 });
     };
-    const tf = tinyTransformerSetup(30, { modelDim: 16, heads: 4 });
+    const tf = tinyTransformerSetup(30);
     saveBundle(join(work, 'tf'), bundleParts(tf));
     const transformer = loadBundle(join(work, 'tf')).translator;
     const translators: [string, Translator][] = [['char', char], ['word', make('word')], ['bpe', make('bpe')], ['transformer', transformer]];

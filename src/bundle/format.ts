@@ -132,17 +132,6 @@ export function minimumParameterCount(m: ModelConfig): number {
   return encoder + decoder + embeddings + output;
 }
 
-/**
- * A Transformer's sinusoidal table is built at maxPositions × modelDim
- * floats on first use (not a parameter, so not in the blob): up to 16 MiB of
- * it, or twice the blob, is allowed (the reference model's is 1 MiB).
- */
-export const MAX_SINUSOID_FLOATS = 4 * 1024 * 1024;
-
-function sinusoidFloats(m: ModelConfig): number {
-  return m.arch === 'transformer' && m.positions === 'sinusoidal' ? m.maxPositions * m.modelDim : 0;
-}
-
 /** Rebuilds a bundle from its already-read files (shared by Node and the browser). */
 export function bundleFromFiles(files: { config: unknown; vocab: unknown; weightsIndex: unknown; weightsBlob: Uint8Array; history?: unknown }, where: string): BundleParts {
   checkJsonDepth(files.config, `${where}/config.json`);
@@ -175,13 +164,6 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
     throw new BundleError(
       `${where}: config.json's model (${describeArchitecture(config.model)}${config.model.arch === 'rnn' ? `, embedding ${config.model.embeddingDim}` : ''}) ` +
         `needs at least ${needed} parameters but the weights blob holds ${files.weightsBlob.length / 4}`,
-    );
-  }
-  const table = sinusoidFloats(config.model);
-  if (table > Math.max(MAX_SINUSOID_FLOATS, 2 * (files.weightsBlob.length / 4))) {
-    throw new BundleError(
-      `${where}: config.json's model would build a sinusoidal position table of ${config.model.maxPositions} × ${config.model.modelDim} floats ` +
-        `("maxPositions" × "modelDim"), more than ${MAX_SINUSOID_FLOATS} or twice the weights blob (${files.weightsBlob.length / 4})`,
     );
   }
   const model = createModel(config.model);

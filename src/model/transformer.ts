@@ -61,6 +61,7 @@ function blockIndex(index: Int32Array, len: number): Int32Array {
   return out;
 }
 
+/** The Transformer encoder–decoder (see the module comment): training graph, encoder, and KV-cached one-step decoder. */
 export class Transformer implements TranslationModel<TransformerState> {
   readonly config: ModelConfig;
   readonly hasAttention = true;
@@ -134,14 +135,18 @@ export class Transformer implements TranslationModel<TransformerState> {
     return { training, rng: opts.rng ?? new Rng(0), dropout: training ? this.config.dropout : 0, attentionDropout: training ? this.config.attentionDropout : 0 };
   }
 
-  /** The position table covering `length` positions of one side (sinusoids grow on demand). */
+  /**
+   * The position table covering `length` positions of one side. Sinusoids
+   * are computed for the lengths actually seen (doubling), never for all of
+   * maxPositions up front: a bundle's config alone must not make the loader allocate.
+   */
   private positionTable(learned: Tensor | null, length: number): Tensor {
     if (learned) {
       if (length > this.config.maxPositions) throw new PositionLimitError(length, this.config.maxPositions);
       return learned;
     }
     if (!this.sinusoids || this.sinusoids.rows < length) {
-      this.sinusoids = sinusoidalPositions(Math.max(length, this.sinusoids ? 2 * this.sinusoids.rows : this.config.maxPositions), this.config.modelDim);
+      this.sinusoids = sinusoidalPositions(Math.max(length, this.sinusoids ? 2 * this.sinusoids.rows : 64), this.config.modelDim);
     }
     return this.sinusoids as Tensor;
   }

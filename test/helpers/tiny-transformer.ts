@@ -1,40 +1,47 @@
-/** A tiny Transformer bundle (char tokenizers, untrained or trained briefly) for the application tests. */
+/** Small Transformer fixtures: the built-in corpus with char tokenizers, optionally one vocabulary for both sides. */
 import { generateCorpus } from '../../src/data/synthetic.js';
 import { CharTokenizer } from '../../src/data/char.js';
 import { Vocab } from '../../src/data/vocab.js';
 import { encodePairs, type Example } from '../../src/data/batching.js';
-import { createModel, type TranslationModel } from '../../src/model/model.js';
+import { Transformer } from '../../src/model/transformer.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import type { BundleParts } from '../../src/bundle/format.js';
-import { PRESETS } from '../../src/train/options.js';
 import type { DataOptions } from '../../src/data/options.js';
-
-/** A small Transformer: 1 + 1 blocks of width 16, 2 heads, ff 32 (overridable). */
-export const TINY_TRANSFORMER: Partial<ModelConfig> = { arch: 'transformer', modelDim: 16, heads: 2, ffDim: 32, layers: 1 };
+import { PRESETS } from '../../src/train/options.js';
 
 export interface TinyTransformerSetup {
   pairs: { source: string; target: string }[];
   vocabs: { source: Vocab; target: Vocab };
   tokenizers: { source: CharTokenizer; target: CharTokenizer };
   examples: Example[];
-  model: TranslationModel;
+  model: Transformer;
 }
 
-export function tinyTransformerSetup(n = 16, model: Partial<ModelConfig> = {}, seed = 3): TinyTransformerSetup {
+/** Tiny widths by default (d 8, 2 heads, 1+1 blocks, ff 16); a shared vocabulary when `tieEmbeddings`. */
+export function tinyTransformer(n: number, model: Partial<ModelConfig> = {}, seed = 3): TinyTransformerSetup {
   const pairs = generateCorpus({ size: n, seed: 7, maxSourceLength: 24 });
   const tok = new CharTokenizer();
-  const vocabs = {
-    source: Vocab.build(pairs.map((p) => tok.tokenize(p.source))),
-    target: Vocab.build(pairs.map((p) => tok.tokenize(p.target))),
-  };
-  const tokenizers = { source: tok, target: new CharTokenizer() };
-  const { examples } = encodePairs(pairs, tokenizers, vocabs);
-  const m = createModel({ ...TINY_TRANSFORMER, ...model, srcVocabSize: vocabs.source.size, tgtVocabSize: vocabs.target.size }, seed);
-  return { pairs, vocabs, tokenizers, examples, model: m };
+  const src = pairs.map((p) => tok.tokenize(p.source)), tgt = pairs.map((p) => tok.tokenize(p.target));
+  const shared = model.tieEmbeddings ? Vocab.build([...src, ...tgt]) : null;
+  const vocabs = shared ? { source: shared, target: shared } : { source: Vocab.build(src), target: Vocab.build(tgt) };
+  const { examples } = encodePairs(pairs, { source: tok, target: tok }, vocabs);
+  const m = new Transformer({
+    arch: 'transformer', modelDim: 8, heads: 2, ffDim: 16, layers: 1, maxPositions: 64,
+    ...model, srcVocabSize: vocabs.source.size, tgtVocabSize: vocabs.target.size,
+  }, seed);
+  return { pairs, vocabs, tokenizers: { source: tok, target: tok }, examples, model: m };
 }
 
-/** Bundle parts for a tiny Transformer (char tokenizers, the seed's options), with data options overridden as given. */
-export function transformerBundleParts(setup: TinyTransformerSetup, data: Partial<DataOptions> = {}): BundleParts {
+/** The application tests' Transformer: 1 + 1 blocks of width 16, 2 heads, ff 32, the default 1024 positions (overridable). */
+export const TINY_TRANSFORMER: Partial<ModelConfig> = { arch: 'transformer', modelDim: 16, heads: 2, ffDim: 32, layers: 1, maxPositions: 1024 };
+
+/** A TINY_TRANSFORMER on `n` pairs of the built-in corpus. */
+export function tinyTransformerSetup(n = 16, model: Partial<ModelConfig> = {}, seed = 3): TinyTransformerSetup {
+  return tinyTransformer(n, { ...TINY_TRANSFORMER, ...model }, seed);
+}
+
+/** Bundle parts for a tiny Transformer setup (char tokenizers, the seed's data and training options), data options overridden as given. */
+export function transformerBundleParts(setup: Pick<TinyTransformerSetup, 'vocabs'> & { model: BundleParts['model'] }, data: Partial<DataOptions> = {}): BundleParts {
   return {
     config: {
       format: 's2s-model', version: 1, model: setup.model.config,
