@@ -32,6 +32,7 @@ import { PRESETS } from '../src/train/options.js';
 import { prepareData } from '../src/train/prepare.js';
 import { BUILTIN_CORPUS } from '../src/data/read-split.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
+import { Transformer } from '../src/model/transformer.js';
 import { tinySetup } from './helpers/tiny.js';
 import { tinyTransformer, tinyTransformerSetup, transformerBundleParts } from './helpers/tiny-transformer.js';
 
@@ -674,10 +675,15 @@ async function translateSuite(f: Fuzz): Promise<void> {
       const model = new Seq2Seq({ latentDim: 16, attention: 'general', srcVocabSize: d.vocabs.source.size, tgtVocabSize: d.vocabs.target.size }, 2);
       return new Translator({ model, sourceVocab: d.vocabs.source, targetVocab: d.vocabs.target, sourceTokenizer: d.tokenizers.source, targetTokenizer: d.tokenizers.target, maxOutputLength: 30, maxInputLength: 200 });
     };
+    // A Transformer bundle (sinusoidal positions, char level).
     const tf = tinyTransformerSetup(30);
     saveBundle(join(work, 'tf'), bundleParts(tf));
-    const transformer = loadBundle(join(work, 'tf')).translator;
-    const translators: [string, Translator][] = [['char', char], ['word', make('word')], ['bpe', make('bpe')], ['transformer', transformer]];
+    const tfBundle = loadBundle(join(work, 'tf')).translator;
+    const bpeShared = prepareData(BUILTIN_CORPUS, { ...PRESETS.seed.data, samples: 300, level: 'bpe', bpeMerges: 60 });
+    // A Transformer with learned positions: inputs longer than its 64 positions are still translated.
+    const transformer = new Transformer({ arch: 'transformer', modelDim: 8, heads: 2, ffDim: 16, layers: 1, positions: 'learned', maxPositions: 64, srcVocabSize: bpeShared.vocabs.source.size, tgtVocabSize: bpeShared.vocabs.target.size }, 3);
+    const transformerTr = new Translator({ model: transformer, sourceVocab: bpeShared.vocabs.source, targetVocab: bpeShared.vocabs.target, sourceTokenizer: bpeShared.tokenizers.source, targetTokenizer: bpeShared.tokenizers.target, maxOutputLength: 30, maxInputLength: 200 });
+    const translators: [string, Translator][] = [['char', char], ['word', make('word')], ['bpe', make('bpe')], ['transformer', transformerTr], ['transformer bundle', tfBundle]];
     const LIMIT = 200; // the bundles' maxSourceLength
     f.phase('setup');
 

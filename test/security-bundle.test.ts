@@ -381,20 +381,21 @@ test('a Transformer config.json with hostile fields is a BundleError naming the 
   rmSync(dir, { recursive: true });
 });
 
-test('learned positions shorter than maxSourceLength cap the accepted input (InputTooLongError, a 400 from serve), never fail mid-encode', async () => {
+test('learned positions shorter than maxSourceLength: a longer input is still translated (positions clamped), by the library and by serve', async () => {
   const dir = tmp();
   const model = join(dir, 'tf');
   saveBundle(model, transformerBundleParts(tinyTransformerSetup(12, { positions: 'learned', maxPositions: 8 }), { maxSourceLength: 200, maxTargetLength: 30 }));
   const b = loadBundle(model);
-  assert.equal(typeof b.translator.translate(['I am.'])[0].text, 'string');
-  assert.throws(() => b.translator.translate(['I am happy now.']), /input 0 is 15 characters long; this model accepts at most 8/);
+  const long = 'I am happy now, and so are you.';
+  assert.equal(typeof b.translator.translate([long])[0].text, 'string');
   const s = createServer({ bundle: b, port: 0, log: () => {} });
   await s.listen();
   try {
-    const r = await fetch(`${s.url()}/translate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'I am happy now.' }) });
-    assert.equal(r.status, 400);
-    assert.match(((await r.json()) as { error: string }).error, /at most 8/);
-    assert.equal(s.limits.maxSourceLength, 8);
+    const r = await fetch(`${s.url()}/translate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: long, attention: true }) });
+    assert.equal(r.status, 200);
+    const body = (await r.json()) as { translation: string; translations: { attention: { sourceTokens: string[] } }[] };
+    assert.equal(body.translation, b.translator.translate([long])[0].text);
+    assert.equal(body.translations[0].attention.sourceTokens.length, [...long].length);
   } finally {
     await s.close();
     rmSync(dir, { recursive: true });

@@ -228,19 +228,7 @@ export function makeTranslator(parts: BundleParts): Translator {
     sourceTokenizer: tokenizerFromJSON(parts.config.tokenizers.source),
     targetTokenizer: tokenizerFromJSON(parts.config.tokenizers.target),
     maxOutputLength: parts.config.data.maxTargetLength,
-    maxInputLength: maxInputLength(parts.config),
+    maxInputLength: parts.config.data.maxSourceLength,
   });
-}
-
-/**
- * The longest input the bundle's translator accepts: the longest source it
- * was trained on, and, for learned positions, no more than the table covers
- * (a source has at most one token per code point), so a longer input is an
- * InputTooLongError (a 400 from s2s serve) rather than a failure mid-encode.
- */
-export function maxInputLength(config: BundleConfig): number {
-  const m = config.model;
-  const learned = m.arch === 'transformer' && m.positions === 'learned';
-  return learned ? Math.min(config.data.maxSourceLength, m.maxPositions) : config.data.maxSourceLength;
 }
 

@@ -174,17 +174,29 @@ export class Transformer implements TranslationModel<TransformerState> {
     return this.decoderNorm ? this.decoderNorm.apply(h) : h;
   }
 
-  private encodeMemory(src: IdBatch, run: BlockRun): { memory: Tensor; shape: SequenceShape } {
+  /**
+   * The encoder over a padded source batch. `clamp`: learned positions past
+   * the table reuse the last one (inference: a source longer than anything
+   * trained on is translated, badly, rather than refused); training refuses it.
+   */
+  private encodeMemory(src: IdBatch, run: BlockRun, clamp: boolean): { memory: Tensor; shape: SequenceShape } {
     const B = src.lengths.length, S = src.maxLen;
     const shape: SequenceShape = { batch: B, length: S, mask: maskOf(src.lengths, S) };
-    const x = this.embed(this.srcEmbedding, this.srcPositions, src.ids.subarray(0, B * S), positionIds(B, S), S - 1, run);
+    const limit = this.config.maxPositions;
+    const positions = positionIds(B, S);
+    let maxPosition = S - 1;
+    if (clamp && this.srcPositions && S > limit) {
+      for (let i = 0; i < positions.length; i++) positions[i] = Math.min(positions[i], limit - 1);
+      maxPosition = limit - 1;
+    }
+    const x = this.embed(this.srcEmbedding, this.srcPositions, src.ids.subarray(0, B * S), positions, maxPosition, run);
     return { memory: this.encodeEmbedded(x, shape, run), shape };
   }
 
   /** Source ids → the decoding state: cross-attention keys/values of every decoder block, an empty self-attention cache. */
   encode(src: IdBatch, opts: RunOptions = {}): TransformerState {
     const run = this.run(opts);
-    const { memory, shape } = this.encodeMemory(src, run);
+    const { memory, shape } = this.encodeMemory(src, run, true);
     const caches = this.decoder.map((block) => {
       const [crossK, crossV] = block.crossAttention.projectKV(memory);
       return { selfK: null, selfV: null, crossK, crossV };
@@ -241,7 +253,7 @@ export class Transformer implements TranslationModel<TransformerState> {
   /** Training model (teacher forcing): mean (label-smoothed) cross-entropy over the real target tokens. */
   forward(batch: TrainingBatch, opts: RunOptions = {}): ForwardResult {
     const run = this.run(opts);
-    const { memory, shape: src } = this.encodeMemory({ ids: batch.srcIds, lengths: batch.srcLengths, maxLen: batch.srcMaxLen }, run);
+    const { memory, shape: src } = this.encodeMemory({ ids: batch.srcIds, lengths: batch.srcLengths, maxLen: batch.srcMaxLen }, run, false);
     const B = batch.size, T = batch.tgtMaxLen;
     const tgt: SequenceShape = { batch: B, length: T, mask: maskOf(batch.tgtLengths, T) };
     const y = this.embed(this.tgtEmbedding, this.tgtPositions, batch.tgtIn.subarray(0, B * T), positionIds(B, T), T - 1, run);

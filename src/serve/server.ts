@@ -16,7 +16,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { basename, resolve } from 'node:path';
-import { maxInputLength, type LoadedBundle } from '../bundle/bundle.js';
+import type { LoadedBundle } from '../bundle/bundle.js';
 import type { TranslateOptions, Translation } from '../decode/translator.js';
 import { Batcher, type BatchKey } from './batcher.js';
 import { HttpError, isLoopbackHost, sendError, setWriteTimeout } from './http.js';
@@ -120,8 +120,7 @@ export function createServer(options: ServeOptions): S2SServer {
   const bodyTimeoutMs = options.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutMs;
   const retryAfter = String(options.retryAfterSeconds ?? SERVE_DEFAULTS.retryAfterSeconds);
   const limits: ServeLimits = {
-    // The bundle's maxSourceLength, or less when learned positions cover fewer tokens.
-    maxSourceLength: maxInputLength(bundle.config),
+    maxSourceLength: bundle.config.data.maxSourceLength,
     maxTexts: options.maxTexts ?? SERVE_DEFAULTS.maxTexts,
     maxBody: options.maxBody ?? SERVE_DEFAULTS.maxBody,
     maxQueue: options.maxQueue ?? SERVE_DEFAULTS.maxQueue,
