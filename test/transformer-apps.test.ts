@@ -3,7 +3,8 @@
  * tiny Transformer trained through the library's train() is saved and
  * loaded with its checksums, served (translations, beam search and the
  * attention map over HTTP, /model), evaluated (`s2s eval`), drawn
- * (`s2s plot model`) and translated with `--attention-svg` by the CLI.
+ * (`s2s plot model`), translated with `--attention-svg` and exported
+ * (`s2s export`) by the CLI.
  * The web page on the TypeScript kernels is in web-export.test.ts and
  * web-e2e.test.ts, the hostile bundle files in security-bundle.test.ts and
  * fuzz.test.ts, resume/early stopping/LR decay in reliability-kill.test.ts
@@ -111,7 +112,7 @@ test('serve: translations, beam search and the attention map of a Transformer bu
   assert.equal(m.json.parameters, bundle.model.parameterCount());
 });
 
-test('s2s eval, s2s translate --attention-svg and s2s plot model on a Transformer bundle', () => {
+test('s2s eval, s2s translate --attention-svg, s2s plot model and s2s export on a Transformer bundle', () => {
   const ev = s2s(['eval', '--model', modelDir, '--json', '--beam', '2']);
   assert.equal(ev.code, 0, ev.err);
   const r = JSON.parse(ev.out) as { sentences: number; bleu: { score: number; signature: string }; chrf: { score: number }; exactMatch: number; failed: unknown[] };
@@ -135,4 +136,12 @@ test('s2s eval, s2s translate --attention-svg and s2s plot model on a Transforme
   }
   assert.ok(readFileSync(join(plots, 'model-decoder.svg'), 'utf8').includes('self_cache_out'));
   assert.ok(existsSync(join(plots, 'model-encoder.svg')));
+
+  // s2s export: the clean folder to ship translates exactly as the training output.
+  const shipped = join(dir, 'shipped');
+  const ex = s2s(['export', '--model', modelDir, '--out', shipped]);
+  assert.equal(ex.code, 0, ex.err);
+  assert.ok(!existsSync(join(shipped, 'checkpoints')));
+  const texts = ['I am happy.', 'We see the dog.'];
+  assert.deepEqual(loadBundle(shipped).translator.translate(texts, { beam: 2 }).map((t) => t.text), bundle.translator.translate(texts, { beam: 2 }).map((t) => t.text));
 });
