@@ -25,6 +25,7 @@ export { loadBundle, saveBundle, exportBundle, type LoadedBundle } from './bundl
 export { train, SaveError, type TrainRunOptions, type TrainRunResult } from './train/run.js';
 export { PRESETS, getPreset, TRAIN_DEFAULTS, type TrainOptions, type DataOptions, type Preset } from './train/options.js';
 export { NonFiniteLossError, type EpochRecord, type BatchProgress } from './train/trainer.js';
+export { averageCheckpoints, lastCheckpoints, type AverageResult } from './train/average.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult, type EvalSplit } from './eval/evaluate.js';
 
 // Sentence-pair files and the built-in corpus

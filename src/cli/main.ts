@@ -8,6 +8,7 @@ import { PRESETS } from '../train/options.js';
 import { train, type TrainRunOptions } from '../train/run.js';
 import { addTrainOptions } from './train-flags.js';
 import { loadBundle, exportBundle, S2S_VERSION, BundleError } from '../bundle/bundle.js';
+import { ConfigError } from '../errors.js';
 import { translateCommand } from './translate-command.js';
 import { evalCommand } from './eval-command.js';
 import { DECODE_DEFAULTS } from '../decode/options.js';
@@ -171,6 +172,19 @@ export function buildProgram(): Command {
     .action((o: { model: string; out: string }) => {
       const r = exportBundle(o.model, o.out);
       console.log(`wrote ${r.files.length} files (${(r.bytes / 1024 / 1024).toFixed(2)} MiB) to ${r.dir}: ${r.files.join(', ')}`);
+    });
+  program
+    .command('average')
+    .description('average the weights of checkpoints or bundles of one model into a new bundle (fairseq/Marian checkpoint averaging); with --last K, the last K checkpoints of a run')
+    .argument('<dirs...>', 'checkpoint or bundle directories; with --last, one run: its model folder (checkpoints in it) or its --checkpoint-dir')
+    .requiredOption('--out <dir>', 'bundle folder to write (new, empty, or an earlier average)')
+    .option('--last <k>', 'average the last K checkpoints of the run (train with --keep-checkpoints K to keep them)', int('--last', 1))
+    .action(async (dirs: string[], o: { out: string; last?: number }) => {
+      const { averageCheckpoints, lastCheckpoints } = await import('../train/average.js');
+      if (o.last !== undefined && dirs.length !== 1) throw new ConfigError(`--last ${o.last} takes one run folder, got ${dirs.length}`);
+      const inputs = o.last !== undefined ? lastCheckpoints(dirs[0], o.last) : dirs;
+      const r = averageCheckpoints(inputs, o.out);
+      console.log(`averaged ${r.inputs.length} (${r.inputs.join(', ')}): ${r.parameters.toLocaleString('en')} weights → ${r.out}`);
     });
   program
     .command('export-web')

@@ -82,8 +82,15 @@ function lengthsOf(examples: ExampleList): { src: Int32Array; tgt: Int32Array } 
 }
 
 export interface EpochPlanOptions {
-  /** Sentences per batch. Required. */
+  /** Sentences per batch. Required; not used when `maxTokens` > 0. */
   batchSize: number;
+  /**
+   * Fill batches to this many padded tokens instead (0 or absent: off). A
+   * batch of n sentences costs n × the longest max(source, target + 1) in it
+   * (what fairseq's --max-tokens counts: the padded size of the larger side;
+   * +1 for BOS/EOS); a sentence longer than the budget gets a batch of its own.
+   */
+  maxTokens?: number;
   /** Batches' worth of examples sorted together in one pool. Default 100. */
   poolFactor?: number;
   /** Shuffle examples and batch order. Default true; false gives a fixed, sorted plan. */
@@ -131,19 +138,43 @@ export function planEpoch(examples: ExampleList, options: EpochPlanOptions, rng:
   const { batchSize } = options;
   const poolFactor = options.poolFactor ?? 100;
   const shuffle = options.shuffle ?? true;
+  const maxTokens = options.maxTokens ?? 0;
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   if (!(Number.isInteger(poolFactor) && poolFactor >= 1)) throw new RangeError(`poolFactor must be a positive integer, got ${poolFactor}`);
+  if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) throw new RangeError(`maxTokens must be an integer ≥ 0, got ${maxTokens}`);
 
   const order = Array.from({ length: examples.length }, (_, i) => i);
   if (shuffle) rng.shuffle(order);
   const lengths = lengthsOf(examples);
-  const poolSize = batchSize * poolFactor;
+  const cost = (i: number): number => Math.max(lengths.src[i], lengths.tgt[i] + 1);
+  // With a token budget, a pool holds about poolFactor batches of sentences of the corpus's mean size.
+  let poolSize = batchSize * poolFactor;
+  if (maxTokens > 0) {
+    let total = 0;
+    for (let i = 0; i < examples.length; i++) total += cost(i);
+    poolSize = poolFactor * Math.max(1, Math.floor(maxTokens / Math.max(1, total / Math.max(1, examples.length))));
+  }
   const batches: number[][] = [];
   for (let start = 0; start < order.length; start += poolSize) {
     const pool = order.slice(start, start + poolSize);
-    // Array.prototype.sort is stable, so ties keep their shuffled order.
-    pool.sort((a, b) => lengths.src[a] - lengths.src[b] || lengths.tgt[a] - lengths.tgt[b]);
-    for (let i = 0; i < pool.length; i += batchSize) batches.push(pool.slice(i, i + batchSize));
+    // Array.prototype.sort is stable, so ties keep their shuffled order. Token budgets sort by the padded cost first.
+    if (maxTokens > 0) pool.sort((a, b) => cost(a) - cost(b) || lengths.src[a] - lengths.src[b] || lengths.tgt[a] - lengths.tgt[b]);
+    else pool.sort((a, b) => lengths.src[a] - lengths.src[b] || lengths.tgt[a] - lengths.tgt[b]);
+    if (maxTokens === 0) {
+      for (let i = 0; i < pool.length; i += batchSize) batches.push(pool.slice(i, i + batchSize));
+      continue;
+    }
+    let batch: number[] = [], longest = 0;
+    for (const i of pool) {
+      const len = Math.max(longest, cost(i));
+      if (batch.length > 0 && (batch.length + 1) * len > maxTokens) {
+        batches.push(batch);
+        batch = [];
+        longest = cost(i);
+      } else longest = len;
+      batch.push(i);
+    }
+    if (batch.length) batches.push(batch);
   }
   if (shuffle) rng.shuffle(batches);
   return batches;

@@ -31,4 +31,9 @@ export interface DataOptions {
   validData?: string;
   /** A test file of pairs, with `validData` (the test split is empty without it). */
   testData?: string;
+  /**
+   * One vocabulary (and one tokenizer: BPE merges learned on both sides
+   * together) for source and target. Absent in bundles made before it: false.
+   */
+  sharedVocab?: boolean;
 }

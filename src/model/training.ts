@@ -38,7 +38,25 @@ export interface TrainOptions {
   nanPolicy: 'stop' | 'skip-batch';
   /** Wall-clock budget for training and validation, over all resumes (0: none). */
   maxMinutes: number;
+  /** Label smoothing ε of the training loss (0: plain cross-entropy); validation loss is always the plain NLL. */
+  labelSmoothing: number;
+  /** Per-update learning-rate schedule (train/lr-schedule.ts); 'constant' is --lr throughout (plateau decay aside). */
+  lrSchedule: LrScheduleName;
+  /** Linear warmup updates of the inverse-sqrt and noam schedules. */
+  warmupSteps: number;
+  /** Fill training batches to this many padded tokens instead of `batchSize` sentences (0: off). */
+  batchTokens: number;
+  /** Batches whose gradients are summed (weighted by tokens) into one optimizer update. */
+  accumulate: number;
+  /** Adam's moment decays. */
+  adamBeta1: number;
+  adamBeta2: number;
+  /** Step checkpoints kept on disk (the last K, for `s2s average`). */
+  keepCheckpoints: number;
 }
+
+/** Learning-rate schedules (formulas in train/lr-schedule.ts). */
+export type LrScheduleName = 'constant' | 'inverse-sqrt' | 'noam';
 
 /** What one epoch of training did: losses, accuracy, BLEU, speed (one entry of history.json). */
 export interface EpochRecord {

@@ -19,7 +19,8 @@ const LATEST_LIMIT: ReadLimit = { bytes: 1024, what: 'LATEST' };
 /** The slots each optimizer keeps per parameter (engine/optim.ts); nothing else is accepted from optimizer.json. */
 const OPTIMIZER_SLOTS: Readonly<Record<string, readonly string[]>> = { rmsprop: ['ms'], adam: ['m', 'v'] };
 
-const KEEP = 2;
+/** Checkpoints kept when the run does not say (train.keepCheckpoints). */
+export const DEFAULT_KEEP_CHECKPOINTS = 2;
 
 /** Checkpoint directory names: step-<9 digits>, with -<n> when a step is saved again while its first save is the latest. */
 const NAME = /^step-(\d{9})(?:-(\d+))?$/;
@@ -55,7 +56,7 @@ function removeStaleTemporaries(root: string): void {
  * I/O error) the temporary directory is removed and the error rethrown; the
  * previous checkpoint and LATEST are untouched.
  */
-export function saveCheckpoint(outDir: string, parts: BundleParts, state: TrainerState, root = checkpointsDir(outDir)): string {
+export function saveCheckpoint(outDir: string, parts: BundleParts, state: TrainerState, root = checkpointsDir(outDir), keep = DEFAULT_KEEP_CHECKPOINTS): string {
   ensureDir(root);
   removeStaleTemporaries(root);
   const base = `step-${String(state.step).padStart(9, '0')}`;
@@ -94,7 +95,7 @@ export function saveCheckpoint(outDir: string, parts: BundleParts, state: Traine
   testPause(`checkpoint-published ${final}`);
   // Prune older checkpoints, never the one LATEST names.
   const all = readdirSync(root).filter((f) => NAME.test(f)).sort(nameOrder);
-  for (const old of all.slice(0, Math.max(0, all.length - KEEP))) {
+  for (const old of all.slice(0, Math.max(0, all.length - Math.max(1, keep)))) {
     if (old !== name) rmSync(join(root, old), { recursive: true, force: true });
   }
   return final;
@@ -110,6 +111,22 @@ export interface LoadedCheckpoint {
  * Loads the checkpoint LATEST names in `root` (by default OUT/checkpoints);
  * null when the directory has none. Any damage is a BundleError naming the file.
  */
+/**
+ * The checkpoints in `root`, oldest first: one per step (a step saved twice
+ * counts once, its latest save), as directory paths.
+ */
+export function listCheckpoints(root: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(root).filter((f) => NAME.test(f)).sort(nameOrder);
+  } catch {
+    return [];
+  }
+  const byStep = new Map<string, string>();
+  for (const n of names) byStep.set((NAME.exec(n) as RegExpExecArray)[1], n);
+  return [...byStep.values()].map((n) => join(root, n));
+}
+
 export function loadLatestCheckpoint(outDir: string, root = checkpointsDir(outDir)): LoadedCheckpoint | null {
   const latest = join(root, 'LATEST');
   if (!lstatExists(latest)) return null;
@@ -177,6 +194,8 @@ function checkTrainerJson(t: unknown, where: string): void {
     if (!Array.isArray(v) || v.length !== 4 || !v.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) fail(`field "${k}" must be 4 unsigned 32-bit integers`);
   }
   if (!Array.isArray(o.history)) fail('field "history" must be an array');
+  const base = o.baseLearningRate;
+  if (base !== undefined && !(typeof base === 'number' && Number.isFinite(base) && base > 0)) fail('field "baseLearningRate" must be a positive number');
   const opt = o.optimizer;
   if (opt !== null && (typeof opt !== 'object' || Array.isArray(opt))) fail('field "optimizer" must be an object or null');
 }

@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import type { ModelConfig } from '../model/config.js';
 import { ConfigError } from '../model/config.js';
 import { getPreset, validateTrainOptions, PRESETS, type Preset } from './options.js';
+import { LR_SCHEDULES } from './lr-schedule.js';
 
 type Section = 'data' | 'model' | 'train' | 'run';
 export type OptionKind = 'int' | 'float' | 'bool' | 'string' | 'samples';
@@ -47,6 +48,7 @@ export const TRAIN_SPECS: readonly OptionSpec[] = [
   { flag: 'normalize-spaces', section: 'data', key: 'normalizeSpaces', kind: 'bool', help: 'fold U+202F/U+00A0/U+2009 to plain spaces (default: keep)' },
   { flag: 'skip-bad-lines', section: 'data', key: 'skipBadLines', kind: 'bool', help: 'skip and count malformed lines instead of failing (default: fail)' },
   { flag: 'max-source-length', section: 'data', key: 'maxSourceLength', kind: 'int', min: 1, help: `skip pairs with longer sources, in characters (default: ${both((p) => p.data.maxSourceLength)})` },
+  { flag: 'shared-vocab', section: 'data', key: 'sharedVocab', kind: 'bool', help: 'one vocabulary for both sides (BPE merges learned on source and target together; char/word too), and tied embeddings (tie-embeddings on unless given) (default: off)' },
   { flag: 'max-target-length', section: 'data', key: 'maxTargetLength', kind: 'int', min: 1, help: `skip pairs with longer targets; also the translation length limit (default: ${both((p) => p.data.maxTargetLength)})` },
   // model
   { flag: 'cell', section: 'model', key: 'cell', kind: 'string', choices: ['lstm', 'gru'], help: 'recurrent cell (default: lstm)' },
@@ -69,7 +71,7 @@ export const TRAIN_SPECS: readonly OptionSpec[] = [
   { flag: 'tie-embeddings', section: 'model', key: 'tieEmbeddings', kind: 'bool', help: 'one embedding table for source, target and output layer; needs one vocabulary for both sides (default: off)' },
   // train
   { flag: 'epochs', section: 'train', key: 'epochs', kind: 'int', min: 0, help: `passes over the training split (default: ${both((p) => p.train.epochs)})` },
-  { flag: 'batch-size', section: 'train', key: 'batchSize', kind: 'int', min: 1, help: `sentence pairs per batch (default: ${both((p) => p.train.batchSize)})` },
+  { flag: 'batch-size', section: 'train', key: 'batchSize', kind: 'int', min: 1, help: `sentence pairs per batch; with --batch-tokens, training and validation batches are filled to the token budget instead (default: ${both((p) => p.train.batchSize)})` },
   { flag: 'optimizer', section: 'train', key: 'optimizer', kind: 'string', choices: ['rmsprop', 'adam'], help: `(default: ${both((p) => p.train.optimizer)})` },
   { flag: 'lr', section: 'train', key: 'learningRate', kind: 'float', help: `learning rate (default: ${both((p) => p.train.learningRate)})` },
   { flag: 'clip-norm', section: 'train', key: 'clipNorm', kind: 'float', help: `clip gradients to this global norm, 0 = off (default: ${both((p) => p.train.clipNorm)})` },
@@ -82,6 +84,14 @@ export const TRAIN_SPECS: readonly OptionSpec[] = [
   { flag: 'min-lr', section: 'train', key: 'minLearningRate', kind: 'float', help: 'learning-rate floor (default: 1e-5)' },
   { flag: 'max-minutes', section: 'train', key: 'maxMinutes', kind: 'float', help: 'stop after this much training time (the best model so far is kept), 0 = no limit (default: 0)' },
   { flag: 'nan-policy', section: 'train', key: 'nanPolicy', kind: 'string', choices: ['stop', 'skip-batch'], help: 'on a NaN/infinite loss: stop keeping the last checkpoint, or skip the batch (default: stop)' },
+  { flag: 'label-smoothing', section: 'train', key: 'labelSmoothing', kind: 'float', help: 'label smoothing ε of the training loss: ε/V on every class (as torch); validation loss stays the plain NLL so curves compare (default: 0)' },
+  { flag: 'lr-schedule', section: 'train', key: 'lrSchedule', kind: 'string', choices: [...LR_SCHEDULES], help: 'per update: constant = --lr; inverse-sqrt = --lr·step/warmup during warmup, then --lr·√(warmup/step); noam = --lr·min(step^-0.5, step·warmup^-1.5)·warmup^0.5 (the same curve); --lr-decay scales the whole curve (default: constant)' },
+  { flag: 'warmup-steps', section: 'train', key: 'warmupSteps', kind: 'int', min: 0, help: 'warmup updates of --lr-schedule inverse-sqrt/noam (default: 4000)' },
+  { flag: 'batch-tokens', section: 'train', key: 'batchTokens', kind: 'int', min: 0, help: 'fill batches to N padded tokens (sentences × the longest max(source, target+1)) instead of --batch-size sentences, still bucketed by length; 0 = off (default: 0)' },
+  { flag: 'accumulate', section: 'train', key: 'accumulate', kind: 'int', min: 1, help: 'batches per optimizer update (gradient accumulation, weighted by tokens: N batches = one N× larger batch) (default: 1)' },
+  { flag: 'adam-beta1', section: 'train', key: 'adamBeta1', kind: 'float', help: 'Adam β1 (default: 0.9)' },
+  { flag: 'adam-beta2', section: 'train', key: 'adamBeta2', kind: 'float', help: 'Adam β2; Transformers often use 0.98 (default: 0.999)' },
+  { flag: 'keep-checkpoints', section: 'train', key: 'keepCheckpoints', kind: 'int', min: 1, help: 'checkpoints kept on disk, the last K (for s2s average --last K) (default: 2)' },
   { flag: 'bleu-samples', section: 'train', key: 'bleuSamples', kind: 'int', min: 0, help: 'validation sentences (evenly spaced over the split) translated for BLEU each epoch, 0 = off (default: 0)' },
 ];
 

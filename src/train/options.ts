@@ -6,6 +6,7 @@
 import { ConfigError, type ModelConfig } from '../model/config.js';
 import type { TrainOptions } from '../model/training.js';
 import type { DataOptions } from '../data/options.js';
+import { LR_SCHEDULES } from './lr-schedule.js';
 
 // The option types live below bundle/ (which records them); re-exported here for existing imports.
 export type { TrainOptions, DataOptions };
@@ -33,6 +34,14 @@ const SEED_TRAIN: TrainOptions = {
   bleuSamples: 0,
   nanPolicy: 'stop',
   maxMinutes: 0,
+  labelSmoothing: 0,
+  lrSchedule: 'constant',
+  warmupSteps: 4000,
+  batchTokens: 0,
+  accumulate: 1,
+  adamBeta1: 0.9,
+  adamBeta2: 0.999,
+  keepCheckpoints: 2,
 };
 
 const SEED_DATA: DataOptions = {
@@ -44,6 +53,7 @@ const SEED_DATA: DataOptions = {
   skipBadLines: false,
   level: 'char',
   bpeMerges: 8000,
+  sharedVocab: false,
 };
 
 /** Defaults for any option not given (the seed's). */
@@ -89,5 +99,14 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (!(o.minLearningRate >= 0)) throw new ConfigError(`"minLearningRate" must be ≥ 0, got ${o.minLearningRate}`);
   if (!(o.maxMinutes >= 0)) throw new ConfigError(`"maxMinutes" must be ≥ 0, got ${o.maxMinutes}`);
   if (o.nanPolicy !== 'stop' && o.nanPolicy !== 'skip-batch') throw new ConfigError(`"nanPolicy" must be stop or skip-batch, got ${JSON.stringify(o.nanPolicy)}`);
+  if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 1)) throw new ConfigError(`"labelSmoothing" must be in [0, 1), got ${o.labelSmoothing}`);
+  if (!LR_SCHEDULES.includes(o.lrSchedule)) throw new ConfigError(`"lrSchedule" must be one of ${LR_SCHEDULES.join(', ')}, got ${JSON.stringify(o.lrSchedule)}`);
+  posInt('warmupSteps', o.lrSchedule === 'constant' ? 0 : 1);
+  posInt('batchTokens', 0);
+  posInt('accumulate');
+  posInt('keepCheckpoints');
+  for (const k of ['adamBeta1', 'adamBeta2'] as const) {
+    if (!(o[k] >= 0 && o[k] < 1)) throw new ConfigError(`"${k}" must be in [0, 1), got ${o[k]}`);
+  }
   if (o.monitor === 'bleu' && o.bleuSamples === 0) throw new ConfigError('"monitor: bleu" needs "bleuSamples" > 0 (validation sentences to translate each epoch)');
 }

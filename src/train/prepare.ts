@@ -40,11 +40,19 @@ export interface PreparedData {
  * training pairs only. BPE merges are learned separately for each side
  * (`options.bpeMerges` each): the two languages have their own vocabularies
  * and embeddings, so a joint model would only add the other language's
- * subwords to each vocabulary. Deterministic for the same pairs and options.
- * Options saved before `level` existed mean 'char'.
+ * subwords to each vocabulary. With `sharedVocab` one tokenizer serves both
+ * sides: BPE merges (`bpeMerges` in all) learned on sources and targets
+ * together, as for a joint vocabulary with tied embeddings. Deterministic for
+ * the same pairs and options. Options saved before `level` existed mean 'char'.
  */
-export function buildTokenizers(train: readonly SentencePair[], options: Pick<DataOptions, 'level' | 'bpeMerges'>): { source: Tokenizer; target: Tokenizer } {
+export function buildTokenizers(train: readonly SentencePair[], options: Pick<DataOptions, 'level' | 'bpeMerges' | 'sharedVocab'>): { source: Tokenizer; target: Tokenizer } {
   const level = options.level ?? 'char';
+  if (options.sharedVocab && level === 'bpe') {
+    const merges = options.bpeMerges ?? 8000;
+    if (!(Number.isInteger(merges) && merges >= 0)) throw new ConfigError(`data.bpeMerges must be an integer ≥ 0, got ${JSON.stringify(merges)}`);
+    const joint = new BpeTokenizer(learnBpe(bothSides(train), { merges }));
+    return { source: joint, target: joint };
+  }
   switch (level) {
     case 'char':
       return { source: new CharTokenizer(), target: new CharTokenizer() };
@@ -61,6 +69,26 @@ export function buildTokenizers(train: readonly SentencePair[], options: Pick<Da
     default:
       throw new ConfigError(`data.level must be char, word or bpe, got ${JSON.stringify(level)}`);
   }
+}
+
+function* bothSides(pairs: readonly SentencePair[]): Generator<string> {
+  for (const p of pairs) yield p.source;
+  for (const p of pairs) yield p.target;
+}
+
+/** The source and target vocabularies of the training split: one, shared by both sides, with `sharedVocab`. */
+export function buildVocabs(train: readonly SentencePair[], tokenizers: { source: Tokenizer; target: Tokenizer }, sharedVocab = false): { source: Vocab; target: Vocab } {
+  if (sharedVocab) {
+    const joint = Vocab.build((function* () {
+      for (const p of train) yield tokenizers.source.tokenize(p.source);
+      for (const p of train) yield tokenizers.target.tokenize(p.target);
+    })());
+    return { source: joint, target: joint };
+  }
+  return {
+    source: Vocab.build(train.map((p) => tokenizers.source.tokenize(p.source))),
+    target: Vocab.build(train.map((p) => tokenizers.target.tokenize(p.target))),
+  };
 }
 
 /**
@@ -87,13 +115,10 @@ export function prepareData(
     }
   }
   const t = tokenizers ?? buildTokenizers(split.train, options);
-  const v = vocabs ?? {
-    source: Vocab.build(split.train.map((p) => t.source.tokenize(p.source))),
-    target: Vocab.build(split.train.map((p) => t.target.tokenize(p.target))),
-  };
+  const v = vocabs ?? buildVocabs(split.train, t, options.sharedVocab);
   const encode = (pairs: SentencePair[]): PackedExamples => new PackedExamples(encodePairs(pairs, t, v).examples);
   const examples = { train: encode(split.train), validation: encode(split.validation), test: encode(split.test) };
   // The BPE segmentation cache now holds every training word; drop it for the same reason.
-  for (const side of [t.source, t.target]) if (side instanceof BpeTokenizer) side.clearCache();
+  for (const side of new Set([t.source, t.target])) if (side instanceof BpeTokenizer) side.clearCache();
   return { corpus, stats, heldOut: { validation: split.validation, test: split.test }, tokenizers: t, vocabs: v, examples };
 }

@@ -10,13 +10,13 @@ import { existsSync, writeFileSync, readFileSync, mkdirSync, unlinkSync, statSyn
 import { join, resolve, dirname } from 'node:path';
 import { kernels } from '../engine/index.js';
 import { createModel, type TranslationModel } from '../model/model.js';
-import { describeArchitecture, type ModelConfig } from '../model/config.js';
+import { describeArchitecture, MODEL_DEFAULTS, type ModelConfig } from '../model/config.js';
 import { tokenizerFromJSON } from '../data/tokenizer-factory.js';
 import { evenlySpaced } from '../data/split.js';
 import type { SentencePair } from '../data/corpus.js';
 import { saveBundle, loadBundle, makeTranslator, S2S_VERSION, type BundleConfig, type BundleParts, type LoadedBundle } from '../bundle/bundle.js';
 import { writeFileAtomic } from '../bundle/atomic.js';
-import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from './checkpoint.js';
+import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir, DEFAULT_KEEP_CHECKPOINTS } from './checkpoint.js';
 import { corpusBleu } from '../eval/index.js';
 import { Trainer, type TrainerState, type EpochRecord, type BatchProgress } from './trainer.js';
 import type { DataOptions, TrainOptions } from './options.js';
@@ -60,6 +60,8 @@ export interface TrainRunOptions {
   validData?: string;
   /** Test file of pairs (`--test-data`), with `validData`. */
   testData?: string;
+  /** One vocabulary for both sides (`--shared-vocab`); the model gets tied embeddings unless told otherwise. */
+  sharedVocab?: boolean;
   // model
   cell?: ModelConfig['cell'];
   latentDim?: number;
@@ -102,6 +104,18 @@ export interface TrainRunOptions {
   maxMinutes?: number;
   nanPolicy?: TrainOptions['nanPolicy'];
   bleuSamples?: number;
+  /** Label smoothing ε of the training loss (validation loss stays the plain NLL). */
+  labelSmoothing?: number;
+  lrSchedule?: TrainOptions['lrSchedule'];
+  warmupSteps?: number;
+  /** Padded tokens per batch instead of `batchSize` sentences (0: off). */
+  batchTokens?: number;
+  /** Batches per optimizer update (gradient accumulation). */
+  accumulate?: number;
+  adamBeta1?: number;
+  adamBeta2?: number;
+  /** Checkpoints kept on disk (the last K, for averaging). */
+  keepCheckpoints?: number;
   // not flags: hooks for programs
   /** After every batch. */
   onBatch?(progress: BatchProgress): void;
@@ -217,6 +231,19 @@ function checkRecordedDataFiles(data: DataOptions & { corpus: string }): void {
   }
 }
 
+/**
+ * A shared vocabulary means tied embeddings unless the options say otherwise
+ * (`tieEmbeddings` given), for models that have embedding tables to tie
+ * (Transformers, or RNNs with embeddingDim > 0; one-hot RNN inputs have none).
+ * Before model configs know the field, nothing is added.
+ */
+function withSharedVocab<T extends Partial<ModelConfig>>(config: T, data: DataOptions): T {
+  const c = config as T & { tieEmbeddings?: boolean; arch?: string };
+  if (!data.sharedVocab || c.tieEmbeddings !== undefined || !('tieEmbeddings' in MODEL_DEFAULTS)) return config;
+  if (c.arch !== 'transformer' && !((c.embeddingDim ?? 0) > 0)) return config;
+  return { ...c, tieEmbeddings: true };
+}
+
 /** Trains a model as `s2s train` does; see TrainRunOptions. */
 export async function train(options: TrainRunOptions = {}): Promise<TrainRunResult> {
   const log = options.onLog ?? ((): void => {});
@@ -266,7 +293,7 @@ export async function train(options: TrainRunOptions = {}): Promise<TrainRunResu
     if (resolved.data && !existsSync(resolved.data)) throw new ConfigError(`${resolved.data}: no such file`);
     checkHeldOutFiles(preset.data);
     data = prepareData(corpus, preset.data);
-    const modelConfig = { ...preset.model, srcVocabSize: data.vocabs.source.size, tgtVocabSize: data.vocabs.target.size };
+    const modelConfig = withSharedVocab({ ...preset.model, srcVocabSize: data.vocabs.source.size, tgtVocabSize: data.vocabs.target.size }, preset.data);
     model = createModel(modelConfig, preset.train.seed);
     bundleConfig = {
       format: 's2s-model', version: 1, model: model.config,
@@ -280,14 +307,14 @@ export async function train(options: TrainRunOptions = {}): Promise<TrainRunResu
   const sizes = { train: data.examples.train.length, validation: data.examples.validation.length, test: data.examples.test.length };
   const files = bundleConfig.data.validData ? ` (all of it: no split) | validation ${bundleConfig.data.validData}${bundleConfig.data.testData ? `, test ${bundleConfig.data.testData}` : ''}` : '';
   log(`corpus ${data.corpus}: ${s.kept} pairs (${s.tooLong} too long, ${s.badLines} bad lines skipped) → train ${sizes.train}, validation ${sizes.validation}, test ${sizes.test}${files}`);
-  log(`vocabulary: source ${data.vocabs.source.size}, target ${data.vocabs.target.size} | model: ${describeArchitecture(model.config)}, ${model.parameterCount().toLocaleString('en')} parameters | kernels: ${kernels().description}`);
+  log(`vocabulary: ${bundleConfig.data.sharedVocab ? `shared ${data.vocabs.source.size}` : `source ${data.vocabs.source.size}, target ${data.vocabs.target.size}`} | model: ${describeArchitecture(model.config)}, ${model.parameterCount().toLocaleString('en')} parameters | kernels: ${kernels().description}`);
   const parts = (history: BundleParts['history']): BundleParts => ({ config: bundleConfig, vocabs: data.vocabs, model, history });
   const trainer = new Trainer(model, { train: data.examples.train, validation: data.examples.validation }, bundleConfig.train, {
     onBatch: options.onBatch,
     onEpoch: options.onEpoch ? (r): void => options.onEpoch?.(r, bundleConfig.train.epochs) : undefined,
     onCheckpoint: (st) => {
       try {
-        saveCheckpoint(outDir, parts(st.history), st, root);
+        saveCheckpoint(outDir, parts(st.history), st, root, bundleConfig.train.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS);
       } catch (err) {
         throw saveFailed(err, `the checkpoint of step ${st.step} to ${root}`, outDir, root, resumeHint);
       }

@@ -7,8 +7,9 @@
  * exactly as if it had never stopped. No file I/O here: checkpoints are
  * handed to a callback.
  */
-import { Rng, noGrad, clearTape, clipGradNorm, createOptimizer, type Optimizer, type OptimizerState } from '../engine/index.js';
+import { Rng, noGrad, clearTape, clipGradNorm, createOptimizer, Adam, type Optimizer, type OptimizerState } from '../engine/index.js';
 import { planEpoch, makeBatch, type ExampleList } from '../data/batching.js';
+import { lrFactor } from './lr-schedule.js';
 import type { TranslationModel } from '../model/model.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './options.js';
 import type { EpochRecord } from '../model/training.js';
@@ -43,6 +44,11 @@ export interface TrainerState {
   elapsedSeconds: number;
   /** Batches skipped for a non-finite loss or gradient (nanPolicy skip-batch). */
   skippedBatches: number;
+  /**
+   * The learning rate before the schedule's factor: --lr, lowered by plateau
+   * decay. Absent in checkpoints made before schedules: the optimizer's rate.
+   */
+  baseLearningRate?: number;
   optimizer: OptimizerState | null;
 }
 
@@ -86,10 +92,14 @@ export interface Evaluation {
   tokens: number;
 }
 
-/** Teacher-forced loss and per-token accuracy (padding excluded), without gradients. */
-export function evaluateLoss(model: TranslationModel, examples: ExampleList, batchSize: number): Evaluation {
+/**
+ * Teacher-forced loss and per-token accuracy (padding excluded), without
+ * gradients; the plain NLL (no label smoothing), whatever the training loss is.
+ * Batches of `batchSize` sentences, or of `batchTokens` padded tokens when > 0.
+ */
+export function evaluateLoss(model: TranslationModel, examples: ExampleList, batchSize: number, batchTokens = 0): Evaluation {
   if (examples.length === 0) return { loss: NaN, accuracy: NaN, tokens: 0 };
-  const plan = planEpoch(examples, { batchSize, shuffle: false }, new Rng(0));
+  const plan = planEpoch(examples, { batchSize, maxTokens: batchTokens, shuffle: false }, new Rng(0));
   let lossSum = 0, tokens = 0, correct = 0;
   noGrad(() => {
     for (const indices of plan) {
@@ -118,14 +128,18 @@ export class Trainer {
     this.options = { ...TRAIN_DEFAULTS, ...options };
     validateTrainOptions(this.options);
     if (data.train.length === 0) throw new S2SError('no training examples (is the training split empty?)');
-    this.optimizer = createOptimizer(this.options.optimizer, model.parameters(), this.options.learningRate);
+    const o = this.options;
+    this.optimizer = o.optimizer === 'adam'
+      ? new Adam(model.parameters(), { learningRate: o.learningRate, beta1: o.adamBeta1, beta2: o.adamBeta2 })
+      : createOptimizer(o.optimizer, model.parameters(), o.learningRate);
     this.dataRng = new Rng(this.options.seed * 2 + 1);
     this.dropoutRng = new Rng(this.options.seed * 2 + 2);
     this.state = {
       epoch: 0, batchInEpoch: 0, step: 0,
       epochRngState: this.dataRng.getState(), dataRngState: this.dataRng.getState(), dropoutRngState: this.dropoutRng.getState(),
       epochLossSum: 0, epochTokens: 0, epochSeconds: 0, history: [],
-      best: null, badEpochs: 0, stoppedEarly: false, skippedBatches: 0, elapsedSeconds: 0, optimizer: null,
+      best: null, badEpochs: 0, stoppedEarly: false, skippedBatches: 0, elapsedSeconds: 0,
+      baseLearningRate: this.options.learningRate, optimizer: null,
     };
   }
 
@@ -135,6 +149,13 @@ export class Trainer {
     this.dataRng.setState(state.dataRngState);
     this.dropoutRng.setState(state.dropoutRngState);
     if (state.optimizer) this.optimizer.setState(state.optimizer);
+    this.state.baseLearningRate ??= state.optimizer?.learningRate ?? this.options.learningRate;
+  }
+
+  /** The learning rate of update `step` (1-based): the base rate times the schedule's factor. */
+  private rateAt(step: number): number {
+    const o = this.options;
+    return (this.state.baseLearningRate ?? o.learningRate) * lrFactor(o.lrSchedule, step, o.warmupSteps);
   }
 
   /** A consistent copy of everything needed to continue. */
@@ -152,53 +173,72 @@ export class Trainer {
   }
 
   async run(): Promise<TrainerState> {
-    const { batchSize, clipNorm, checkpointEvery } = this.options;
+    const { batchSize, batchTokens, clipNorm, checkpointEvery, accumulate } = this.options;
     const params = this.model.parameters();
+    // Not an object literal at the call, so models whose RunOptions lack labelSmoothing still type-check.
+    const runOptions = { training: true, rng: this.dropoutRng, labelSmoothing: this.options.labelSmoothing };
     let lastYield = Date.now();
     while (!this.done) {
       // The plan is a function of the RNG state at the epoch start, so a resumed run recomputes the same plan.
       this.dataRng.setState(this.state.epochRngState);
-      const plan = planEpoch(this.data.train, { batchSize }, this.dataRng);
+      const plan = planEpoch(this.data.train, { batchSize, maxTokens: batchTokens }, this.dataRng);
       this.state.dataRngState = this.dataRng.getState();
       const epochNo = this.state.epoch + 1;
       let t0 = performance.now();
       const budget = this.options.maxMinutes > 0 ? this.options.maxMinutes * 60 : Infinity;
-      for (let b = this.state.batchInEpoch; b < plan.length; b++) {
+      // One optimizer update per group of `accumulate` consecutive batches of the plan (the last may be shorter);
+      // checkpoints fall between groups, so batchInEpoch is always a group boundary.
+      for (let b = this.state.batchInEpoch; b < plan.length;) {
         if ((this.state.elapsedSeconds ?? 0) >= budget) {
           // Time is up: close this (partial) epoch with a validation so the best model is kept.
           this.state.stoppedEarly = true;
           break;
         }
-        const batch = makeBatch(this.data.train, plan[b]);
+        const group = plan.slice(b, b + accumulate).map((indices) => makeBatch(this.data.train, indices));
+        const groupTokens = group.reduce((n, batch) => n + batch.tokens, 0);
         this.optimizer.zeroGrad();
-        const r = this.model.forward(batch, { training: true, rng: this.dropoutRng });
-        const loss = r.loss.item();
-        let finite = Number.isFinite(loss);
-        if (finite) {
-          r.loss.backward();
-          finite = Number.isFinite(clipGradNorm(params, clipNorm > 0 ? clipNorm : Infinity));
-        } else clearTape();
+        const losses: number[] = [];
+        let loss = NaN, finite = true;
+        for (const batch of group) {
+          const r = this.model.forward(batch, runOptions);
+          loss = r.loss.item();
+          if (!Number.isFinite(loss)) {
+            finite = false;
+            clearTape();
+            break;
+          }
+          // Each batch's loss is a mean over its tokens: weighting by tokens/groupTokens makes the summed
+          // gradient that of the group's mean, as one big batch would give.
+          if (group.length === 1) r.loss.backward();
+          else r.loss.backward(Float32Array.of(batch.tokens / groupTokens));
+          losses.push(loss);
+        }
+        if (finite) finite = Number.isFinite(clipGradNorm(params, clipNorm > 0 ? clipNorm : Infinity));
         if (!finite) {
           if (this.options.nanPolicy === 'stop') throw new NonFiniteLossError(this.state.step + 1, loss);
           this.optimizer.zeroGrad();
-          this.state.skippedBatches = (this.state.skippedBatches ?? 0) + 1;
+          this.state.skippedBatches = (this.state.skippedBatches ?? 0) + group.length;
         } else {
+          this.optimizer.learningRate = this.rateAt(this.state.step + 1);
           this.optimizer.update();
           this.state.step++;
-          this.state.epochLossSum += loss * r.tokens;
-          this.state.epochTokens += r.tokens;
+          losses.forEach((l, i) => {
+            this.state.epochLossSum += l * group[i].tokens;
+            this.state.epochTokens += group[i].tokens;
+          });
         }
-        this.state.batchInEpoch = b + 1;
+        b += group.length;
+        this.state.batchInEpoch = b;
         const now = performance.now();
         this.state.epochSeconds += (now - t0) / 1000;
         this.state.elapsedSeconds = (this.state.elapsedSeconds ?? 0) + (now - t0) / 1000;
         t0 = now;
         this.callbacks.onBatch?.({
-          epoch: epochNo, batch: b + 1, batches: plan.length, step: this.state.step,
+          epoch: epochNo, batch: b, batches: plan.length, step: this.state.step,
           loss: this.state.epochLossSum / this.state.epochTokens,
           tokensPerSecond: this.state.epochTokens / Math.max(1e-9, this.state.epochSeconds),
         });
-        if (checkpointEvery > 0 && this.state.step % checkpointEvery === 0 && b + 1 < plan.length) {
+        if (checkpointEvery > 0 && this.state.step % checkpointEvery === 0 && b < plan.length) {
           await this.callbacks.onCheckpoint?.(this.snapshot(), 'step');
         }
         if (Date.now() - lastYield > 100) {
@@ -212,7 +252,7 @@ export class Trainer {
         }
       }
       const tVal = performance.now();
-      const val = this.data.validation.length > 0 ? evaluateLoss(this.model, this.data.validation, batchSize) : null;
+      const val = this.data.validation.length > 0 ? evaluateLoss(this.model, this.data.validation, batchSize, batchTokens) : null;
       const bleu = this.options.bleuSamples > 0 && this.callbacks.validationBleu ? this.callbacks.validationBleu() : null;
       this.state.elapsedSeconds = (this.state.elapsedSeconds ?? 0) + (performance.now() - tVal) / 1000;
       const record: EpochRecord = {
@@ -259,7 +299,9 @@ export class Trainer {
     }
     this.state.badEpochs++;
     if (o.lrDecay < 1 && this.state.badEpochs % o.lrPatience === 0) {
-      this.optimizer.learningRate = Math.max(o.minLearningRate, this.optimizer.learningRate * o.lrDecay);
+      // The decay lowers the base rate (floored), so it scales the schedule's whole remaining curve.
+      this.state.baseLearningRate = Math.max(o.minLearningRate, (this.state.baseLearningRate ?? this.optimizer.learningRate) * o.lrDecay);
+      this.optimizer.learningRate = this.rateAt(Math.max(1, this.state.step));
     }
     if (o.patience > 0 && this.state.badEpochs >= o.patience) this.state.stoppedEarly = true;
   }
