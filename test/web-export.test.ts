@@ -114,7 +114,11 @@ test('export-web errors: not a model, missing assets, output = model', () => {
   rmSync(dir, { recursive: true });
 });
 
-const TRANSFORMERS = [TINY_TRANSFORMER, { ...TINY_TRANSFORMER, postNorm: true, positions: 'learned' as const, activation: 'gelu' as const, encoderLayers: 2 }];
+const TRANSFORMERS = [
+  TINY_TRANSFORMER,
+  { ...TINY_TRANSFORMER, postNorm: true, positions: 'learned' as const, activation: 'gelu' as const, encoderLayers: 2 },
+  { ...TINY_TRANSFORMER, tieEmbeddings: true },
+];
 for (const arch of [{ attention: 'general' as const }, {}, { cell: 'gru' as const, bidirectional: true, attention: 'additive' as const, layers: 2 }, ...TRANSFORMERS]) {
   test(`the browser bundle translates exactly as the Node translator (${JSON.stringify(arch)})`, async () => {
     setKernels('js');
@@ -147,7 +151,7 @@ for (const arch of [{ attention: 'general' as const }, {}, { cell: 'gru' as cons
       assert.match(rows.Architecture, t.postNorm ? /^Transformer, 2 encoder \+ 1 decoder layers × 16 \(d_model\), post-LN$/ : /^Transformer, 1 \+ 1 layers × 16 \(d_model\), pre-LN$/);
       assert.equal(rows.Attention, '2 heads of 8: self-attention, cross-attention');
       assert.equal(rows['Feed-forward'], t.activation === 'gelu' ? '32, GELU' : '32, ReLU');
-      assert.match(rows.Embeddings, new RegExp(`^16 dimensions, separate tables; ${t.positions} positions$`));
+      assert.match(rows.Embeddings, new RegExp(`^16 dimensions, ${t.tieEmbeddings ? 'one table for source, target and output' : 'separate tables'}; ${t.positions} positions$`));
     } else {
       assert.equal(info.transformer, null);
       assert.deepEqual(web.architectureRows(info)[0], ['Architecture', `${info.bidirectional ? 'bidirectional ' : ''}${info.cell.toUpperCase()}, ${info.layers} × ${info.latentDim} units`]);
