@@ -64,7 +64,8 @@ export function transformerGraph(c: ModelConfig, name: GraphName): ModelGraph {
     const p = b.node(`${side}/positions`, 'positions', lane,
       t.positions === 'sinusoidal' ? `+ SinusoidalPositions(${D})` : `+ PositionEmbedding(${t.maxPositions}, ${D})`,
       t.positions === 'sinusoidal' ? (step ? 'fixed sin/cos · position t' : 'fixed sin/cos, not learned') : `${side}/positions · learned${step ? ' · position t' : ''}`,
-      step ? 'the position of this step (the number of tokens already in the cache) is added' : 'position p of each token added: pe[p, 2i] = sin(p / 10000^(2i/d)), pe[p, 2i+1] = cos(…)');
+      (step ? 'the position of this step (the number of tokens already in the cache) is added' : 'the position p of each token is added') +
+        (t.positions === 'sinusoidal' ? ': pe[p, 2i] = sin(p / 10000^(2i/d)), pe[p, 2i+1] = cos(…)' : `: row p of a learned table (positions past ${t.maxPositions} reuse the last row at inference)`));
     b.edge(e, p, x(D));
     return drop(`${side}/embedding_dropout`, p, lane, x(D));
   };
