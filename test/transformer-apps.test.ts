@@ -12,7 +12,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -146,4 +146,32 @@ test('s2s eval, s2s translate --attention-svg, s2s plot model and s2s export on 
   assert.ok(!existsSync(join(shipped, 'checkpoints')));
   const texts = ['I am happy.', 'We see the dog.'];
   assert.deepEqual(loadBundle(shipped).translator.translate(texts, { beam: 2 }).map((t) => t.text), bundle.translator.translate(texts, { beam: 2 }).map((t) => t.text));
+});
+
+test('s2s serve (the process) logs the Transformer architecture and answers /translate and the page at /', async () => {
+  const child = spawn(process.execPath, [bin, 'serve', '--model', modelDir, '--port', '0'], {
+    cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') },
+  });
+  try {
+    let err = '';
+    const url = await new Promise<string>((ok, fail) => {
+      child.stderr.on('data', (c) => {
+        err += c;
+        const m = /on (http:\/\/\S+)/.exec(err);
+        if (m) ok(m[1]);
+      });
+      child.on('exit', (code) => fail(new Error(`exited ${code}: ${err}`)));
+    });
+    assert.match(err, /model .*\(Transformer 1\+1 layers, d 24, 2 heads, ff 48, [\d,]+ parameters\)/);
+    const r = await httpRequest(url, 'POST', '/translate', JSON.stringify({ text: 'Where is the cat?', attention: true }), { 'content-type': 'application/json' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.translation, bundle.translator.translate(['Where is the cat?'])[0].text);
+    assert.ok(r.json.translations[0].attention.weights.length > 0);
+    const page = await httpRequest(url, 'GET', '/');
+    assert.equal(page.status, 200);
+    assert.match(page.text, /s2s-web\.js/);
+  } finally {
+    child.removeAllListeners('exit');
+    await new Promise((ok) => { child.on('exit', ok); child.kill('SIGTERM'); });
+  }
 });
