@@ -583,50 +583,91 @@ S2S_INLINE int visible_end(int causal, int i, int tq, int tk) {
 }
 
 /*
- * s[j] = Σ_d q[d]·kt[d·tk + j] for j < n, for QR query rows at once (rows
- * `ld` apart) so every load of the packed kᵀ serves QR rows.
+ * C (m×n) = or += A (m×k) · B (k×n), all row-major with their own strides:
+ * the per-(batch, head) products of attention (k and n are 30–64 there, too
+ * small for a packing GEMM). 4×16 register blocks of two 8-float vectors;
+ * columns past the last multiple of 16 take a scalar loop.
  */
-#define QR 4
-static void scores_rows(int rows, int n, int hd, int tk, const float *q, int ld, const float *restrict kt,
-                        float *restrict s) {
-  for (int r = 0; r < rows; r++)
-    for (int j = 0; j < n; j++) s[(size_t)r * tk + j] = 0.0f;
-  if (rows == QR) {
-    float *restrict s0 = s, *restrict s1 = s + tk, *restrict s2 = s + 2 * tk, *restrict s3 = s + 3 * tk;
-    for (int d = 0; d < hd; d++) {
-      const float *restrict kr = kt + (size_t)d * tk;
-      float a0 = q[d], a1 = q[ld + d], a2 = q[2 * (size_t)ld + d], a3 = q[3 * (size_t)ld + d];
-      for (int j = 0; j < n; j++) {
-        float kv = kr[j];
-        s0[j] += a0 * kv;
-        s1[j] += a1 * kv;
-        s2[j] += a2 * kv;
-        s3[j] += a3 * kv;
+#define SG_MR 4
+#define SG_NR 16
+static void small_gemm(int m, int n, int k, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                       int accumulate) {
+  const int n16 = n & ~(SG_NR - 1);
+  for (int i0 = 0; i0 < m; i0 += SG_MR) {
+    const int mr = m - i0 < SG_MR ? m - i0 : SG_MR;
+    const float *a0 = A + (size_t)i0 * lda;
+    for (int j0 = 0; j0 < n16; j0 += SG_NR) {
+      v8f acc[SG_MR][2];
+      for (int r = 0; r < SG_MR; r++) acc[r][0] = acc[r][1] = (v8f){0};
+      if (mr == SG_MR) {
+        for (int p = 0; p < k; p++) {
+          v8f b0, b1;
+          memcpy(&b0, B + (size_t)p * ldb + j0, sizeof b0);
+          memcpy(&b1, B + (size_t)p * ldb + j0 + 8, sizeof b1);
+          for (int r = 0; r < SG_MR; r++) {
+            const float av = a0[(size_t)r * lda + p];
+            acc[r][0] += av * b0;
+            acc[r][1] += av * b1;
+          }
+        }
+      } else {
+        for (int p = 0; p < k; p++) {
+          v8f b0, b1;
+          memcpy(&b0, B + (size_t)p * ldb + j0, sizeof b0);
+          memcpy(&b1, B + (size_t)p * ldb + j0 + 8, sizeof b1);
+          for (int r = 0; r < mr; r++) {
+            const float av = a0[(size_t)r * lda + p];
+            acc[r][0] += av * b0;
+            acc[r][1] += av * b1;
+          }
+        }
+      }
+      for (int r = 0; r < mr; r++) {
+        float *c = C + (size_t)(i0 + r) * ldc + j0;
+        if (accumulate) {
+          v8f c0, c1;
+          memcpy(&c0, c, sizeof c0);
+          memcpy(&c1, c + 8, sizeof c1);
+          acc[r][0] += c0;
+          acc[r][1] += c1;
+        }
+        memcpy(c, &acc[r][0], sizeof acc[r][0]);
+        memcpy(c + 8, &acc[r][1], sizeof acc[r][1]);
       }
     }
-  } else {
-    for (int r = 0; r < rows; r++)
-      for (int d = 0; d < hd; d++) axpy(n, q[(size_t)r * ld + d], kt + (size_t)d * tk, s + (size_t)r * tk);
+    for (int r = 0; r < mr; r++) {
+      for (int j = n16; j < n; j++) {
+        float sum = 0.0f;
+        for (int p = 0; p < k; p++) sum += a0[(size_t)r * lda + p] * B[(size_t)p * ldb + j];
+        float *c = C + (size_t)(i0 + r) * ldc + j;
+        *c = accumulate ? *c + sum : sum;
+      }
+    }
   }
 }
 
-/* kt[d·tk + j] = scale·src[j·D + d]: a head's keys (or values) transposed into contiguous rows. */
-static void pack_transposed(int tk, int hd, int D, const float *src, float scale, float *restrict kt) {
-  for (int j = 0; j < tk; j++) {
-    const float *row = src + (size_t)j * D;
-    for (int d = 0; d < hd; d++) kt[(size_t)d * tk + j] = row[d] * scale;
+/* dst[d·ldd + j] = scale·src[j·lds + d] for j < rows, d < cols; columns rows … ldd−1 of dst are zeroed. */
+static void pack_transposed(int rows, int cols, const float *src, int lds, float scale, float *restrict dst, int ldd) {
+  for (int d = 0; d < cols; d++)
+    for (int j = rows; j < ldd; j++) dst[(size_t)d * ldd + j] = 0.0f;
+  for (int j = 0; j < rows; j++) {
+    const float *row = src + (size_t)j * lds;
+    for (int d = 0; d < cols; d++) dst[(size_t)d * ldd + j] = row[d] * scale;
   }
 }
+
+S2S_INLINE int round16(int n) { return (n + 15) & ~15; }
 
 /*
- * Per (b, h): S = q·kᵀ/√hd with kᵀ packed (QR query rows at a time), masked
- * keys set to −∞, row softmax into probs, out = (probs ⊙ dropMask)·v.
- * Scratch: kᵀ [hd·tk] and QR score rows.
+ * Per (b, h): S = q·kᵀ/√hd (kᵀ packed, rows padded to 16), masked keys set
+ * to −∞, row softmax into probs, out = (probs ⊙ dropMask)·v. With the causal
+ * mask, each block of 4 query rows computes only the keys its last row sees.
+ * Scratch: kᵀ [hd × tkp] and S [tq × tkp], tkp = tk rounded up to 16.
  */
 static void attention_forward(const s2s_attention *a, int pair0, int pair1, float *scratch) {
-  const int H = a->heads, tq = a->tq, tk = a->tk, hd = a->hd, D = H * hd;
+  const int H = a->heads, tq = a->tq, tk = a->tk, hd = a->hd, D = H * hd, tkp = round16(tk);
   const float scale = 1.0f / sqrtf((float)hd);
-  float *kt = scratch, *s = scratch + (size_t)hd * tk;
+  float *kt = scratch, *S = scratch + (size_t)hd * tkp;
   for (int pr = pair0; pr < pair1; pr++) {
     const int b = pr / H, h = pr % H;
     const float *q = a->q + (size_t)b * tq * D + (size_t)h * hd;
@@ -634,93 +675,88 @@ static void attention_forward(const s2s_attention *a, int pair0, int pair1, floa
     const float *v = a->v + (size_t)b * tk * D + (size_t)h * hd;
     const uint8_t *km = a->keyMask ? a->keyMask + (size_t)b * tk : NULL;
     float *P = a->probs + (size_t)pr * tq * tk;
-    const float *M = a->dropMask ? a->dropMask + (size_t)pr * tq * tk : NULL;
+    const uint8_t *M = a->dropMask ? a->dropMask + (size_t)pr * tq * tk : NULL;
+    const float ks = a->keepScale;
     float *o = a->out + (size_t)b * tq * D + (size_t)h * hd;
-    pack_transposed(tk, hd, D, k, scale, kt);
-    for (int i0 = 0; i0 < tq; i0 += QR) {
-      const int rows = tq - i0 < QR ? tq - i0 : QR;
-      /* the last row of the block sees the most keys */
+    pack_transposed(tk, hd, k, D, scale, kt, tkp);
+    for (int i0 = 0; i0 < tq; i0 += SG_MR) {
+      const int rows = tq - i0 < SG_MR ? tq - i0 : SG_MR;
       const int nmax = visible_end(a->causal, i0 + rows - 1, tq, tk);
-      scores_rows(rows, nmax, hd, tk, q + (size_t)i0 * D, D, kt, s);
+      small_gemm(rows, round16(nmax), hd, q + (size_t)i0 * D, D, kt, tkp, S + (size_t)i0 * tkp, tkp, 0);
       for (int r = 0; r < rows; r++) {
         const int i = i0 + r;
         const int n = visible_end(a->causal, i, tq, tk);
-        float *sr = s + (size_t)r * tk;
+        float *sr = S + (size_t)i * tkp;
         float *pr_ = P + (size_t)i * tk;
-        float *orow = o + (size_t)i * D;
-        memset(orow, 0, (size_t)hd * sizeof(float));
         if (km)
           for (int j = 0; j < n; j++) sr[j] = km[j] ? sr[j] : -INFINITY;
-        float max = row_max(n, sr);
+        const float max = row_max(n, sr);
         if (max == -INFINITY) {
           memset(pr_, 0, (size_t)tk * sizeof(float));
+          memset(sr, 0, (size_t)tkp * sizeof(float));
           continue;
         }
-        float sum = row_exp_sum(n, sr, max, pr_); /* exp(−∞) = 0 for masked keys */
-        float inv = 1.0f / sum;
+        const float sum = row_exp_sum(n, sr, max, pr_); /* exp(−∞) = 0 for masked keys */
+        const float inv = 1.0f / sum;
         for (int j = 0; j < n; j++) pr_[j] *= inv;
         for (int j = n; j < tk; j++) pr_[j] = 0.0f;
-        const float *mr = M ? M + (size_t)i * tk : NULL;
-        for (int j = 0; j < n; j++) {
-          float w = mr ? pr_[j] * mr[j] : pr_[j];
-          if (w != 0.0f) axpy(hd, w, v + (size_t)j * D, orow);
-        }
+        /* the row of (probs ⊙ dropMask) that multiplies v, zero past the visible keys */
+        if (M) {
+          const uint8_t *mr = M + (size_t)i * tk;
+          for (int j = 0; j < n; j++) sr[j] = mr[j] ? pr_[j] * ks : 0.0f;
+        } else
+          memcpy(sr, pr_, (size_t)n * sizeof(float));
+        for (int j = n; j < tkp; j++) sr[j] = 0.0f;
       }
+      small_gemm(rows, hd, nmax, S + (size_t)i0 * tkp, tkp, v, D, o + (size_t)i0 * D, D, 0);
     }
   }
 }
 
 /*
- * Per (b, h) and query row i: dP = (dO_i·vᵀ) ⊙ m (vᵀ packed), dv_j += p_j·m_j·dO_i,
- * dS = p ⊙ (dP − p·dP)/√hd, dq_i += dS·k, dk_j += dS_j·q_i. Keys with p = 0
- * (masked, or underflowed) contribute nothing and are skipped.
+ * Per (b, h), as four small GEMMs around a row pass:
+ *   dP = dO·vᵀ (vᵀ packed), dP̃ = dP ⊙ m, dS = p ⊙ (dP̃ − rowsum(p ⊙ dP̃))/√hd,
+ *   dv += (p ⊙ m)ᵀ·dO,  dq += dS·k,  dk += dSᵀ·q.
+ * Scratch: vᵀ [hd × tkp], dS [tq × tkp], (p ⊙ m)ᵀ and dSᵀ [tk × tq].
  */
 static void attention_backward(const s2s_attention *a, int pair0, int pair1, float *scratch) {
-  const int H = a->heads, tq = a->tq, tk = a->tk, hd = a->hd, D = H * hd;
+  const int H = a->heads, tq = a->tq, tk = a->tk, hd = a->hd, D = H * hd, tkp = round16(tk);
   const float scale = 1.0f / sqrtf((float)hd);
-  float *vt = scratch, *dp = scratch + (size_t)hd * tk;
+  float *vt = scratch, *dS = vt + (size_t)hd * tkp, *pT = dS + (size_t)tq * tkp, *dST = pT + (size_t)tk * tq;
   for (int pr = pair0; pr < pair1; pr++) {
     const int b = pr / H, h = pr % H;
     const size_t qOff = (size_t)b * tq * D + (size_t)h * hd, kOff = (size_t)b * tk * D + (size_t)h * hd;
     const float *q = a->q + qOff, *k = a->k + kOff, *v = a->v + kOff, *dO = a->dOut + qOff;
-    float *dq = a->dq ? a->dq + qOff : NULL, *dk = a->dk ? a->dk + kOff : NULL, *dv = a->dv ? a->dv + kOff : NULL;
     const float *P = a->probs + (size_t)pr * tq * tk;
-    const float *M = a->dropMask ? a->dropMask + (size_t)pr * tq * tk : NULL;
-    pack_transposed(tk, hd, D, v, 1.0f, vt);
-    for (int i0 = 0; i0 < tq; i0 += QR) {
-      const int rows = tq - i0 < QR ? tq - i0 : QR;
-      const int nmax = visible_end(a->causal, i0 + rows - 1, tq, tk);
-      scores_rows(rows, nmax, hd, tk, dO + (size_t)i0 * D, D, vt, dp);
-      for (int r = 0; r < rows; r++) {
-        const int i = i0 + r;
-        const int n = visible_end(a->causal, i, tq, tk);
-        const float *pr_ = P + (size_t)i * tk;
-        const float *mr = M ? M + (size_t)i * tk : NULL;
-        float *dpr = dp + (size_t)r * tk;
-        const float *go = dO + (size_t)i * D;
-        if (mr)
-          for (int j = 0; j < n; j++) dpr[j] *= mr[j];
-        float lane[LANES] = {0};
-        int j = 0;
-        for (; j + LANES <= n; j += LANES)
-          for (int l = 0; l < LANES; l++) lane[l] += pr_[j + l] * dpr[j + l];
-        float dot = 0.0f;
-        for (; j < n; j++) dot += pr_[j] * dpr[j];
-        for (int l = 0; l < LANES; l++) dot += lane[l];
-        for (j = 0; j < n; j++) {
-          const float p = pr_[j];
-          if (p == 0.0f) continue;
-          if (dv) {
-            float w = mr ? p * mr[j] : p;
-            if (w != 0.0f) axpy(hd, w, go, dv + (size_t)j * D);
-          }
-          const float ds = p * (dpr[j] - dot) * scale;
-          if (ds == 0.0f) continue;
-          if (dq) axpy(hd, ds, k + (size_t)j * D, dq + (size_t)i * D);
-          if (dk) axpy(hd, ds, q + (size_t)i * D, dk + (size_t)j * D);
-        }
+    const uint8_t *M = a->dropMask ? a->dropMask + (size_t)pr * tq * tk : NULL;
+    const float ks = a->keepScale;
+    pack_transposed(tk, hd, v, D, 1.0f, vt, tkp);
+    small_gemm(tq, tkp, hd, dO, D, vt, tkp, dS, tkp, 0);
+    for (int i = 0; i < tq; i++) {
+      const float *pr_ = P + (size_t)i * tk;
+      const uint8_t *mr = M ? M + (size_t)i * tk : NULL;
+      float *ds = dS + (size_t)i * tkp;
+      if (mr)
+        for (int j = 0; j < tk; j++) ds[j] = mr[j] ? ds[j] * ks : 0.0f;
+      float lane[LANES] = {0};
+      int j = 0;
+      for (; j + LANES <= tk; j += LANES)
+        for (int l = 0; l < LANES; l++) lane[l] += pr_[j + l] * ds[j + l];
+      float dot = 0.0f;
+      for (; j < tk; j++) dot += pr_[j] * ds[j];
+      for (int l = 0; l < LANES; l++) dot += lane[l];
+      for (j = 0; j < tk; j++) {
+        const float p = pr_[j];
+        /* p = 0 (hidden or underflowed key): no gradient, whatever dP holds */
+        const float g = p == 0.0f ? 0.0f : p * (ds[j] - dot) * scale;
+        ds[j] = g;
+        dST[(size_t)j * tq + i] = g;
+        pT[(size_t)j * tq + i] = mr ? (mr[j] ? p * ks : 0.0f) : p;
       }
     }
+    if (a->dv) small_gemm(tk, hd, tq, pT, tq, dO, D, a->dv + kOff, D, 1);
+    if (a->dq) small_gemm(tq, hd, tk, dS, tkp, k, D, a->dq + qOff, D, 1);
+    if (a->dk) small_gemm(tk, hd, tq, dST, tq, q, D, a->dk + kOff, D, 1);
   }
 }
 
@@ -885,6 +921,62 @@ static void embed_positions_backward(int cols, const float *dy, const int32_t *i
   }
 }
 
+/* xoshiro128** draws u (as Rng.nextUint32 in rng.ts), mask = u ≥ threshold. */
+static void keep_mask(uint32_t *state, double threshold, size_t n, uint8_t *mask) {
+  uint32_t s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+  for (size_t i = 0; i < n; i++) {
+    uint32_t m = s1 * 5u;
+    uint32_t u = ((m << 7) | (m >> 25)) * 9u;
+    mask[i] = (double)u >= threshold;
+    uint32_t t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >> 21);
+  }
+  state[0] = s0;
+  state[1] = s1;
+  state[2] = s2;
+  state[3] = s3;
+}
+
+/* The vectorised max first, then the first index holding it: the TypeScript scan's answer (NaN never wins). */
+static void argmax_rows(int rows, int cols, const float *x, int32_t *out) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * cols;
+    const float m = row_max(cols, xr);
+    int best = 0;
+    if (m != -INFINITY)
+      for (int j = 0; j < cols; j++)
+        if (xr[j] == m) {
+          best = j;
+          break;
+        }
+    out[r] = best;
+  }
+}
+
+static void dropout_apply(size_t n, const uint8_t *restrict mask, float scale, const float *restrict x,
+                          float *restrict out, int accumulate) {
+  if (accumulate)
+    for (size_t i = 0; i < n; i++) out[i] += mask[i] ? x[i] * scale : 0.0f;
+  else
+    for (size_t i = 0; i < n; i++) out[i] = mask[i] ? x[i] * scale : 0.0f;
+}
+
+static void copy_block(int rows, int cols, const float *src, int srcStride, float *dst, int dstStride, int accumulate) {
+  for (int r = 0; r < rows; r++) {
+    const float *restrict s = src + (size_t)r * srcStride;
+    float *restrict d = dst + (size_t)r * dstStride;
+    if (accumulate)
+      for (int j = 0; j < cols; j++) d[j] += s[j];
+    else
+      memmove(d, s, (size_t)cols * sizeof(float));
+  }
+}
+
 const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .isa = S2S_STR(S2S_VARIANT),
     .gemm = gemm_blocked,
@@ -913,4 +1005,8 @@ const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .activation_backward = activation_backward,
     .embed_positions = embed_positions,
     .embed_positions_backward = embed_positions_backward,
+    .keep_mask = keep_mask,
+    .dropout_apply = dropout_apply,
+    .argmax_rows = argmax_rows,
+    .copy_block = copy_block,
 };
