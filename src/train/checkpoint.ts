@@ -141,6 +141,7 @@ export function loadLatestCheckpoint(outDir: string, root = checkpointsDir(outDi
   if (trainer.optimizer) {
     const indexPath = join(path, 'optimizer.json');
     const index = readBundleJson(indexPath);
+    checkJsonDepth(index, indexPath); // a deeply nested index would overflow the stack of the checks below
     const blob = new Uint8Array(readBundleFile(join(path, 'optimizer.bin')));
     let tensors;
     try {
