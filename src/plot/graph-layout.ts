@@ -323,6 +323,18 @@ export function layoutModelGraph(g: ModelGraph): GraphLayout {
     if (crowded.size === 0) break;
     for (const r of crowded) extra[r] += 16;
   }
+  // Frames also take in the shape labels of the edges inside them, where that reaches no other box or frame.
+  for (const pg of groups) {
+    for (const r of routes) {
+      const e = g.edges[r.i];
+      if (placed[index.get(e.from) as number].node.group !== pg.group.id || placed[index.get(e.to) as number].node.group !== pg.group.id) continue;
+      const l = labels.get(r.i) as Rect;
+      const x0 = Math.min(pg.frame.x, l.x - FRAME_PAD / 2), x1 = Math.max(pg.frame.x + pg.frame.w, l.x + l.w + FRAME_PAD / 2);
+      const wider = { ...pg.frame, x: x0, w: x1 - x0 };
+      const clash = placed.some((p) => p.node.group !== pg.group.id && overlaps(wider, p)) || groups.some((o) => o !== pg && overlaps(wider, o.frame));
+      if (!clash && x0 >= 0) pg.frame = wider;
+    }
+  }
   const placedEdges: PlacedEdge[] = routes.map((r) => ({ edge: g.edges[r.i], d: r.d, samples: r.samples, label: labels.get(r.i) as Rect }));
 
   // Loops (input feeding): out of the source's right side, up past everything, into the target's right side.
@@ -350,9 +362,10 @@ export function layoutModelGraph(g: ModelGraph): GraphLayout {
 }
 
 /**
- * Frames around each group's boxes (and the edges between them), with the
- * label chip on the frame's border where it covers the fewest edges and no
- * box: top or bottom, right or left.
+ * Frames around each group's boxes and the edges between them, with the
+ * label chip on the frame's top or bottom border where it covers no box and
+ * the fewest edges (corners first). Shape labels are placed afterwards,
+ * around the chips; then the frames widen to take in their edges' labels.
  */
 function placeGroups(g: ModelGraph, placed: PlacedNode[], routes: Route[], index: Map<string, number>): PlacedGroup[] {
   const out: PlacedGroup[] = [];
@@ -364,17 +377,15 @@ function placeGroups(g: ModelGraph, placed: PlacedNode[], routes: Route[], index
     for (const r of routes) {
       const e = g.edges[r.i];
       if (placed[index.get(e.from) as number].node.group !== group.id || placed[index.get(e.to) as number].node.group !== group.id) continue;
-      for (const [sx] of r.samples) {
-        x0 = Math.min(x0, sx);
-        x1 = Math.max(x1, sx);
-      }
+      x0 = Math.min(x0, ...r.samples.map(([sx]) => sx));
+      x1 = Math.max(x1, ...r.samples.map(([sx]) => sx));
     }
     const frame = { x: x0 - FRAME_PAD, y: y0 - FRAME_PAD, w: x1 - x0 + 2 * FRAME_PAD, h: y1 - y0 + 2 * FRAME_PAD };
     const w = textWidth(group.label, GROUP_LABEL_SIZE, { bold: true }) + 12, h = GROUP_LABEL_SIZE + 7;
     const candidates: Rect[] = [];
-    for (const y of [frame.y - h / 2, frame.y + frame.h - h / 2]) {
-      for (const x of [frame.x + frame.w - w - 8, frame.x + 8]) candidates.push({ x, y, w, h });
-    }
+    const xs = [frame.x + frame.w - w - 8, frame.x + 8];
+    for (let x = frame.x + frame.w - w - 20; x > frame.x + 8; x -= 12) xs.push(x);
+    for (const x of xs) for (const y of [frame.y - h / 2, frame.y + frame.h - h / 2]) candidates.push({ x, y, w, h });
     let best = candidates[0], bestScore = Infinity;
     candidates.forEach((rect, k) => {
       let score = k * 0.01;
