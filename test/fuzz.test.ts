@@ -34,14 +34,14 @@ import { BUILTIN_CORPUS } from '../src/data/read-split.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
 import { Transformer } from '../src/model/transformer.js';
 import { tinySetup } from './helpers/tiny.js';
-import { tinyTransformer, transformerBundleParts } from './helpers/tiny-transformer.js';
+import { tinyTransformer, tinyTransformerSetup, transformerBundleParts } from './helpers/tiny-transformer.js';
 
 const thisFile = fileURLToPath(import.meta.url);
 const root = resolve(dirname(thisFile), '..', '..');
 const seedsDir = join(root, 'test', 'fuzz');
 const FUZZ_SEED = 20240917;
 /** Cases per mutation loop; the crafted and big cases come on top. */
-const MUTATIONS = { tsv: 3000, bundle: 800, translate: 450 };
+const MUTATIONS = { tsv: 3000, bundle: 1350, translate: 500 };
 /** Budget per case on an idle machine; reported, not asserted. */
 const CASE_LIMIT_MS = 1000;
 /** A worker still running after this long is hung, not slow (the suites take seconds). */
@@ -529,7 +529,7 @@ function judgeLoad(dir: string, files: Files, expect?: string) {
   };
 }
 
-function bundleParts(setup: ReturnType<typeof tinySetup>): BundleParts {
+function bundleParts(setup: Pick<ReturnType<typeof tinySetup>, 'vocabs'> & { model: BundleParts['model'] }): BundleParts {
   return {
     config: {
       format: 's2s-model', version: 1, model: setup.model.config,
@@ -545,7 +545,7 @@ function bundleParts(setup: ReturnType<typeof tinySetup>): BundleParts {
 async function bundleSuite(f: Fuzz): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 's2s-fuzz-'));
   try {
-    // Bases: a char bundle with attention, a BPE bundle, and a checkpoint with Adam slots.
+    // Bases: a char bundle with attention, a BPE bundle, a checkpoint with Adam slots, two Transformer bundles and a Transformer checkpoint.
     const setup = tinySetup(12, { bidirectional: true, attention: 'additive', embeddingDim: 8, latentDim: 16 });
     saveBundle(join(work, 'char'), bundleParts(setup));
     const bpe = prepareData(BUILTIN_CORPUS, { ...PRESETS.seed.data, samples: 150, level: 'bpe', bpeMerges: 40 });
@@ -560,11 +560,20 @@ async function bundleSuite(f: Fuzz): Promise<void> {
     await trainer.run();
     saveCheckpoint(join(work, 'ckpt'), bundleParts(setup), trainer.snapshot());
     const latest = readFileSync(join(checkpointsDir(join(work, 'ckpt')), 'LATEST'), 'utf8').trim();
+    // A Transformer (post-LN, learned positions, GELU, 2 + 1 blocks) bundle, and a checkpoint of one with Adam slots.
+    const tf = tinyTransformerSetup(12, { postNorm: true, positions: 'learned', maxPositions: 256, activation: 'gelu', encoderLayers: 2 });
+    saveBundle(join(work, 'tf'), bundleParts(tf));
+    const tfTrainer = new Trainer(tf.model, { train: tf.examples, validation: [] }, { epochs: 1, batchSize: 4, optimizer: 'adam' });
+    await tfTrainer.run();
+    saveCheckpoint(join(work, 'tfckpt'), bundleParts(tf), tfTrainer.snapshot());
+    const tfLatest = readFileSync(join(checkpointsDir(join(work, 'tfckpt')), 'LATEST'), 'utf8').trim();
     const bases: Record<string, Base> = {
       char: { files: readTree(join(work, 'char')), kind: 'bundle', bundlePath: '' },
       bpe: { files: readTree(join(work, 'bpe')), kind: 'bundle', bundlePath: '' },
       transformer: { files: readTree(join(work, 'transformer')), kind: 'bundle', bundlePath: '' },
       ckpt: { files: readTree(join(work, 'ckpt')), kind: 'checkpoint', bundlePath: `checkpoints/${latest}` },
+      tf: { files: readTree(join(work, 'tf')), kind: 'bundle', bundlePath: '' },
+      tfckpt: { files: readTree(join(work, 'tfckpt')), kind: 'checkpoint', bundlePath: `checkpoints/${tfLatest}` },
     };
     const caseDir = join(work, 'case');
     f.phase('setup');
@@ -574,7 +583,7 @@ async function bundleSuite(f: Fuzz): Promise<void> {
     const seedDir = join(seedsDir, 'bundle');
     for (const file of readdirSync(seedDir).filter((n) => n.endsWith('.json')).sort()) {
       const seed = JSON.parse(readFileSync(join(seedDir, file), 'utf8')) as BundleSeed;
-      const base = CHECKPOINT_FILES.has(seed.file) ? bases.ckpt : seed.base ? bases[seed.base] : bases.char;
+      const base = seed.base ? bases[seed.base] : CHECKPOINT_FILES.has(seed.file) ? bases.ckpt : bases.char;
       const files = applySeed(base, seed);
       f.run(`bundle seed ${file}: ${seed.about}`, loadCase(base, caseDir, files), judgeLoad(caseDir, files, seed.expect));
     }
@@ -666,11 +675,15 @@ async function translateSuite(f: Fuzz): Promise<void> {
       const model = new Seq2Seq({ latentDim: 16, attention: 'general', srcVocabSize: d.vocabs.source.size, tgtVocabSize: d.vocabs.target.size }, 2);
       return new Translator({ model, sourceVocab: d.vocabs.source, targetVocab: d.vocabs.target, sourceTokenizer: d.tokenizers.source, targetTokenizer: d.tokenizers.target, maxOutputLength: 30, maxInputLength: 200 });
     };
+    // A Transformer bundle (sinusoidal positions, char level).
+    const tf = tinyTransformerSetup(30);
+    saveBundle(join(work, 'tf'), bundleParts(tf));
+    const tfBundle = loadBundle(join(work, 'tf')).translator;
     const bpeShared = prepareData(BUILTIN_CORPUS, { ...PRESETS.seed.data, samples: 300, level: 'bpe', bpeMerges: 60 });
     // A Transformer with learned positions: inputs longer than its 64 positions are still translated.
     const transformer = new Transformer({ arch: 'transformer', modelDim: 8, heads: 2, ffDim: 16, layers: 1, positions: 'learned', maxPositions: 64, srcVocabSize: bpeShared.vocabs.source.size, tgtVocabSize: bpeShared.vocabs.target.size }, 3);
     const transformerTr = new Translator({ model: transformer, sourceVocab: bpeShared.vocabs.source, targetVocab: bpeShared.vocabs.target, sourceTokenizer: bpeShared.tokenizers.source, targetTokenizer: bpeShared.tokenizers.target, maxOutputLength: 30, maxInputLength: 200 });
-    const translators: [string, Translator][] = [['char', char], ['word', make('word')], ['bpe', make('bpe')], ['transformer', transformerTr]];
+    const translators: [string, Translator][] = [['char', char], ['word', make('word')], ['bpe', make('bpe')], ['transformer', transformerTr], ['transformer bundle', tfBundle]];
     const LIMIT = 200; // the bundles' maxSourceLength
     f.phase('setup');
 

@@ -13,6 +13,7 @@ import {
 } from '../src/plot/index.js';
 import { resolveModelConfig, type ModelConfig, type CellType, type AttentionType } from '../src/model/config.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
+import { createModel } from '../src/model/model.js';
 import { generateCorpus, formatCorpusTsv } from '../src/data/synthetic.js';
 
 // ---------------------------------------------------------------- a strict little XML reader
@@ -343,6 +344,50 @@ function* configs(): Generator<ModelConfig> {
 const inside = (x: number, y: number, r: Rect, inset: number): boolean => x > r.x + inset && x < r.x + r.w - inset && y > r.y + inset && y < r.y + r.h - inset;
 const overlap = (a: Rect, b: Rect): boolean => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
+/**
+ * Geometry and rendering of one graph: boxes apart, labels on free ground,
+ * edges around the boxes they do not connect, group frames around their
+ * members only; the SVG has a box per node, a path and a shape label per edge.
+ */
+function checkLayout(g: ModelGraph, where: string): void {
+  const lay = layoutModelGraph(g);
+  const boxes = lay.nodes;
+  for (let a = 0; a < boxes.length; a++) {
+    for (let b = a + 1; b < boxes.length; b++) assert.ok(!overlap(boxes[a], boxes[b]), `${where} ${g.name}: ${boxes[a].node.id} overlaps ${boxes[b].node.id}`);
+  }
+  lay.edges.forEach((pe, k) => {
+    for (const bx of boxes) assert.ok(!overlap(pe.label, bx), `${where} ${g.name}: label ${pe.edge.shape} of ${pe.edge.from} → ${pe.edge.to} covers ${bx.node.id}`);
+    for (const other of lay.edges.slice(k + 1)) assert.ok(!overlap(pe.label, other.label), `${where} ${g.name}: labels of ${pe.edge.from} → ${pe.edge.to} and ${other.edge.from} → ${other.edge.to} overlap`);
+    for (const pg of lay.groups) assert.ok(!overlap(pe.label, pg.label), `${where} ${g.name}: label of ${pe.edge.from} → ${pe.edge.to} covers the ${pg.group.id} frame's label`);
+    for (const bx of boxes) {
+      if (bx.node.id === pe.edge.from || bx.node.id === pe.edge.to) continue;
+      for (const [x, y] of pe.samples) assert.ok(!inside(x, y, bx, 2), `${where} ${g.name}: edge ${pe.edge.from} → ${pe.edge.to} crosses ${bx.node.id}`);
+    }
+    assert.ok(pe.label.x >= 0 && pe.label.x + pe.label.w <= lay.width && pe.label.y + pe.label.h <= lay.height);
+  });
+  for (const bx of boxes) assert.ok(bx.x >= 0 && bx.x + bx.w <= lay.width && bx.y + bx.h <= lay.height);
+  assert.deepEqual(lay.groups.map((pg) => pg.group.id), (g.groups ?? []).map((gr) => gr.id), `${where} ${g.name}: a frame per group`);
+  lay.groups.forEach((pg, k) => {
+    const contains = (r: Rect): boolean => r.x >= pg.frame.x && r.y >= pg.frame.y && r.x + r.w <= pg.frame.x + pg.frame.w && r.y + r.h <= pg.frame.y + pg.frame.h;
+    for (const bx of boxes) {
+      if (bx.node.group === pg.group.id) assert.ok(contains(bx), `${where} ${g.name}: ${bx.node.id} outside the ${pg.group.id} frame`);
+      else assert.ok(!overlap(bx, pg.frame), `${where} ${g.name}: ${bx.node.id} inside the ${pg.group.id} frame`);
+      assert.ok(!overlap(pg.label, bx), `${where} ${g.name}: the ${pg.group.id} frame's label covers ${bx.node.id}`);
+    }
+    for (const other of lay.groups.slice(k + 1)) assert.ok(!overlap(pg.frame, other.frame), `${where} ${g.name}: frames ${pg.group.id} and ${other.group.id} overlap`);
+    assert.ok(pg.frame.x >= 0 && pg.frame.x + pg.frame.w <= lay.width && pg.frame.y + pg.frame.h <= lay.height && pg.label.x + pg.label.w <= lay.width);
+  });
+
+  const root = checkSvg(renderModelGraph(g));
+  const ids = all(root, (n) => hasClass(n, 'node')).map((n) => n.attrs['data-id']);
+  assert.deepEqual(ids.sort(), g.nodes.map((n) => n.id).sort());
+  const shapeTexts = all(root, (n) => hasClass(n, 'shape')).map((n) => all(n, (x) => x.name === 'text').map(textOf).join(''));
+  assert.equal(shapeTexts.length, g.edges.length, 'a shape label per edge');
+  assert.deepEqual(shapeTexts.sort(), g.edges.map((e) => e.shape + (e.note ?? '')).sort());
+  assert.equal(all(root, (n) => hasClass(n, 'edge')).length, g.edges.length);
+  assert.deepEqual(all(root, (n) => hasClass(n, 'group-label')).map((n) => all(n, (x) => x.name === 'text').map(textOf).join('')), (g.groups ?? []).map((gr) => gr.label));
+}
+
 test('every architecture: graphs agree with the real model, layouts are clean, SVGs well-formed', () => {
   let count = 0;
   for (const c of configs()) {
@@ -377,34 +422,139 @@ test('every architecture: graphs agree with the real model, layouts are clean, S
       assert.equal(g.nodes.filter((n) => n.kind === 'bridge').length, g.name !== 'decoder' && c.bidirectional ? c.layers : 0);
       assert.equal(g.nodes.filter((n) => n.kind === 'rnn').length, g.name === 'training' ? 2 * c.layers : c.layers);
 
-      // Geometry: boxes apart, labels on free ground, edges around the boxes they do not connect.
-      const lay = layoutModelGraph(g);
-      const boxes = lay.nodes;
-      for (let a = 0; a < boxes.length; a++) {
-        for (let b = a + 1; b < boxes.length; b++) assert.ok(!overlap(boxes[a], boxes[b]), `${where} ${g.name}: ${boxes[a].node.id} overlaps ${boxes[b].node.id}`);
-      }
-      lay.edges.forEach((pe, k) => {
-        for (const bx of boxes) assert.ok(!overlap(pe.label, bx), `${where} ${g.name}: label ${pe.edge.shape} of ${pe.edge.from} → ${pe.edge.to} covers ${bx.node.id}`);
-        for (const other of lay.edges.slice(k + 1)) assert.ok(!overlap(pe.label, other.label), `${where} ${g.name}: labels of ${pe.edge.from} → ${pe.edge.to} and ${other.edge.from} → ${other.edge.to} overlap`);
-        for (const bx of boxes) {
-          if (bx.node.id === pe.edge.from || bx.node.id === pe.edge.to) continue;
-          for (const [x, y] of pe.samples) assert.ok(!inside(x, y, bx, 2), `${where} ${g.name}: edge ${pe.edge.from} → ${pe.edge.to} crosses ${bx.node.id}`);
-        }
-        assert.ok(pe.label.x >= 0 && pe.label.x + pe.label.w <= lay.width && pe.label.y + pe.label.h <= lay.height);
-      });
-      for (const bx of boxes) assert.ok(bx.x >= 0 && bx.x + bx.w <= lay.width && bx.y + bx.h <= lay.height);
-
-      const root = checkSvg(renderModelGraph(g));
-      const ids = all(root, (n) => hasClass(n, 'node')).map((n) => n.attrs['data-id']);
-      assert.deepEqual(ids.sort(), g.nodes.map((n) => n.id).sort());
-      const shapeTexts = all(root, (n) => hasClass(n, 'shape')).map((n) => all(n, (x) => x.name === 'text').map(textOf).join(''));
-      assert.equal(shapeTexts.length, g.edges.length, 'a shape label per edge');
-      assert.deepEqual(shapeTexts.sort(), g.edges.map((e) => e.shape + (e.note ?? '')).sort());
-      assert.equal(all(root, (n) => hasClass(n, 'edge')).length, g.edges.length);
+      checkLayout(g, where);
       count++;
     }
   }
   assert.equal(count, 3 * 2 * 3 * 7 * 2);
+});
+
+// ---------------------------------------------------------------- Transformer diagrams
+
+/** A Transformer config: the issue's reference model unless overridden. */
+function transformer(extra: Partial<ModelConfig> = {}): ModelConfig {
+  return resolveModelConfig({ srcVocabSize: 8000, tgtVocabSize: 8000, arch: 'transformer', layers: 3, dropout: 0.1, modelDim: 256, heads: 4, ffDim: 1024, tieEmbeddings: true, ...extra });
+}
+
+test('Transformer (pre-LN, tied, 3 + 3 × 256, 4 heads, ff 1024): one framed layer per stack, shapes on every edge', () => {
+  const c = transformer();
+  const g = modelGraphs(c);
+  const svgs = modelDiagrams(c);
+  const tr = texts(checkSvg(svgs.training));
+  for (const s of [
+    'Embedding(8000, 256)', '+ SinusoidalPositions(256)', 'embedding/shared · × 16', 'Dropout(0.1)', 'LayerNorm(256)',
+    'MultiHeadAttention(4 × 64)', 'MaskedMultiHeadAttention(4 × 64)', 'Add', 'Dense(1024, relu)', 'Dense(256)', 'Dense(8000)',
+    'tied: embedding/sharedᵀ · softmax', '× 3 encoder layers', '× 3 decoder layers', 'decoder_outputs',
+    '(None, None)', '(None, None, 256)', '(None, None, 1024)', '(None, None, 8000)',
+  ]) assert.ok(tr.includes(s), `training diagram lacks ${s}`);
+  assert.match(svgs.training, /Transformer, 3 \+ 3 layers × 256 · 4 heads · feed-forward 1024 ReLU · pre-LN · sinusoidal positions · tied embeddings · dropout 0\.1/);
+  for (const s of ['LSTM', 'GRU', 'Bridge', 'OneHot', 'Add & LayerNorm']) assert.ok(!tr.some((x) => x.includes(s)), `Transformer diagram shows ${s}`);
+  // One layer drawn per stack: two self-attentions (encoder, masked decoder) and one cross-attention.
+  assert.equal(tr.filter((s) => s === 'MultiHeadAttention(4 × 64)').length, 2);
+  assert.equal(tr.filter((s) => s === 'MaskedMultiHeadAttention(4 × 64)').length, 1);
+  // Pre-LN: LayerNorm → sublayer → (dropout) → Add ← residual; a final LayerNorm after each stack.
+  const E = 'encoder/layer_0', D = 'decoder/layer_0';
+  assert.equal(edgeShape(g.training, 'encoder_inputs', 'encoder/embedding'), '(None, None)');
+  assert.equal(edgeShape(g.training, 'encoder/embedding', 'encoder/positions'), '(None, None, 256)');
+  assert.equal(edgeShape(g.training, 'encoder/embedding_dropout', `${E}/norm_1`), '(None, None, 256)');
+  assert.equal(edgeShape(g.training, `${E}/norm_1`, `${E}/self_attention`), '(None, None, 256)');
+  assert.equal(edgeShape(g.training, `${E}/dropout_1`, `${E}/add_1`), '(None, None, 256)');
+  assert.equal(edgeShape(g.training, 'encoder/embedding_dropout', `${E}/add_1`), '(None, None, 256)', 'residual');
+  assert.equal(edgeShape(g.training, `${E}/feed_forward/inner`, `${E}/feed_forward/outer`), '(None, None, 1024)');
+  assert.equal(edgeShape(g.training, `${E}/add_2`, 'encoder/final_norm'), '(None, None, 256)');
+  assert.equal(edgeShape(g.training, 'encoder/final_norm', `${D}/cross_attention`), '(None, None, 256)', 'memory into cross-attention');
+  assert.equal(edgeShape(g.training, `${D}/norm_2`, `${D}/cross_attention`), '(None, None, 256)', 'queries from the decoder');
+  assert.equal(edgeShape(g.training, `${D}/add_3`, 'decoder/final_norm'), '(None, None, 256)');
+  assert.equal(edgeShape(g.training, 'decoder/final_norm', 'output'), '(None, None, 256)');
+  assert.equal(edgeShape(g.training, 'output', 'decoder_outputs'), '(None, None, 8000)');
+  assert.deepEqual(g.training.groups?.map((x) => x.label), ['× 3 encoder layers', '× 3 decoder layers']);
+  assert.equal(g.training.nodes.filter((n) => n.group === 'encoder').length, 9);
+
+  // The encoder model projects the cross-attention keys and values once; no dropout at inference.
+  const enc = texts(checkSvg(svgs.encoder));
+  for (const s of ['cross_keys_values', 'Dense(2 × 256) × 3', '× 3 encoder layers']) assert.ok(enc.includes(s), `encoder model lacks ${s}`);
+  assert.equal(edgeShape(g.encoder, 'cross_attention/kv', 'cross_keys_values'), '3 × [(None, None, 256), (None, None, 256)]');
+  for (const k of ['encoder', 'decoder'] as const) assert.ok(!svgs[k].includes('Dropout('), `${k} model shows dropout`);
+  assert.ok(!svgs.encoder.includes('decoder_inputs'));
+
+  // The one-step decoder: one token in, the self-attention cache grows by one, cross K/V from the encoder model.
+  const dec = texts(checkSvg(svgs.decoder));
+  for (const s of ['self_cache_in', 'self_cache_out', 'cross_keys_values', 'attention_weights', 'probabilities', '(None,)', '(None, 256)', '(None, 8000)', 'fixed sin/cos · position t']) {
+    assert.ok(dec.includes(s), `decoder model lacks ${s}`);
+  }
+  assert.equal(edgeShape(g.decoder, 'decoder_inputs', 'decoder/embedding'), '(None,)');
+  assert.equal(edgeShape(g.decoder, 'self_cache_in', `${D}/self_attention`), '[(None, t, 256), (None, t, 256)]');
+  assert.equal(edgeShape(g.decoder, `${D}/self_attention`, 'self_cache_out'), '[(None, t + 1, 256), (None, t + 1, 256)]');
+  assert.equal(edgeShape(g.decoder, 'cross_keys_values', `${D}/cross_attention`), '[(None, None, 256), (None, None, 256)]');
+  assert.equal(edgeShape(g.decoder, `${D}/cross_attention`, 'attention_weights'), '(None, None)');
+  assert.equal(edgeShape(g.decoder, 'output', 'probabilities'), '(None, 8000)');
+  assert.ok(!g.decoder.nodes.some((n) => n.id.startsWith('encoder')), 'the step model has no encoder');
+});
+
+test('Transformer post-LN, learned positions, GELU, 2 + 1 layers, separate embeddings: drawn as computed', () => {
+  const c = transformer({ srcVocabSize: 71, tgtVocabSize: 93, postNorm: true, positions: 'learned', activation: 'gelu', encoderLayers: 2, decoderLayers: 1, tieEmbeddings: false, modelDim: 96, heads: 8, ffDim: 384, attentionDropout: 0.2 });
+  const g = modelGraphs(c);
+  const svgs = modelDiagrams(c);
+  const tr = texts(checkSvg(svgs.training));
+  for (const s of ['Embedding(71, 96)', 'Embedding(93, 96)', '+ PositionEmbedding(1024, 96)', 'encoder/embedding · × √96', 'Add & LayerNorm(96)', 'Dense(384, gelu)', 'MultiHeadAttention(8 × 12)', 'output · softmax', '× 2 encoder layers', '× 1 decoder layer']) {
+    assert.ok(tr.includes(s), `training diagram lacks ${s}`);
+  }
+  assert.match(svgs.training, /post-LN · learned positions ≤ 1024 · separate embeddings · dropout 0\.1, attention 0\.2/);
+  // Post-LN: the sublayer reads the residual stream itself; Add & LayerNorm after it; no final LayerNorm.
+  assert.ok(!tr.includes('LayerNorm(96)'), 'no LayerNorm before a sublayer');
+  assert.equal(edgeShape(g.training, 'encoder/embedding_dropout', 'encoder/layer_0/self_attention'), '(None, None, 96)');
+  assert.equal(edgeShape(g.training, 'encoder/layer_0/add_norm_2', 'decoder/layer_0/cross_attention'), '(None, None, 96)');
+  assert.equal(edgeShape(g.training, 'decoder/layer_0/add_norm_3', 'output'), '(None, None, 96)');
+  assert.ok(!g.training.nodes.some((n) => n.id.endsWith('final_norm')));
+  const attNode = g.training.nodes.find((n) => n.id === 'encoder/layer_0/self_attention');
+  assert.match(attNode?.detail ?? '', /dropout 0\.2 on the probabilities/);
+  assert.equal(edgeShape(g.encoder, 'cross_attention/kv', 'cross_keys_values'), '1 × [(None, None, 96), (None, None, 96)]');
+  assert.ok(!svgs.decoder.includes('attention dropout'), 'no attention dropout at inference');
+});
+
+/** Transformer configs over every option, small. */
+function* transformerConfigs(): Generator<ModelConfig> {
+  for (const postNorm of [false, true]) {
+    for (const [encoderLayers, decoderLayers] of [[1, 1], [2, 3]]) {
+      for (const positions of ['sinusoidal', 'learned']) {
+        for (const [tieEmbeddings, dropout] of [[true, 0], [false, 0.1]] as const) {
+          const V = tieEmbeddings ? 31 : 29;
+          yield transformer({ srcVocabSize: tieEmbeddings ? V : 23, tgtVocabSize: V, modelDim: 16, heads: 2, ffDim: 24, layers: 1, encoderLayers, decoderLayers, postNorm, positions: positions as 'sinusoidal' | 'learned', tieEmbeddings, dropout, maxPositions: 64 });
+        }
+      }
+    }
+  }
+}
+
+test('every Transformer option: graphs agree with the real model, clean layouts, groups framed, SVGs well-formed', () => {
+  let count = 0;
+  for (const c of transformerConfigs()) {
+    const where = JSON.stringify({ postNorm: c.postNorm, layers: [c.encoderLayers, c.decoderLayers], positions: c.positions, tie: c.tieEmbeddings, dropout: c.dropout });
+    // Every drawn layer with weights names them: node id = parameter name prefix (layer_0 stands for every layer).
+    const params = new Map(createModel(c, 1).parameters().map((p) => [p.name as string, p.shape]));
+    const prefixed = (id: string): string[] => [...params.keys()].filter((n) => n.startsWith(id + '/') || n.startsWith(id + '_') || n === id);
+    const graphs = modelGraphs(c);
+    for (const n of graphs.training.nodes) {
+      if (['attention', 'norm', 'dense'].includes(n.kind) && n.id !== 'output') assert.ok(prefixed(n.id).length > 0, `${where}: ${n.id} names no weights`);
+      if (n.kind === 'add' && c.postNorm) assert.ok(prefixed(n.subtitle as string).length > 0, `${where}: ${n.subtitle} names no weights`);
+      if (n.kind === 'embedding') assert.ok(params.has(c.tieEmbeddings ? 'embedding/shared' : n.id), `${where}: ${n.id}`);
+      if (n.kind === 'positions') assert.equal(params.has(n.id), c.positions === 'learned', `${where}: ${n.id}`);
+    }
+    assert.equal(graphs.training.nodes.some((n) => n.id === 'output') && params.has('output/kernel'), !c.tieEmbeddings);
+    for (const side of ['encoder', 'decoder']) assert.equal(params.has(`${side}/final_norm/gain`), !c.postNorm, `${where}: ${side} final norm`);
+    // Inner widths: the feed-forward kernel rows/cols are what the edges say.
+    const ff = edgeShape(graphs.training, 'encoder/layer_0/feed_forward/inner', 'encoder/layer_0/feed_forward/outer');
+    assert.equal(ff, `(None, None, ${(params.get('encoder/layer_0/feed_forward/inner_kernel') as number[])[1]})`);
+    const kv = params.get('decoder/layer_0/cross_attention/kv_kernel') as number[];
+    assert.equal(edgeShape(graphs.encoder, 'cross_attention/kv', 'cross_keys_values'), `${c.decoderLayers} × [(None, None, ${kv[1] / 2}), (None, None, ${kv[1] / 2})]`);
+    for (const g of Object.values(graphs)) {
+      assert.equal(g.nodes.some((n) => n.kind === 'dropout'), g.name === 'training' && c.dropout > 0, `${where} ${g.name}: dropout nodes`);
+      assert.equal(g.nodes.filter((n) => n.kind === 'attention').length, g.name === 'training' ? 3 : g.name === 'encoder' ? 1 : 2);
+      checkLayout(g, where);
+      count++;
+    }
+  }
+  assert.equal(count, 2 * 2 * 2 * 2 * 3);
 });
 
 // ---------------------------------------------------------------- history

@@ -37,6 +37,12 @@ const TRAIN_ARGS = [
   '--samples', '400', '--latent-dim', '24', '--embedding-dim', '12', '--dropout', '0.1', '--optimizer', 'adam',
   '--epochs', '3', '--batch-size', '16', '--checkpoint-every', '2', '--seed', '3', '--examples', '0',
 ];
+/** The same for a Transformer (issue 12): dropout and attention dropout, Adam, post-LN blocks with learned positions. */
+const TRANSFORMER_ARGS = [
+  '--samples', '400', '--arch', 'transformer', '--model-dim', '16', '--heads', '2', '--ff-dim', '32', '--layers', '1', '--post-norm', '--positions', 'learned',
+  '--dropout', '0.1', '--attention-dropout', '0.1', '--optimizer', 'adam',
+  '--epochs', '3', '--batch-size', '16', '--checkpoint-every', '2', '--seed', '3', '--examples', '0',
+];
 const KILL_SEED = 0x5eed2;
 const KILL_ATTEMPTS = 13;
 
@@ -96,16 +102,20 @@ function assertSameBundle(dir: string, refDir: string, what: string): void {
   assert.deepEqual(got.history.map((h) => [h.epoch, h.step, h.trainLoss, h.valLoss]), want.history.map((h) => [h.epoch, h.step, h.trainLoss, h.valLoss]));
 }
 
-let referenceDir: Promise<string> | null = null;
-/** The uninterrupted run (shared by the tests of this file). */
-function reference(): Promise<string> {
-  referenceDir ??= (async () => {
-    const dir = join(tmp(), 'model');
-    const r = s2sSync(['train', ...TRAIN_ARGS, '--out', dir]);
-    assert.equal(r.code, 0, r.err);
-    return dir;
-  })();
-  return referenceDir;
+const referenceDirs = new Map<readonly string[], Promise<string>>();
+/** The uninterrupted run of `args` (shared by the tests of this file). */
+function reference(args: readonly string[] = TRAIN_ARGS): Promise<string> {
+  let dir = referenceDirs.get(args);
+  if (!dir) {
+    dir = (async () => {
+      const out = join(tmp(), 'model');
+      const r = s2sSync(['train', ...args, '--out', out]);
+      assert.equal(r.code, 0, r.err);
+      return out;
+    })();
+    referenceDirs.set(args, dir);
+  }
+  return dir;
 }
 
 interface KillOutcome {
@@ -126,9 +136,9 @@ type KillPlan = { kind: 'after-checkpoint'; changes: number; delayMs: number } |
  * pause: with the slow-save hook on, kill when the `occurrence`-th pause at
  * save step `at` is announced (the process sleeps there meanwhile).
  */
-async function runAndKill(dir: string, plan: KillPlan): Promise<KillOutcome> {
+async function runAndKill(dir: string, plan: KillPlan, trainArgs: readonly string[] = TRAIN_ARGS): Promise<KillOutcome> {
   const resume = latestOf(dir) !== null;
-  const args = resume ? ['train', '--resume', dir] : ['train', ...TRAIN_ARGS, '--out', dir];
+  const args = resume ? ['train', '--resume', dir] : ['train', ...trainArgs, '--out', dir];
   const env = cleanEnv(plan.kind === 'pause' ? { S2S_TEST_SLOW_CHECKPOINT_MS: '10' } : {});
   const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -179,23 +189,24 @@ async function runAndKill(dir: string, plan: KillPlan): Promise<KillOutcome> {
   return { landed: plan.kind === 'after-checkpoint' ? 'between saves' : lastPause, killed, code, stderr };
 }
 
-test('training SIGKILLed at seeded moments (and mid-checkpoint-write) and resumed ends bit-identical to an uninterrupted run', async () => {
+/** Kills `s2s train <trainArgs>` at seeded moments, resumes it to the end, and compares with the uninterrupted run. */
+async function killAndResume(trainArgs: readonly string[], attempts: number, what: string): Promise<void> {
   const t0 = performance.now();
-  const refDir = await reference();
+  const refDir = await reference(trainArgs);
   const refSeconds = (performance.now() - t0) / 1000;
   const dir = join(tmp(), 'model');
   const rng = new Rng(KILL_SEED);
   const rand = (): number => rng.next();
   const landings: string[] = [];
   let kills = 0, runs = 0, bestStep = -1, hadCheckpoint = false, finished = false;
-  for (let attempt = 0; attempt < KILL_ATTEMPTS && !finished; attempt++) {
+  for (let attempt = 0; attempt < attempts && !finished; attempt++) {
     // Each plan lets the run advance one or two checkpoints (23 batches an
     // epoch, a checkpoint every 2 steps: ~35 saves), so the attempts fit in
     // one training run on any machine that is not pathologically slow.
     const plan: KillPlan = attempt % 2 === 0
       ? { kind: 'pause', at: SAVE_STEPS[(attempt / 2) % SAVE_STEPS.length], occurrence: 1 + Math.floor(rand() * 2) }
       : { kind: 'after-checkpoint', changes: 1 + Math.floor(rand() * 2), delayMs: Math.floor(rand() * 40) };
-    const r = await runAndKill(dir, plan);
+    const r = await runAndKill(dir, plan, trainArgs);
     runs++;
     if (!r.killed) {
       // The run ended before the kill: it must have completed normally.
@@ -220,14 +231,14 @@ test('training SIGKILLed at seeded moments (and mid-checkpoint-write) and resume
   }
   // Resume to the end without interruption.
   while (!finished) {
-    const r = s2sSync(latestOf(dir) === null ? ['train', ...TRAIN_ARGS, '--out', dir] : ['train', '--resume', dir]);
+    const r = s2sSync(latestOf(dir) === null ? ['train', ...trainArgs, '--out', dir] : ['train', '--resume', dir]);
     runs++;
     assert.equal(r.code, 0, r.err);
     finished = true;
   }
   const seconds = (performance.now() - t0) / 1000;
   const inSave = landings.filter((l) => l !== 'between saves');
-  console.log(`# kill test: ${kills} of ${KILL_ATTEMPTS} planned SIGKILLs landed and were survived over ${runs} runs (${inSave.length} at a save step: ${inSave.join(', ')}); ` +
+  console.log(`# kill test (${what}): ${kills} of ${attempts} planned SIGKILLs landed and were survived over ${runs} runs (${inSave.length} at a save step: ${inSave.join(', ')}); ` +
     `reference run ${refSeconds.toFixed(1)} s, whole test ${seconds.toFixed(1)} s`);
   // How many kills land before training ends depends on speed (reported above); that some did, and one inside a save, does not.
   assert.ok(kills >= 1 && inSave.length >= 1, `no kill landed (${kills} kills, ${inSave.length} in a save)`);
@@ -240,6 +251,15 @@ test('training SIGKILLed at seeded moments (and mid-checkpoint-write) and resume
   const leftovers = readdirSync(checkpointsDir(dir)).filter((f) => f.startsWith('.'));
   assert.deepEqual(leftovers, [], 'temporary files left in the checkpoints directory');
   rmSync(dirname(dir), { recursive: true, force: true });
+}
+
+test('training SIGKILLed at seeded moments (and mid-checkpoint-write) and resumed ends bit-identical to an uninterrupted run', async () => {
+  await killAndResume(TRAIN_ARGS, KILL_ATTEMPTS, 'LSTM');
+});
+
+test('a Transformer run SIGKILLed at seeded moments (and mid-checkpoint-write) and resumed ends bit-identical to an uninterrupted run', async () => {
+  await killAndResume(TRANSFORMER_ARGS, 9, 'Transformer');
+  assert.equal(loadBundle(await reference(TRANSFORMER_ARGS)).config.model.arch, 'transformer');
 });
 
 test('a full disk during a checkpoint write stops training with a clear message; the previous checkpoint is intact and the run resumes bit-identically', async () => {

@@ -23,6 +23,7 @@ import { train, type TrainRunOptions } from '../src/train/run.js';
 import { exportWeb, cachedWebFolder, defaultWebFolder } from '../src/web/export.js';
 import { createServer } from '../src/serve/server.js';
 import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
+import { tinyTransformerSetup, transformerBundleParts } from './helpers/tiny-transformer.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 's2s-sec-'));
 const SECRET = 'TOP-SECRET-7f3a9c';
@@ -331,4 +332,72 @@ test('resume reads the corpus the checkpoint records only if it is a regular fil
   await train({ resume: out, onLog: (l) => void logs.push(l) });
   assert.ok(logs.some((l) => l.includes(`resume reads the corpus recorded in the checkpoint: ${corpus}`)), logs.join('\n'));
   rmSync(dir, { recursive: true });
+});
+
+// ---- issue 12: hostile Transformer configs -------------------------------------
+
+test('a Transformer config.json with hostile fields is a BundleError naming the field, before anything big is allocated', () => {
+  const dir = tmp();
+  const model = join(dir, 'tf');
+  const setup = tinyTransformerSetup(12);
+  saveBundle(model, transformerBundleParts(setup, { maxTargetLength: 30 }));
+  const good = readFileSync(join(model, 'config.json'), 'utf8');
+  assert.equal(loadBundle(model).config.model.arch, 'transformer');
+  const V = setup.vocabs.source.size;
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ heads: 3 }, /"modelDim" \(16\) must be a multiple of "heads" \(3\)/],
+    [{ heads: 0 }, /"heads" must be an integer/],
+    [{ modelDim: 16384, heads: 1 }, /needs at least \d+ parameters but the weights blob holds/],
+    [{ ffDim: 65536 }, /needs at least/],
+    [{ encoderLayers: 64, decoderLayers: 64 }, /needs at least/],
+    [{ encoderLayers: 65 }, /"encoderLayers" must be an integer in \[0, 64\]/],
+    [{ positions: 'learned', maxPositions: 1_000_000 }, /needs at least/],
+    [{ maxPositions: 1e12 }, /"maxPositions" must be an integer/],
+    [{ arch: 'transformer-xl' }, /"arch" must be "rnn" or "transformer"/],
+    [{ activation: 'swish' }, /"activation" must be "relu" or "gelu"/],
+    [{ positions: 'rotary' }, /"positions" must be "sinusoidal" or "learned"/],
+    [{ postNorm: 'yes' }, /"postNorm" must be true or false/],
+    [{ attentionDropout: 1 }, /"attentionDropout" must be in \[0, 1\)/],
+    [{ tieEmbeddings: true, srcVocabSize: V, tgtVocabSize: V + 1 }, /vocabulary sizes|"tieEmbeddings" needs one vocabulary/],
+    [{ tieEmbeddings: true }, /tieEmbeddings|weights|tensor/],
+  ];
+  for (const [patch, want] of cases) {
+    const c = JSON.parse(good) as { model: Record<string, unknown> };
+    Object.assign(c.model, patch);
+    writeFileSync(join(model, 'config.json'), JSON.stringify(c));
+    const before = process.memoryUsage().arrayBuffers;
+    assert.throws(() => loadBundle(model), (e: unknown) => e instanceof BundleError && want.test((e as Error).message) && (e as Error).message.includes(model),
+      `${JSON.stringify(patch)}: expected a BundleError matching ${want}`);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 32 * 2 ** 20, `${JSON.stringify(patch)}: allocated ${process.memoryUsage().arrayBuffers - before} bytes`);
+  }
+  // Sinusoids are computed for the lengths seen, so a huge maxPositions costs nothing (1e6 × 16 floats would be 64 MB).
+  const c = JSON.parse(good) as { model: Record<string, unknown> };
+  c.model.maxPositions = 1_000_000;
+  writeFileSync(join(model, 'config.json'), JSON.stringify(c));
+  const before = process.memoryUsage().arrayBuffers;
+  const b = loadBundle(model);
+  assert.equal(typeof b.translator.translate(['I am happy.'])[0].text, 'string');
+  assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 2 ** 20, `a sinusoidal maxPositions of 1e6 allocated ${process.memoryUsage().arrayBuffers - before} bytes`);
+  rmSync(dir, { recursive: true });
+});
+
+test('learned positions shorter than maxSourceLength: a longer input is still translated (positions clamped), by the library and by serve', async () => {
+  const dir = tmp();
+  const model = join(dir, 'tf');
+  saveBundle(model, transformerBundleParts(tinyTransformerSetup(12, { positions: 'learned', maxPositions: 8 }), { maxSourceLength: 200, maxTargetLength: 30 }));
+  const b = loadBundle(model);
+  const long = 'I am happy now, and so are you.';
+  assert.equal(typeof b.translator.translate([long])[0].text, 'string');
+  const s = createServer({ bundle: b, port: 0, log: () => {} });
+  await s.listen();
+  try {
+    const r = await fetch(`${s.url()}/translate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: long, attention: true }) });
+    assert.equal(r.status, 200);
+    const body = (await r.json()) as { translation: string; translations: { attention: { sourceTokens: string[] } }[] };
+    assert.equal(body.translation, b.translator.translate([long])[0].text);
+    assert.equal(body.translations[0].attention.sourceTokens.length, [...long].length);
+  } finally {
+    await s.close();
+    rmSync(dir, { recursive: true });
+  }
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Trainer, NonFiniteLossError } from '../src/train/trainer.js';
 import { readConfigFile, resolveTraining } from '../src/train/config.js';
 import { tinySetup } from './helpers/tiny.js';
+import { tinyTransformerSetup } from './helpers/tiny-transformer.js';
 
 test('early stopping keeps the best epoch and stops after `patience` bad epochs; LR decays on plateau', async () => {
   const s = tinySetup(40, { latentDim: 16 }, 3);
@@ -29,6 +30,27 @@ test('early stopping keeps the best epoch and stops after `patience` bad epochs;
   const lrs = final.history.map((h) => h.learningRate);
   for (let i = 1; i < lrs.length; i++) assert.ok(lrs[i] <= lrs[i - 1], 'the learning rate never goes up');
   assert.ok(lrs.at(-1)! < 0.05, 'the learning rate decayed');
+});
+
+test('Transformer: early stopping keeps the best epoch and stops after `patience` bad epochs; LR decays on plateau', async () => {
+  const s = tinyTransformerSetup(40, { modelDim: 32, heads: 4, ffDim: 64 }, 3);
+  const trainer = new Trainer(s.model, { train: s.examples.slice(0, 20), validation: s.examples.slice(20) }, {
+    epochs: 300, batchSize: 10, optimizer: 'adam', learningRate: 0.01, clipNorm: 0, seed: 1,
+    patience: 3, lrDecay: 0.5, lrPatience: 1, minLearningRate: 0.001,
+  });
+  const final = await trainer.run();
+  assert.ok(final.stoppedEarly, 'should stop early');
+  assert.ok(final.epoch < 300);
+  const best = final.best!;
+  const losses = final.history.map((h) => h.valLoss as number);
+  assert.equal(best.value, Math.min(...losses));
+  assert.equal(final.epoch - best.epoch, 3, 'stops exactly `patience` epochs after the best');
+  assert.equal(trainer.optimizer.learningRate, Math.max(0.001, final.history.at(-1)!.learningRate * 0.5));
+  const lrs = final.history.map((h) => h.learningRate);
+  for (let i = 1; i < lrs.length; i++) assert.ok(lrs[i] <= lrs[i - 1], 'the learning rate never goes up');
+  assert.ok(lrs.at(-1)! < 0.01, 'the learning rate decayed');
+  // The kept weights are the best epoch's: what onBest saw is what best records.
+  assert.ok(final.history[best.epoch - 1].valLoss === best.value);
 });
 
 test('a non-finite loss stops training with a message naming the step', async () => {

@@ -202,3 +202,55 @@ test('the page translates in Chromium, in the browser and on the server, exactly
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the page translates with a Transformer bundle in Chromium (browser and server), with its architecture and attention map', { skip, timeout: 600_000 }, async () => {
+  assert.ok(playwright);
+  setKernels('js');
+  const dir = mkdtempSync(join(tmpdir(), 's2s-web-e2e-tf-'));
+  const data = join(dir, 'pairs.tsv');
+  writeFileSync(data, formatCorpusTsv(generateCorpus({ size: 400, seed: 5, maxSourceLength: 24 })));
+  const model = join(dir, 'model');
+  s2s(['train', '--data', data, '--out', model, '--samples', '300', '--epochs', '4', '--arch', 'transformer', '--model-dim', '32', '--heads', '4', '--ff-dim', '64',
+    '--layers', '1', '--batch-size', '16', '--optimizer', 'adam', '--lr', '0.005', '--max-target-length', '40', '--examples', '0']);
+  const site = join(dir, 'site');
+  exportWeb(model, site);
+  const sentence = 'Are you happy?';
+  const expected = s2s(['translate', '--model', model, sentence]).replace(/\n$/, '');
+  assert.ok(expected.length > 0);
+
+  const browser = await playwright.chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 's2s-chromium-')), {
+    executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1200, height: 900 },
+  });
+  const errors: string[] = [];
+  const statics = await staticServer(site);
+  const served = createServer({ bundle: loadBundle(model), port: 0, webDir: site, log: () => {} });
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${(statics.address() as AddressInfo).port}/`);
+    await page.waitForSelector('#s2s-app[data-ready="yes"]', { timeout: 60_000 });
+    assert.equal(await typeAndTranslate(page, sentence, 'browser'), expected, 'the browser (TypeScript kernels) translates as s2s translate');
+    const info = (await page.locator('#model-info').textContent()) ?? '';
+    assert.match(info, /Transformer, 1 \+ 1 layers × 32 \(d_model\), pre-LN/);
+    assert.match(info, /4 heads of 8: self-attention, cross-attention/);
+    assert.match(info, /Feed-forward64, ReLU/);
+    assert.doesNotMatch(info, /LSTM|units/);
+    assert.ok(await page.locator('#attention svg.heatmap rect.cell').count() > 0, 'attention map drawn');
+    assert.match((await page.locator('#attention').textContent()) ?? '', /Cross-attention of the last decoder layer, averaged over its 4 heads/);
+
+    await served.listen();
+    await page.goto(served.url() + '/');
+    await page.waitForSelector('#s2s-app[data-ready="yes"]', { timeout: 60_000 });
+    await page.locator('label[for="mode-server"]').click();
+    assert.equal(await typeAndTranslate(page, sentence, 'server'), expected, 'server mode');
+    assert.ok(await page.locator('#attention svg.heatmap rect.cell').count() > 0, 'attention map from the server');
+    mkdirSync(join(root, 'test-artifacts'), { recursive: true });
+    await page.screenshot({ path: join(root, 'test-artifacts', 'web-e2e-transformer.png'), fullPage: true });
+    assert.deepEqual(errors, [], 'no script errors on the page');
+  } finally {
+    await browser.close();
+    await served.close();
+    await new Promise((ok) => statics.close(ok));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

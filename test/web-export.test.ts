@@ -17,11 +17,17 @@ import { saveBundle, loadBundle } from '../src/bundle/bundle.js';
 import { exportWeb, cachedWebFolder, defaultWebFolder, defaultAssetsDir, WEB_ASSETS } from '../src/web/export.js';
 import type * as WebApi from '../src/web/browser.js';
 import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
+import { tinyTransformerSetup, transformerBundleParts, TINY_TRANSFORMER } from './helpers/tiny-transformer.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tmp = (): string => mkdtempSync(join(tmpdir(), 's2s-web-export-'));
 
-function saveTiny(dir: string, model: Parameters<typeof tinySetup>[1] = {}): ReturnType<typeof tinySetup> {
+function saveTiny(dir: string, model: Parameters<typeof tinySetup>[1] = {}): { pairs: { source: string; target: string }[] } {
+  if (model.arch === 'transformer') {
+    const t = tinyTransformerSetup(16, model);
+    saveBundle(dir, transformerBundleParts(t, { maxTargetLength: 30 }));
+    return t;
+  }
   const setup = tinySetup(16, model);
   const parts = bundlePartsFor(setup, { maxTargetLength: 30 });
   saveBundle(dir, parts);
@@ -108,7 +114,12 @@ test('export-web errors: not a model, missing assets, output = model', () => {
   rmSync(dir, { recursive: true });
 });
 
-for (const arch of [{ attention: 'general' as const }, {}, { cell: 'gru' as const, bidirectional: true, attention: 'additive' as const, layers: 2 }]) {
+const TRANSFORMERS = [
+  TINY_TRANSFORMER,
+  { ...TINY_TRANSFORMER, postNorm: true, positions: 'learned' as const, activation: 'gelu' as const, encoderLayers: 2 },
+  { ...TINY_TRANSFORMER, tieEmbeddings: true },
+];
+for (const arch of [{ attention: 'general' as const }, {}, { cell: 'gru' as const, bidirectional: true, attention: 'additive' as const, layers: 2 }, ...TRANSFORMERS]) {
   test(`the browser bundle translates exactly as the Node translator (${JSON.stringify(arch)})`, async () => {
     setKernels('js');
     const dir = tmp();
@@ -127,12 +138,30 @@ for (const arch of [{ attention: 'general' as const }, {}, { cell: 'gru' as cons
     assert.equal(info.sourceVocabSize, node.vocabs.source.size);
     assert.equal(info.targetVocabSize, node.vocabs.target.size);
     assert.equal(info.parameters, node.model.parameterCount());
-    assert.equal(info.cell, node.config.model.cell);
-    assert.equal(info.attention, node.config.model.attention);
+    assert.equal(info.arch, node.config.model.arch);
+    assert.equal(info.hasAttention, node.model.hasAttention);
+    if (arch.arch === 'transformer') {
+      assert.match(info.architecture, /^Transformer /);
+      const t = node.config.model;
+      assert.deepEqual(info.transformer, {
+        encoderLayers: t.encoderLayers || t.layers, decoderLayers: t.decoderLayers || t.layers, modelDim: t.modelDim, heads: t.heads, ffDim: t.ffDim,
+        activation: t.activation, postNorm: t.postNorm, positions: t.positions, tieEmbeddings: t.tieEmbeddings,
+      });
+      const rows = Object.fromEntries(web.architectureRows(info));
+      assert.match(rows.Architecture, t.postNorm ? /^Transformer, 2 encoder \+ 1 decoder layers × 16 \(d_model\), post-LN$/ : /^Transformer, 1 \+ 1 layers × 16 \(d_model\), pre-LN$/);
+      assert.equal(rows.Attention, '2 heads of 8: self-attention, cross-attention');
+      assert.equal(rows['Feed-forward'], t.activation === 'gelu' ? '32, GELU' : '32, ReLU');
+      assert.match(rows.Embeddings, new RegExp(`^16 dimensions, ${t.tieEmbeddings ? 'one table for source, target and output' : 'separate tables'}; ${t.positions} positions$`));
+    } else {
+      assert.equal(info.transformer, null);
+      assert.deepEqual(web.architectureRows(info)[0], ['Architecture', `${info.bidirectional ? 'bidirectional ' : ''}${info.cell.toUpperCase()}, ${info.layers} × ${info.latentDim} units`]);
+      assert.equal(info.cell, node.config.model.cell);
+      assert.equal(info.attention, node.config.model.attention);
+    }
     assert.equal(info.sourceLevel, 'char');
     assert.match(info.engine, /TypeScript kernels/);
 
-    const withAttention = node.config.model.attention !== 'none';
+    const withAttention = node.model.hasAttention;
     const opts = { attention: withAttention };
     // One sentence at a time on both sides: the same (js) kernels on the same
     // shapes, so the values must agree bit for bit.

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { serializeWeights } from '../engine/index.js';
 import type { Translator } from '../decode/translator.js';
 import { writeFileAtomic, ensureDir, processGone, TEMPORARY_NAME } from './atomic.js';
-import { BundleError, bundleFromFiles, makeTranslator, type BundleParts } from './format.js';
+import { BundleError, bundleFromFiles, makeTranslator, checkJsonDepth, type BundleParts } from './format.js';
 
 export * from './format.js';
 
@@ -113,14 +113,21 @@ export function readBundleFile(path: string, limit?: ReadLimit): Buffer {
   }
 }
 
-/** A bundle or checkpoint JSON file, read as readBundleFile does and parsed; errors name the file. */
+/**
+ * A bundle or checkpoint JSON file, read as readBundleFile does and parsed;
+ * errors name the file. Nesting is capped here (checkJsonDepth), so no later
+ * check that walks the value (trainer.json's, optimizer.json's) can overflow the stack.
+ */
 export function readBundleJson(path: string, limit: ReadLimit = BUNDLE_JSON_LIMIT): unknown {
   const text = readBundleFile(path, limit).toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new BundleError(`${path}: invalid JSON (${(err as Error).message})`);
   }
+  checkJsonDepth(value, path);
+  return value;
 }
 
 /** Loads a bundle directory; any inconsistency is a BundleError naming the file. */

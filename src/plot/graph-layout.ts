@@ -3,10 +3,11 @@
  * by longest path, long edges split by dummy points so they pass between
  * boxes, boxes kept in lanes (encoder left, decoder right), edge labels
  * placed where they overlap nothing. Input feeding, the one loop in the
- * training model, is routed around the right side. Produces positions and
- * path data only; ./model-diagram.ts turns them into SVG.
+ * training model, is routed around the right side. Groups (a Transformer's
+ * layer stack drawn once) get a frame and a label chip. Produces positions
+ * and path data only; ./model-diagram.ts turns them into SVG.
  */
-import type { DiagramNode, DiagramEdge, ModelGraph } from './model-graph.js';
+import type { DiagramNode, DiagramEdge, DiagramGroup, ModelGraph } from './graph.js';
 import { textWidth, num } from './svg.js';
 
 export interface Rect { x: number; y: number; w: number; h: number }
@@ -25,11 +26,19 @@ export interface PlacedEdge {
   label: Rect;
 }
 
+/** The frame around a group's nodes and the chip with its label. */
+export interface PlacedGroup {
+  group: DiagramGroup;
+  frame: Rect;
+  label: Rect;
+}
+
 export interface GraphLayout {
   width: number;
   height: number;
   nodes: PlacedNode[];
   edges: PlacedEdge[];
+  groups: PlacedGroup[];
 }
 
 /** Font sizes the boxes and labels are measured at; the renderer draws with the same. */
@@ -37,6 +46,9 @@ export const TITLE_SIZE = 13, SUB_SIZE = 10.5, LABEL_SIZE = 10.5;
 /** Left/right margin of the drawing. */
 export const MARGIN = 20;
 const RANK_GAP = 50, LANE_GAP = 44, TOP = 66;
+/** Group frames: padding around their nodes; the label chip's font size. */
+const FRAME_PAD = 12;
+export const GROUP_LABEL_SIZE = 11.5;
 
 function nodeSize(n: DiagramNode): { w: number; h: number } {
   if (n.kind === 'output') return { w: Math.max(90, textWidth(n.title, 12, { bold: true }) + 28), h: 26 };
@@ -195,6 +207,15 @@ export function layoutModelGraph(g: ModelGraph): GraphLayout {
   for (let i = 0; i < N; i++) {
     if (preds[i].length === 0 && succs[i].length > 0) rank[i] = Math.min(...succs[i].map((s) => rank[s])) - 1;
   }
+  if (g.compact) {
+    // As late as the consumers allow, last node first: side chains end right above where they are consumed.
+    for (let k = topo.length - 1; k >= 0; k--) {
+      const u = topo[k];
+      if (succs[u].length > 0) rank[u] = Math.min(...succs[u].map((s) => rank[s])) - 1;
+    }
+    const lowest = Math.min(...rank);
+    for (let i = 0; i < N; i++) rank[i] -= lowest;
+  }
   const ranks = Math.max(...rank) + 1;
 
   // Items per rank: real nodes and the dummy points of edges spanning more than one rank.
@@ -276,7 +297,7 @@ export function layoutModelGraph(g: ModelGraph): GraphLayout {
 
   // Vertical placement; a gap between ranks grows while some label there finds no free spot.
   const extra = new Array<number>(ranks).fill(0);
-  let rankY: number[] = [], placed: PlacedNode[] = [], routes: Route[] = [], labels = new Map<number, Rect>();
+  let rankY: number[] = [], placed: PlacedNode[] = [], routes: Route[] = [], labels = new Map<number, Rect>(), groups: PlacedGroup[] = [];
   for (let attempt = 0; attempt < 8; attempt++) {
     rankY = [];
     let y = TOP;
@@ -290,8 +311,9 @@ export function layoutModelGraph(g: ModelGraph): GraphLayout {
     });
     routes = fwd.map(({ e, i }) => route(i, placed[index.get(e.from) as number], placed[index.get(e.to) as number], outPort.get(i) as number, inPort.get(i) as number,
       (chains.get(i) as Item[]).map((it) => [it.x, rankY[it.rank], rankY[it.rank] + rankH[it.rank]] as [number, number, number])));
+    groups = placeGroups(g, placed, routes, index);
     const crowded = new Set<number>();
-    labels = placeLabels(g, routes, placed, (rt) => {
+    labels = placeLabels(g, routes, [...placed, ...groups.map((pg) => pg.label)], (rt) => {
       for (const [p, q, straight] of rt.segments) {
         if (straight) continue;
         const cy = (p[1] + q[1]) / 2;
@@ -300,6 +322,18 @@ export function layoutModelGraph(g: ModelGraph): GraphLayout {
     });
     if (crowded.size === 0) break;
     for (const r of crowded) extra[r] += 16;
+  }
+  // Frames also take in the shape labels of the edges inside them, where that reaches no other box or frame.
+  for (const pg of groups) {
+    for (const r of routes) {
+      const e = g.edges[r.i];
+      if (placed[index.get(e.from) as number].node.group !== pg.group.id || placed[index.get(e.to) as number].node.group !== pg.group.id) continue;
+      const l = labels.get(r.i) as Rect;
+      const x0 = Math.min(pg.frame.x, l.x - FRAME_PAD / 2), x1 = Math.max(pg.frame.x + pg.frame.w, l.x + l.w + FRAME_PAD / 2);
+      const wider = { ...pg.frame, x: x0, w: x1 - x0 };
+      const clash = placed.some((p) => p.node.group !== pg.group.id && overlaps(wider, p)) || groups.some((o) => o !== pg && overlaps(wider, o.frame));
+      if (!clash && x0 >= 0) pg.frame = wider;
+    }
   }
   const placedEdges: PlacedEdge[] = routes.map((r) => ({ edge: g.edges[r.i], d: r.d, samples: r.samples, label: labels.get(r.i) as Rect }));
 
@@ -322,6 +356,48 @@ export function layoutModelGraph(g: ModelGraph): GraphLayout {
     placedEdges.push({ edge: e, d, samples, label });
     right = Math.max(right, label.x + label.w);
   }
-  const bottom = Math.max(...placed.map((p) => p.y + p.h));
-  return { width: right + MARGIN, height: bottom + MARGIN, nodes: placed, edges: placedEdges };
+  for (const pg of groups) right = Math.max(right, pg.frame.x + pg.frame.w, pg.label.x + pg.label.w);
+  const bottom = Math.max(...placed.map((p) => p.y + p.h), ...groups.map((pg) => pg.frame.y + pg.frame.h));
+  return { width: right + MARGIN, height: bottom + MARGIN, nodes: placed, edges: placedEdges, groups };
+}
+
+/**
+ * Frames around each group's boxes and the edges between them, with the
+ * label chip on the frame's top or bottom border where it covers no box and
+ * the fewest edges (corners first). Shape labels are placed afterwards,
+ * around the chips; then the frames widen to take in their edges' labels.
+ */
+function placeGroups(g: ModelGraph, placed: PlacedNode[], routes: Route[], index: Map<string, number>): PlacedGroup[] {
+  const out: PlacedGroup[] = [];
+  for (const group of g.groups ?? []) {
+    const members = placed.filter((p) => p.node.group === group.id);
+    if (members.length === 0) continue;
+    let x0 = Math.min(...members.map((p) => p.x)), x1 = Math.max(...members.map((p) => p.x + p.w));
+    const y0 = Math.min(...members.map((p) => p.y)), y1 = Math.max(...members.map((p) => p.y + p.h));
+    for (const r of routes) {
+      const e = g.edges[r.i];
+      if (placed[index.get(e.from) as number].node.group !== group.id || placed[index.get(e.to) as number].node.group !== group.id) continue;
+      x0 = Math.min(x0, ...r.samples.map(([sx]) => sx));
+      x1 = Math.max(x1, ...r.samples.map(([sx]) => sx));
+    }
+    const frame = { x: x0 - FRAME_PAD, y: y0 - FRAME_PAD, w: x1 - x0 + 2 * FRAME_PAD, h: y1 - y0 + 2 * FRAME_PAD };
+    const w = textWidth(group.label, GROUP_LABEL_SIZE, { bold: true }) + 12, h = GROUP_LABEL_SIZE + 7;
+    const candidates: Rect[] = [];
+    const xs = [frame.x + frame.w - w - 8, frame.x + 8];
+    for (let x = frame.x + frame.w - w - 20; x > frame.x + 8; x -= 12) xs.push(x);
+    for (const x of xs) for (const y of [frame.y - h / 2, frame.y + frame.h - h / 2]) candidates.push({ x, y, w, h });
+    let best = candidates[0], bestScore = Infinity;
+    candidates.forEach((rect, k) => {
+      let score = k * 0.01;
+      for (const p of placed) if (overlaps(rect, p, 3)) score += 1000;
+      for (const pg of out) if (overlaps(rect, pg.label, 3)) score += 1000;
+      for (const r of routes) for (const [sx, sy] of r.samples) if (sx > rect.x - 2 && sx < rect.x + rect.w + 2 && sy > rect.y - 2 && sy < rect.y + rect.h + 2) score += 2;
+      if (score < bestScore) {
+        bestScore = score;
+        best = rect;
+      }
+    });
+    out.push({ group, frame, label: best });
+  }
+  return out;
 }

@@ -1,12 +1,14 @@
 /**
  * Architecture diagrams as SVG: each graph of ./model-graph.ts, placed by
  * ./graph-layout.ts, drawn as coloured boxes (by layer kind) with shaped
- * edges and a dashed input-feeding loop.
+ * edges, a dashed input-feeding loop and, for Transformers, a frame around
+ * the layer drawn once for the stack ("× 3 encoder layers").
  */
 import type { ModelConfig } from '../model/config.js';
 import { el, svgDocument, textWidth, FONT_MONO, type SvgElement } from './svg.js';
-import { modelGraphs, type GraphName, type ModelGraph, type NodeKind } from './model-graph.js';
-import { layoutModelGraph, TITLE_SIZE, SUB_SIZE, LABEL_SIZE, MARGIN } from './graph-layout.js';
+import { modelGraphs } from './model-graph.js';
+import type { GraphName, ModelGraph, NodeKind } from './graph.js';
+import { layoutModelGraph, TITLE_SIZE, SUB_SIZE, LABEL_SIZE, MARGIN, GROUP_LABEL_SIZE } from './graph-layout.js';
 
 const STYLE: Record<NodeKind, { fill: string; stroke: string; dash?: string }> = {
   input: { fill: '#e9eef6', stroke: '#60789a' },
@@ -17,6 +19,9 @@ const STYLE: Record<NodeKind, { fill: string; stroke: string; dash?: string }> =
   attention: { fill: '#fbe4e5', stroke: '#b4525a' },
   dense: { fill: '#e1eefa', stroke: '#3e7bb2' },
   output: { fill: '#f3f3f3', stroke: '#7a7a7a' },
+  positions: { fill: '#eef6e0', stroke: '#7f9a3e' },
+  norm: { fill: '#fff8e6', stroke: '#c9a13b' },
+  add: { fill: '#f4f4f4', stroke: '#8a8a8a' },
 };
 
 /** One graph as a complete SVG document. */
@@ -62,6 +67,12 @@ export function renderModelGraph(g: ModelGraph): string {
         el('text', { x: pe.edge.back ? l.x + 4 : l.x + l.w / 2, y: l.y + LABEL_SIZE + 0.5 + k * (LABEL_SIZE + 5), 'text-anchor': pe.edge.back ? 'start' : 'middle', fill: pe.edge.back && k === 1 ? '#b4525a' : '#333' }, t)),
     );
   });
+  const frames: SvgElement[] = lay.groups.map((pg) =>
+    el('rect', { class: 'group-frame', 'data-group': pg.group.id, x: pg.frame.x, y: pg.frame.y, width: pg.frame.w, height: pg.frame.h, rx: 10, fill: '#fafafa', stroke: '#b9b9b9', 'stroke-width': 1.2, 'stroke-dasharray': '6 4' }));
+  const chips: SvgElement[] = lay.groups.map((pg) =>
+    el('g', { class: 'group-label', 'data-group': pg.group.id },
+      el('rect', { x: pg.label.x, y: pg.label.y, width: pg.label.w, height: pg.label.h, rx: pg.label.h / 2, fill: '#ffffff', stroke: '#b9b9b9', 'stroke-width': 1 }),
+      el('text', { x: pg.label.x + pg.label.w / 2, y: pg.label.y + pg.label.h / 2 + GROUP_LABEL_SIZE * 0.36, 'text-anchor': 'middle', 'font-size': GROUP_LABEL_SIZE, 'font-weight': 'bold', fill: '#555' }, pg.group.label)));
   return svgDocument(
     { width, height: lay.height, title: `${title}: ${g.summary}` },
     el('defs', {},
@@ -69,9 +80,11 @@ export function renderModelGraph(g: ModelGraph): string {
         el('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#6f6f6f' }))),
     el('text', { x: MARGIN, y: 26, 'font-size': 16, 'font-weight': 'bold', fill: '#222' }, title),
     el('text', { x: MARGIN, y: 45, 'font-size': 11, fill: '#666' }, g.summary),
+    frames.length ? el('g', { class: 'groups' }, frames) : null,
     el('g', { class: 'edges' }, edges),
     el('g', { class: 'nodes' }, nodes),
     el('g', { class: 'shapes' }, labels),
+    chips.length ? el('g', { class: 'group-labels' }, chips) : null,
   );
 }
 

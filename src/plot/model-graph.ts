@@ -1,5 +1,5 @@
 /**
- * The graphs of a Seq2Seq in the manner of Keras's
+ * The graphs of a model in the manner of Keras's
  * `plot_model(show_shapes=True)`: the training model, the inference encoder
  * model and the one-step decoder model, as nodes (layers) and edges (tensors,
  * with the shape on every edge: None for batch and time, as Keras writes
@@ -7,86 +7,23 @@
  * embeddings or one-hot inputs, dropout, bidirectional encoder with its
  * bridge, attention type with input feeding — and mirrors what
  * src/model/seq2seq.ts computes; layer names are the parameter names of the
- * weights file. No geometry here: layout is ./graph-layout.ts, drawing
- * ./model-diagram.ts.
+ * weights file. Transformer configs are drawn by ./transformer-graph.ts.
+ * No geometry here: layout is ./graph-layout.ts, drawing ./model-diagram.ts.
  */
 import type { ModelConfig } from '../model/config.js';
-import { S2SError } from '../errors.js';
+import { GraphBuilder, formatShape, formatShapes, plural, type GraphName, type ModelGraph } from './graph.js';
+import { transformerGraph, describeTransformer } from './transformer-graph.js';
 
-export type NodeKind = 'input' | 'embedding' | 'dropout' | 'rnn' | 'bridge' | 'attention' | 'dense' | 'output';
-
-export interface DiagramNode {
-  id: string;
-  kind: NodeKind;
-  /** Layer class with its arguments, as Keras would show it: 'LSTM(256)', 'Dense(93)'. */
-  title: string;
-  /** Layer name (the weights' name prefix) and a short note. */
-  subtitle?: string;
-  /** What the layer computes, shown as the box's tooltip. */
-  detail?: string;
-  /** Horizontal lane (encoder left, decoder right); the layout keeps boxes of a lane in a column. */
-  lane: number;
-}
-
-export interface DiagramEdge {
-  from: string;
-  to: string;
-  /** The tensor(s) on this edge, Keras style: '(None, None, 71)', '[(None, 256), (None, 256)]'. */
-  shape: string;
-  /** A recurrent connection to an earlier step (input feeding), drawn as a loop. */
-  back?: boolean;
-  /** Extra label text for loops. */
-  note?: string;
-}
-
-/** The three models of a Seq2Seq drawn by `modelDiagrams`: training, inference encoder, one-step decoder. */
-export type GraphName = 'training' | 'encoder' | 'decoder';
-
-export interface ModelGraph {
-  name: GraphName;
-  title: string;
-  /** One line naming every architecture option. */
-  summary: string;
-  nodes: DiagramNode[];
-  edges: DiagramEdge[];
-}
-
-export type Dim = number | null;
-
-/** A shape as Keras prints it: (None, None, 71); a 1-tuple is (None,). */
-export function formatShape(dims: readonly Dim[]): string {
-  const parts = dims.map((d) => (d === null ? 'None' : String(d)));
-  return parts.length === 1 ? `(${parts[0]},)` : `(${parts.join(', ')})`;
-}
-
-/** One shape, or a list of them in brackets: [(None, 256), (None, 256)]. */
-export function formatShapes(shapes: readonly (readonly Dim[])[]): string {
-  return shapes.length === 1 ? formatShape(shapes[0]) : `[${shapes.map(formatShape).join(', ')}]`;
-}
+export {
+  formatShape, formatShapes,
+  type NodeKind, type DiagramNode, type DiagramEdge, type DiagramGroup, type GraphName, type ModelGraph, type Dim,
+} from './graph.js';
 
 const LANE = { encoder: 0, keys: 0.6, bridge: 1, attention: 1.3, decoder: 2, right: 3 } as const;
 
-class GraphBuilder {
-  readonly nodes: DiagramNode[] = [];
-  readonly edges: DiagramEdge[] = [];
-
-  node(id: string, kind: NodeKind, lane: number, title: string, subtitle?: string, detail?: string): string {
-    if (this.nodes.some((n) => n.id === id)) throw new Error(`model diagram: duplicate node ${id}`);
-    this.nodes.push({ id, kind, lane, title, subtitle, detail });
-    return id;
-  }
-
-  edge(from: string, to: string, shape: string, extra: { back?: boolean; note?: string } = {}): void {
-    this.edges.push({ from, to, shape, ...extra });
-  }
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 /** One line naming every architecture option of the config. */
 export function describeConfig(c: ModelConfig): string {
+  if (isTransformer(c)) return describeTransformer(c);
   return [
     `${c.cell.toUpperCase()}, ${plural(c.layers, 'layer')} × ${c.latentDim} units`,
     c.embeddingDim > 0 ? `embeddings of ${c.embeddingDim}` : 'one-hot inputs',
@@ -108,11 +45,16 @@ const SCORE: Record<Exclude<ModelConfig['attention'], 'none'>, [string, string]>
  * `encode` and `decodeStep` compute, layer by layer, with tensor shapes.
  */
 export function modelGraphs(c: ModelConfig): Record<GraphName, ModelGraph> {
-  if (c.arch === 'transformer') throw new S2SError('plot model does not support transformer yet (only RNN models are drawn)');
   return { training: buildGraph(c, 'training'), encoder: buildGraph(c, 'encoder'), decoder: buildGraph(c, 'decoder') };
 }
 
+/** Whether the config is a Transformer's (configs from before `arch` are RNNs). */
+export function isTransformer(c: ModelConfig): boolean {
+  return c.arch === 'transformer';
+}
+
 function buildGraph(c: ModelConfig, name: GraphName): ModelGraph {
+  if (isTransformer(c)) return transformerGraph(c, name);
   const b = new GraphBuilder();
   const H = c.latentDim, E = c.embeddingDim, L = c.layers;
   const dirs = c.bidirectional ? 2 : 1;

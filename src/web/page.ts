@@ -9,7 +9,7 @@
  */
 import { attentionSvg } from '../plot/attention.js';
 import { historySvg, bestEpoch } from '../plot/history.js';
-import { WebModel, useModel, tokenSurface, type AttentionMap, type ModelInfo, type WebTranslation } from './web-model.js';
+import { WebModel, useModel, tokenSurface, architectureRows, type AttentionMap, type ModelInfo, type WebTranslation } from './web-model.js';
 import { askServer, probeServer } from './server-client.js';
 import { S2SError } from '../errors.js';
 
@@ -154,12 +154,14 @@ export async function mountPage(doc: Document): Promise<void> {
       p.textContent = text;
       attentionEl.appendChild(p);
     };
-    if (model && !model.info.hasAttention) return note('This model has no attention layer, so there is no attention map (train with --attention dot, general or additive).');
+    if (model && !model.info.hasAttention) return note('This model has no attention layer, so there is no attention map (train with --attention dot, general or additive, or --arch transformer).');
     if (!map) return note(input.value.trim() ? 'No attention weights for this translation.' : 'Type a sentence to see where the model looks while it translates.');
     const wrap = doc.createElement('div');
     wrap.className = 'heatmap-wrap';
     wrap.appendChild(attentionFigure(doc, map));
     attentionEl.appendChild(wrap);
+    const t = model?.info.transformer;
+    if (t) note(`Cross-attention of the last decoder layer, averaged over its ${t.heads} heads.`);
   };
 
   /** Lines are translated one by one (as `s2s translate` does with stdin); the attention map is the caret's line. */
@@ -252,13 +254,7 @@ export async function mountPage(doc: Document): Promise<void> {
 
   const showInfo = (info: ModelInfo): void => {
     const rows: [string, string][] = [
-      ...(info.arch === 'transformer'
-        ? [['Architecture', info.architecture] as [string, string]]
-        : [
-            ['Architecture', `${info.bidirectional ? 'bidirectional ' : ''}${info.cell.toUpperCase()}, ${info.layers} × ${info.latentDim} units`],
-            ['Attention', info.attention],
-            ['Embeddings', info.embeddingDim ? `${info.embeddingDim} dimensions` : 'one-hot'],
-          ] as [string, string][]),
+      ...architectureRows(info),
       ['Source vocabulary', `${fmtInt(info.sourceVocabSize)} ${info.sourceLevel === 'char' ? 'characters' : `${info.sourceLevel} tokens`}`],
       ['Target vocabulary', `${fmtInt(info.targetVocabSize)} ${info.targetLevel === 'char' ? 'characters' : `${info.targetLevel} tokens`}`],
       ['Parameters', `${fmtInt(info.parameters)} (${fmtBytes(info.weightsBytes)})`],

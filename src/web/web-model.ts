@@ -18,7 +18,7 @@ import type { Translator, Translation, TranslateOptions } from '../decode/transl
 import type { Tokenizer } from '../data/tokenizer.js';
 import type { Vocab } from '../data/vocab.js';
 import type { EpochRecord } from '../model/training.js';
-import { describeArchitecture } from '../model/config.js';
+import { describeArchitecture, encoderLayerCount, decoderLayerCount, type ModelConfig } from '../model/config.js';
 import { S2SError } from '../errors.js';
 
 /** What the page shows about a model. */
@@ -31,6 +31,8 @@ export interface ModelInfo {
   architecture: string;
   /** Whether translations come with attention weights (Transformers, RNNs with attention). */
   hasAttention: boolean;
+  /** Transformer fields; null for RNN models. */
+  transformer: TransformerInfo | null;
   /** RNN fields (ignored by Transformers). */
   cell: string;
   layers: number;
@@ -60,6 +62,46 @@ export interface ModelInfo {
   createdBy: string;
   /** The kernels the browser computes with. */
   engine: string;
+}
+
+/** What the page shows of a Transformer's architecture. */
+export interface TransformerInfo {
+  encoderLayers: number;
+  decoderLayers: number;
+  modelDim: number;
+  heads: number;
+  ffDim: number;
+  activation: string;
+  postNorm: boolean;
+  positions: string;
+  tieEmbeddings: boolean;
+}
+
+function transformerInfo(m: ModelConfig): TransformerInfo | null {
+  if (m.arch !== 'transformer') return null;
+  return {
+    encoderLayers: encoderLayerCount(m), decoderLayers: decoderLayerCount(m), modelDim: m.modelDim, heads: m.heads, ffDim: m.ffDim,
+    activation: m.activation, postNorm: m.postNorm, positions: m.positions, tieEmbeddings: m.tieEmbeddings,
+  };
+}
+
+/** The architecture lines of the model info panel, as [label, value]. */
+export function architectureRows(info: Pick<ModelInfo, 'transformer' | 'bidirectional' | 'cell' | 'layers' | 'latentDim' | 'attention' | 'embeddingDim'>): [string, string][] {
+  const t = info.transformer;
+  if (t) {
+    const layers = t.encoderLayers === t.decoderLayers ? `${t.encoderLayers} + ${t.decoderLayers} layers` : `${t.encoderLayers} encoder + ${t.decoderLayers} decoder layers`;
+    return [
+      ['Architecture', `Transformer, ${layers} × ${t.modelDim} (d_model), ${t.postNorm ? 'post-LN' : 'pre-LN'}`],
+      ['Attention', `${t.heads} heads of ${t.modelDim / t.heads}: self-attention, cross-attention`],
+      ['Feed-forward', `${t.ffDim}, ${t.activation === 'gelu' ? 'GELU' : 'ReLU'}`],
+      ['Embeddings', `${t.modelDim} dimensions, ${t.tieEmbeddings ? 'one table for source, target and output' : 'separate tables'}; ${t.positions} positions`],
+    ];
+  }
+  return [
+    ['Architecture', `${info.bidirectional ? 'bidirectional ' : ''}${info.cell.toUpperCase()}, ${info.layers} × ${info.latentDim} units`],
+    ['Attention', info.attention],
+    ['Embeddings', info.embeddingDim ? `${info.embeddingDim} dimensions` : 'one-hot'],
+  ];
 }
 
 /** Attention weights: weights[outputToken][sourceToken]. */
@@ -145,6 +187,7 @@ export class WebModel {
       arch: m.arch,
       architecture: describeArchitecture(m),
       hasAttention: parts.model.hasAttention,
+      transformer: transformerInfo(m),
       cell: m.cell,
       layers: m.layers,
       latentDim: m.latentDim,

@@ -6,11 +6,13 @@ import { encodePairs, type Example } from '../../src/data/batching.js';
 import { Transformer } from '../../src/model/transformer.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import type { BundleParts } from '../../src/bundle/format.js';
+import type { DataOptions } from '../../src/data/options.js';
 import { PRESETS } from '../../src/train/options.js';
 
 export interface TinyTransformerSetup {
   pairs: { source: string; target: string }[];
   vocabs: { source: Vocab; target: Vocab };
+  tokenizers: { source: CharTokenizer; target: CharTokenizer };
   examples: Example[];
   model: Transformer;
 }
@@ -27,16 +29,24 @@ export function tinyTransformer(n: number, model: Partial<ModelConfig> = {}, see
     arch: 'transformer', modelDim: 8, heads: 2, ffDim: 16, layers: 1, maxPositions: 64,
     ...model, srcVocabSize: vocabs.source.size, tgtVocabSize: vocabs.target.size,
   }, seed);
-  return { pairs, vocabs, examples, model: m };
+  return { pairs, vocabs, tokenizers: { source: tok, target: tok }, examples, model: m };
 }
 
-/** Bundle parts for a tiny Transformer setup (char tokenizers, the seed's data and training options). */
-export function transformerBundleParts(setup: TinyTransformerSetup): BundleParts {
+/** The application tests' Transformer: 1 + 1 blocks of width 16, 2 heads, ff 32, the default 1024 positions (overridable). */
+export const TINY_TRANSFORMER: Partial<ModelConfig> = { arch: 'transformer', modelDim: 16, heads: 2, ffDim: 32, layers: 1, maxPositions: 1024 };
+
+/** A TINY_TRANSFORMER on `n` pairs of the built-in corpus. */
+export function tinyTransformerSetup(n = 16, model: Partial<ModelConfig> = {}, seed = 3): TinyTransformerSetup {
+  return tinyTransformer(n, { ...TINY_TRANSFORMER, ...model }, seed);
+}
+
+/** Bundle parts for a tiny Transformer setup (char tokenizers, the seed's data and training options), data options overridden as given. */
+export function transformerBundleParts(setup: Pick<TinyTransformerSetup, 'vocabs'> & { model: BundleParts['model'] }, data: Partial<DataOptions> = {}): BundleParts {
   return {
     config: {
       format: 's2s-model', version: 1, model: setup.model.config,
       tokenizers: { source: { level: 'char' }, target: { level: 'char' } },
-      data: { ...PRESETS.seed.data, corpus: '<built-in>' },
+      data: { ...PRESETS.seed.data, ...data, corpus: '<built-in>' },
       train: { ...PRESETS.seed.train, epochs: 1, batchSize: 8 },
       createdBy: 'test',
     },
