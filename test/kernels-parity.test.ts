@@ -160,11 +160,11 @@ describe('native kernels vs js kernels', { skip }, () => {
       const targets = new Int32Array(rows);
       for (let r = 0; r < rows; r++) targets[r] = r % 5 === 4 ? -1 : rng.int(cols);
       const scale = 1 / rows;
-      const r = both([logits, new Float32Array(rows * cols).fill(7)], (K, [x, d]) => K.softmaxCrossEntropy(rows, cols, x, targets, d, scale));
+      const r = both([logits, new Float32Array(rows * cols).fill(7)], (K, [x, d]) => K.softmaxCrossEntropy(rows, cols, x, targets, d, scale, 0));
       assertScalarClose(r.rn, r.rj, `softmaxCrossEntropy loss rows=${rows} cols=${cols}`);
       assertClose(r.n[1], r.j[1], `softmaxCrossEntropy dLogits rows=${rows} cols=${cols}`);
-      const lossN = N.softmaxCrossEntropy(rows, cols, logits, targets, null, scale);
-      const lossJ = J.softmaxCrossEntropy(rows, cols, logits, targets, null, scale);
+      const lossN = N.softmaxCrossEntropy(rows, cols, logits, targets, null, scale, 0);
+      const lossJ = J.softmaxCrossEntropy(rows, cols, logits, targets, null, scale, 0);
       assertScalarClose(lossN, lossJ, `softmaxCrossEntropy loss without gradient rows=${rows} cols=${cols}`);
     }
   });
@@ -371,7 +371,7 @@ describe('native kernels reject bad arguments instead of crashing', { skip }, ()
     assert.throws(() => anyN.gemm(false, false, '1', 1, 1, 1, f(1), 1, f(1), 1, 0, f(1), 1), TypeError);
     assert.throws(() => anyN.gatherRows(2, f(4), Float32Array.of(0), f(2)), { name: 'TypeError', message: /Int32Array/ });
     assert.throws(() => anyN.unary(3, f(2), f(2)), TypeError);
-    assert.throws(() => anyN.softmaxCrossEntropy(1, 2, f(2), Int32Array.of(0), 'x', 1), { name: 'TypeError', message: /Float32Array or null/ });
+    assert.throws(() => anyN.softmaxCrossEntropy(1, 2, f(2), Int32Array.of(0), 'x', 1, 0), { name: 'TypeError', message: /Float32Array or null/ });
     assert.throws(() => anyN.softmaxRows(1, 2, f(2), f(2), 1), TypeError);
   });
 
@@ -397,8 +397,8 @@ describe('native kernels reject bad arguments instead of crashing', { skip }, ()
     assert.throws(() => N.gatherRows(2, f(4), Int32Array.of(0, 2), f(4)), { name: 'RangeError', message: /index 2 at position 1/ });
     assert.throws(() => N.gatherRows(2, f(4), Int32Array.of(0, 1), f(3)), RangeError);
     assert.throws(() => N.scatterAddRows(2, f(4), Int32Array.of(5, 0), f(4)), RangeError);
-    assert.throws(() => N.softmaxCrossEntropy(2, 3, f(6), Int32Array.of(0, 3), null, 1), { name: 'RangeError', message: /target 3 at row 1/ });
-    assert.throws(() => N.softmaxCrossEntropy(2, 3, f(6), Int32Array.of(0), null, 1), RangeError);
+    assert.throws(() => N.softmaxCrossEntropy(2, 3, f(6), Int32Array.of(0, 3), null, 1, 0), { name: 'RangeError', message: /target 3 at row 1/ });
+    assert.throws(() => N.softmaxCrossEntropy(2, 3, f(6), Int32Array.of(0), null, 1, 0), RangeError);
     assert.throws(() => N.softmaxRows(2, 3, f(6), f(5), false), RangeError);
     assert.throws(() => N.unary('gelu' as UnaryOp, f(2), f(2)), { name: 'RangeError', message: /unknown op "gelu"/ });
     assert.throws(() => N.unary('tanh', f(3), f(2)), RangeError);
@@ -419,7 +419,7 @@ describe('native kernels reject bad arguments instead of crashing', { skip }, ()
     N.gemm(false, false, 0, 0, 0, 1, f(0), 0, f(0), 0, 0, f(0), 0);
     N.lstmCellForward(0, 4, f(0), f(0), f(0), f(0));
     assert.equal(N.sumSquares(f(0)), 0);
-    assert.equal(N.softmaxCrossEntropy(0, 5, f(0), new Int32Array(0), null, 1), 0);
+    assert.equal(N.softmaxCrossEntropy(0, 5, f(0), new Int32Array(0), null, 1, 0), 0);
     N.gatherRows(3, f(0), new Int32Array(0), f(0));
   });
 });

@@ -6,4 +6,6 @@ export * from './init.js';
 export * from './optim.js';
 export * from './io.js';
 export { Rng } from './rng.js';
-export { kernels, setKernels, loadNativeKernels, nativeLoadError, jsKernels, type Kernels, type UnaryOp } from './kernels/index.js';
+export { sinusoidalPositions } from './positions.js';
+export type { AttentionOptions, AttentionResult } from './attention.js';
+export { kernels, setKernels, loadNativeKernels, nativeLoadError, jsKernels, type Kernels, type UnaryOp, type Activation } from './kernels/index.js';

@@ -5,7 +5,7 @@
  * rows×cols matrix, cols being the last dimension.
  */
 import { Tensor, ShapeError, needsGrad, record, shapeString, type Shape } from './tensor.js';
-import { kernels, type UnaryOp } from './kernels/index.js';
+import { kernels, type UnaryOp, type Activation } from './kernels/index.js';
 import type { Rng } from './rng.js';
 
 function addInto(dst: Float32Array, src: Float32Array): void {
@@ -316,10 +316,13 @@ export function logSoftmax(x: Tensor): Tensor {
 /**
  * Mean sparse softmax cross-entropy over the rows whose target is ≥ 0
  * (negative targets mark padding and contribute nothing). Fused: the
- * gradient (softmax − onehot)/count is produced in the same pass.
+ * gradient (softmax − target distribution)/count is produced in the same
+ * pass. With label smoothing ε the target distribution is
+ * (1−ε)·onehot + ε/classes, as torch.nn.CrossEntropyLoss(label_smoothing=ε).
  */
-export function softmaxCrossEntropy(logits: Tensor, targets: Int32Array): Tensor {
+export function softmaxCrossEntropy(logits: Tensor, targets: Int32Array, labelSmoothing = 0): Tensor {
   const rows = logits.rows, cols = logits.cols;
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new RangeError(`softmaxCrossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
   if (targets.length !== rows) throw new ShapeError(`softmaxCrossEntropy: ${targets.length} targets for ${rows} rows of logits ${shapeString(logits.shape)}`);
   let count = 0;
   for (let i = 0; i < rows; i++) {
@@ -331,7 +334,7 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Int32Array): Tensor
   const grad = needsGrad(logits);
   const dLogits = grad ? uninitializedFloat32(logits.size) : null; // every row is written
   const scaleBy = count > 0 ? 1 / count : 0;
-  const lossSum = K.softmaxCrossEntropy(rows, cols, logits.data, targets, dLogits, scaleBy);
+  const lossSum = K.softmaxCrossEntropy(rows, cols, logits.data, targets, dLogits, scaleBy, labelSmoothing);
   const out = Tensor.scalar(count > 0 ? lossSum / count : 0);
   if (grad && dLogits) {
     record(out, () => {
@@ -499,57 +502,111 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   return out;
 }
 
-/** Layer normalisation over the last axis with learned gain and bias. */
+/** Layer normalisation over the last axis with learned gain and bias (one fused kernel each way). */
 export function layerNorm(x: Tensor, gain: Tensor, bias: Tensor, eps = 1e-5): Tensor {
   const rows = x.rows, cols = x.cols;
   if (gain.size !== cols || bias.size !== cols) throw new ShapeError(`layerNorm: gain/bias must have ${cols} elements`);
-  const out = Tensor.zeros(x.shape);
-  const xhat = new Float32Array(x.size);
-  const invStd = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    let mu = 0;
-    for (let j = 0; j < cols; j++) mu += x.data[base + j];
-    mu /= cols;
-    let v = 0;
-    for (let j = 0; j < cols; j++) v += (x.data[base + j] - mu) ** 2;
-    const is = 1 / Math.sqrt(v / cols + eps);
-    invStd[r] = is;
-    for (let j = 0; j < cols; j++) {
-      const xh = (x.data[base + j] - mu) * is;
-      xhat[base + j] = xh;
-      out.data[base + j] = xh * gain.data[j] + bias.data[j];
-    }
-  }
+  const out = new Tensor(uninitializedFloat32(x.size), x.shape); // every element is written
+  const mean = new Float32Array(rows), rstd = new Float32Array(rows);
+  const K = kernels();
+  K.layerNormForward(rows, cols, x.data, gain.data, bias.data, eps, out.data, mean, rstd);
   if (needsGrad(x, gain, bias)) {
     record(out, () => {
       const g = out.grad;
       if (!g) return;
-      if (gain.requiresGrad) {
-        const dg = gain.gradBuffer();
-        for (let i = 0; i < g.length; i++) dg[i % cols] += g[i] * xhat[i];
-      }
-      if (bias.requiresGrad) kernels().sumRows(rows, cols, g, bias.gradBuffer());
-      if (x.requiresGrad) {
-        const dx = x.gradBuffer();
-        for (let r = 0; r < rows; r++) {
-          const base = r * cols;
-          let s1 = 0, s2 = 0;
-          for (let j = 0; j < cols; j++) {
-            const dxh = g[base + j] * gain.data[j];
-            s1 += dxh;
-            s2 += dxh * xhat[base + j];
-          }
-          for (let j = 0; j < cols; j++) {
-            const dxh = g[base + j] * gain.data[j];
-            dx[base + j] += (invStd[r] / cols) * (cols * dxh - s1 - xhat[base + j] * s2);
-          }
-        }
-      }
+      K.layerNormBackward(rows, cols, x.data, gain.data, mean, rstd, g,
+        x.requiresGrad ? x.gradBuffer() : null, gain.requiresGrad ? gain.gradBuffer() : null, bias.requiresGrad ? bias.gradBuffer() : null);
     });
   }
   return out;
 }
+
+// ---------------------------------------------------------------- Transformer layers
+
+/**
+ * x·W + b with the activation fused into the epilogue: 'none', 'relu' or
+ * 'gelu' (exact erf GELU, torch's default). x [..., in], w [in, out],
+ * b [out] or null; the output is [..., out].
+ */
+export function linear(x: Tensor, w: Tensor, b: Tensor | null, activation: Activation = 'none'): Tensor {
+  if (w.rank !== 2 || x.rank < 1 || x.cols !== w.shape[0]) {
+    throw new ShapeError(`linear: input ${shapeString(x.shape)} does not fit weights ${shapeString(w.shape)} ([in, out])`);
+  }
+  const m = x.rows, k = w.shape[0], n = w.shape[1];
+  if (b && b.size !== n) throw new ShapeError(`linear: bias ${shapeString(b.shape)} does not have ${n} elements`);
+  if (activation !== 'none' && activation !== 'relu' && activation !== 'gelu') throw new RangeError(`linear: unknown activation "${String(activation)}"`);
+  const K = kernels();
+  const z = uninitializedFloat32(m * n);
+  K.gemm(false, false, m, n, k, 1, x.data, k, w.data, n, 0, z, n);
+  // 'gelu' keeps the pre-activation for its backward; 'relu' can use its output instead.
+  const out = activation === 'gelu' ? uninitializedFloat32(m * n) : z;
+  K.biasActivation(m, n, z, b ? b.data : null, activation, activation === 'gelu' ? z : null, out);
+  const result = new Tensor(out, [...x.shape.slice(0, -1), n]);
+  if (needsGrad(x, w, b)) {
+    record(result, () => {
+      const g = result.grad;
+      if (!g) return;
+      let dz = g;
+      if (activation !== 'none') {
+        dz = uninitializedFloat32(m * n);
+        K.activationBackward(activation, z, g, dz);
+      }
+      if (x.requiresGrad) K.gemm(false, true, m, k, n, 1, dz, n, w.data, n, 1, x.gradBuffer(), k);
+      if (w.requiresGrad) K.gemm(true, false, k, n, m, 1, x.data, k, dz, n, 1, w.gradBuffer(), n);
+      if (b && b.requiresGrad) K.sumRows(m, n, dz, b.gradBuffer());
+    });
+  }
+  return result;
+}
+
+/** Exact GELU, x·Φ(x) (torch.nn.GELU() with approximate='none'). */
+export function gelu(x: Tensor): Tensor {
+  const K = kernels();
+  const out = new Tensor(uninitializedFloat32(x.size), x.shape);
+  K.biasActivation(x.rows, x.cols, x.data, null, 'gelu', null, out.data);
+  if (needsGrad(x)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      const dx = uninitializedFloat32(x.size);
+      K.activationBackward('gelu', x.data, g, dx);
+      if (!x.grad) x.grad = dx;
+      else addInto(x.gradBuffer(), dx);
+    });
+  }
+  return out;
+}
+
+/**
+ * table[ids]·scale + positions[positionIds], fused: the embedding lookup
+ * with its √D scale and the positional encoding. A negative id (or position
+ * id) contributes a zero row. positions may be a constant (sinusoidal) or a
+ * parameter (learned); each gets gradients when it requires them.
+ */
+export function embedPositions(table: Tensor, ids: Int32Array, scale: number, positions: Tensor, positionIds: Int32Array): Tensor {
+  const cols = table.cols;
+  if (positions.cols !== cols) throw new ShapeError(`embedPositions: positions ${shapeString(positions.shape)} and table ${shapeString(table.shape)} differ in width`);
+  if (positionIds.length !== ids.length) throw new ShapeError(`embedPositions: ${ids.length} ids but ${positionIds.length} position ids`);
+  const rows = table.rows, maxPos = positions.rows;
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] >= rows) throw new ShapeError(`embedPositions: id ${ids[i]} at position ${i} is out of range for ${rows} rows`);
+    if (positionIds[i] >= maxPos) throw new ShapeError(`embedPositions: position ${positionIds[i]} at ${i} is out of range for ${maxPos} positions`);
+  }
+  const K = kernels();
+  const out = new Tensor(uninitializedFloat32(ids.length * cols), [ids.length, cols]); // every row is written
+  K.embedPositions(cols, table.data, ids, scale, positions.data, positionIds, out.data);
+  if (needsGrad(table, positions)) {
+    record(out, () => {
+      const g = out.grad;
+      if (!g) return;
+      K.embedPositionsBackward(cols, g, ids, scale, positionIds,
+        table.requiresGrad ? table.gradBuffer() : null, positions.requiresGrad ? positions.gradBuffer() : null);
+    });
+  }
+  return out;
+}
+
+export { multiHeadAttention, type AttentionOptions, type AttentionResult } from './attention.js';
 
 // ---------------------------------------------------------------- row views
 

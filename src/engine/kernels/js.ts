@@ -3,7 +3,8 @@
  * done in double precision by the JS engine and stored as float32.
  * GEMM is blocked for cache reuse and register-blocked over four rows of A.
  */
-import type { Kernels, UnaryOp } from './types.js';
+import type { Kernels, UnaryOp, Activation } from './types.js';
+import { gelu, geluDerivative } from './erf.js';
 
 const K_BLOCK = 256;
 const N_BLOCK = 1024;
@@ -161,7 +162,12 @@ function gruCellBackward(
   }
 }
 
-function softmaxCrossEntropy(rows: number, cols: number, logits: Float32Array, targets: Int32Array, dLogits: Float32Array | null, scale: number): number {
+function softmaxCrossEntropy(
+  rows: number, cols: number, logits: Float32Array, targets: Int32Array, dLogits: Float32Array | null, scale: number,
+  labelSmoothing: number,
+): number {
+  const eps = labelSmoothing;
+  const smoothGrad = (scale * eps) / cols;
   let loss = 0;
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
@@ -175,11 +181,19 @@ function softmaxCrossEntropy(rows: number, cols: number, logits: Float32Array, t
     let sum = 0;
     for (let j = 0; j < cols; j++) sum += Math.exp(logits[base + j] - max);
     const logSum = Math.log(sum);
-    loss += logSum - (logits[base + t] - max);
+    if (eps === 0) loss += logSum - (logits[base + t] - max);
+    else {
+      // (1−ε)·(−log p_t) + ε·mean_j(−log p_j), with −log p_j = logSum − (x_j − max).
+      let mean = 0;
+      for (let j = 0; j < cols; j++) mean += logits[base + j];
+      mean /= cols;
+      loss += logSum - (1 - eps) * (logits[base + t] - max) - eps * (mean - max);
+    }
     if (dLogits) {
       const inv = scale / sum;
-      for (let j = 0; j < cols; j++) dLogits[base + j] = Math.exp(logits[base + j] - max) * inv;
-      dLogits[base + t] -= scale;
+      if (eps === 0) for (let j = 0; j < cols; j++) dLogits[base + j] = Math.exp(logits[base + j] - max) * inv;
+      else for (let j = 0; j < cols; j++) dLogits[base + j] = Math.exp(logits[base + j] - max) * inv - smoothGrad;
+      dLogits[base + t] -= scale * (1 - eps);
     }
   }
   return loss;
@@ -215,6 +229,222 @@ function unaryBackward(op: UnaryOp, y: Float32Array, dy: Float32Array, dx: Float
   else for (let i = 0; i < n; i++) if (y[i] > 0) dx[i] += dy[i];
 }
 
+// ---------------------------------------------------------------- Transformer kernels
+
+let scratchRow = new Float64Array(0);
+
+/** The first key index hidden from query i by the causal mask (tk when not causal). */
+function visibleEnd(causal: boolean, i: number, tq: number, tk: number): number {
+  if (!causal) return tk;
+  const end = i + tk - tq + 1;
+  return end < 0 ? 0 : end > tk ? tk : end;
+}
+
+function attentionForward(
+  batch: number, heads: number, tq: number, tk: number, hd: number,
+  q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Uint8Array | null, causal: boolean,
+  dropMask: Float32Array | null, probs: Float32Array, out: Float32Array,
+): void {
+  const D = heads * hd;
+  const scale = 1 / Math.sqrt(hd);
+  if (scratchRow.length < tk) scratchRow = new Float64Array(tk);
+  const s = scratchRow;
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const pBase = (b * heads + h) * tq * tk;
+      for (let i = 0; i < tq; i++) {
+        const qo = (b * tq + i) * D + h * hd;
+        const pRow = pBase + i * tk;
+        const oo = qo;
+        const jEnd = visibleEnd(causal, i, tq, tk);
+        let max = -Infinity;
+        for (let j = 0; j < tk; j++) {
+          if (j >= jEnd || (keyMask !== null && keyMask[b * tk + j] === 0)) {
+            s[j] = -Infinity;
+            continue;
+          }
+          const ko = (b * tk + j) * D + h * hd;
+          let dot = 0;
+          for (let d = 0; d < hd; d++) dot += q[qo + d] * k[ko + d];
+          dot *= scale;
+          s[j] = dot;
+          if (dot > max) max = dot;
+        }
+        for (let d = 0; d < hd; d++) out[oo + d] = 0;
+        if (max === -Infinity) {
+          probs.fill(0, pRow, pRow + tk);
+          continue;
+        }
+        let sum = 0;
+        for (let j = 0; j < tk; j++) {
+          const e = s[j] === -Infinity ? 0 : Math.exp(s[j] - max);
+          s[j] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        for (let j = 0; j < tk; j++) {
+          const p = Math.fround(s[j] * inv);
+          probs[pRow + j] = p;
+          const w = dropMask !== null ? p * dropMask[pRow + j] : p;
+          if (w === 0) continue;
+          const vo = (b * tk + j) * D + h * hd;
+          for (let d = 0; d < hd; d++) out[oo + d] += w * v[vo + d];
+        }
+      }
+    }
+  }
+}
+
+function attentionBackward(
+  batch: number, heads: number, tq: number, tk: number, hd: number,
+  q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, dropMask: Float32Array | null,
+  dOut: Float32Array, dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
+): void {
+  const D = heads * hd;
+  const scale = 1 / Math.sqrt(hd);
+  if (scratchRow.length < tk) scratchRow = new Float64Array(tk);
+  const dp = scratchRow;
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const pBase = (b * heads + h) * tq * tk;
+      for (let i = 0; i < tq; i++) {
+        const qo = (b * tq + i) * D + h * hd;
+        const pRow = pBase + i * tk;
+        // dP_j = (dO_i · v_j)·m_j; dv_j += p_j·m_j·dO_i. Keys with p_j = 0 (masked) contribute nothing.
+        let dot = 0;
+        for (let j = 0; j < tk; j++) {
+          const p = probs[pRow + j];
+          if (p === 0) {
+            dp[j] = 0;
+            continue;
+          }
+          const m = dropMask !== null ? dropMask[pRow + j] : 1;
+          const vo = (b * tk + j) * D + h * hd;
+          let g = 0;
+          for (let d = 0; d < hd; d++) g += dOut[qo + d] * v[vo + d];
+          g *= m;
+          dp[j] = g;
+          dot += p * g;
+          if (dv !== null && m !== 0) {
+            const w = p * m;
+            for (let d = 0; d < hd; d++) dv[vo + d] += w * dOut[qo + d];
+          }
+        }
+        // dS_j = p_j·(dP_j − Σ p·dP), scaled by 1/√headDim for q and k.
+        for (let j = 0; j < tk; j++) {
+          const p = probs[pRow + j];
+          if (p === 0) continue;
+          const ds = p * (dp[j] - dot) * scale;
+          if (ds === 0) continue;
+          const ko = (b * tk + j) * D + h * hd;
+          if (dq !== null) for (let d = 0; d < hd; d++) dq[qo + d] += ds * k[ko + d];
+          if (dk !== null) for (let d = 0; d < hd; d++) dk[ko + d] += ds * q[qo + d];
+        }
+      }
+    }
+  }
+}
+
+function layerNormForward(
+  rows: number, cols: number, x: Float32Array, gain: Float32Array, bias: Float32Array, eps: number,
+  out: Float32Array, mean: Float32Array, rstd: Float32Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    let mu = 0;
+    for (let j = 0; j < cols; j++) mu += x[base + j];
+    mu /= cols;
+    let v = 0;
+    for (let j = 0; j < cols; j++) {
+      const c = x[base + j] - mu;
+      v += c * c;
+    }
+    const is = 1 / Math.sqrt(v / cols + eps);
+    mean[r] = mu;
+    rstd[r] = is;
+    for (let j = 0; j < cols; j++) out[base + j] = (x[base + j] - mu) * is * gain[j] + bias[j];
+  }
+}
+
+function layerNormBackward(
+  rows: number, cols: number, x: Float32Array, gain: Float32Array, mean: Float32Array, rstd: Float32Array,
+  dy: Float32Array, dx: Float32Array | null, dGain: Float32Array | null, dBias: Float32Array | null,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    const mu = mean[r], is = rstd[r];
+    let s1 = 0, s2 = 0;
+    for (let j = 0; j < cols; j++) {
+      const g = dy[base + j];
+      const xh = (x[base + j] - mu) * is;
+      const dxh = g * gain[j];
+      s1 += dxh;
+      s2 += dxh * xh;
+      if (dGain !== null) dGain[j] += g * xh;
+      if (dBias !== null) dBias[j] += g;
+    }
+    if (dx === null) continue;
+    const c = is / cols;
+    for (let j = 0; j < cols; j++) {
+      const xh = (x[base + j] - mu) * is;
+      dx[base + j] += c * (cols * dy[base + j] * gain[j] - s1 - xh * s2);
+    }
+  }
+}
+
+function biasActivation(
+  rows: number, cols: number, x: Float32Array, bias: Float32Array | null, act: Activation,
+  pre: Float32Array | null, out: Float32Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const z = bias !== null ? Math.fround(x[base + j] + bias[j]) : x[base + j];
+      if (pre !== null) pre[base + j] = z;
+      out[base + j] = act === 'none' ? z : act === 'relu' ? (z > 0 ? z : 0) : gelu(z);
+    }
+  }
+}
+
+function activationBackward(act: Activation, z: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  const n = z.length;
+  if (act === 'none') dx.set(dy.subarray(0, n));
+  else if (act === 'relu') for (let i = 0; i < n; i++) dx[i] = z[i] > 0 ? dy[i] : 0;
+  else for (let i = 0; i < n; i++) dx[i] = dy[i] * geluDerivative(z[i]);
+}
+
+function embedPositions(
+  cols: number, table: Float32Array, ids: Int32Array, scale: number, positions: Float32Array,
+  positionIds: Int32Array, out: Float32Array,
+): void {
+  const s = Math.fround(scale);
+  for (let i = 0; i < ids.length; i++) {
+    const o = i * cols, t = ids[i] * cols, p = positionIds[i] * cols;
+    if (ids[i] >= 0 && positionIds[i] >= 0) for (let j = 0; j < cols; j++) out[o + j] = table[t + j] * s + positions[p + j];
+    else if (ids[i] >= 0) for (let j = 0; j < cols; j++) out[o + j] = table[t + j] * s;
+    else if (positionIds[i] >= 0) for (let j = 0; j < cols; j++) out[o + j] = positions[p + j];
+    else out.fill(0, o, o + cols);
+  }
+}
+
+function embedPositionsBackward(
+  cols: number, dy: Float32Array, ids: Int32Array, scale: number, positionIds: Int32Array,
+  dTable: Float32Array | null, dPositions: Float32Array | null,
+): void {
+  const s = Math.fround(scale);
+  for (let i = 0; i < ids.length; i++) {
+    const o = i * cols;
+    if (dTable !== null && ids[i] >= 0) {
+      const t = ids[i] * cols;
+      for (let j = 0; j < cols; j++) dTable[t + j] += s * dy[o + j];
+    }
+    if (dPositions !== null && positionIds[i] >= 0) {
+      const p = positionIds[i] * cols;
+      for (let j = 0; j < cols; j++) dPositions[p + j] += dy[o + j];
+    }
+  }
+}
+
 export const jsKernels: Kernels = {
   name: 'js',
   description: 'TypeScript kernels (blocked GEMM over Float32Array)',
@@ -227,6 +457,14 @@ export const jsKernels: Kernels = {
   softmaxRows,
   unary,
   unaryBackward,
+  attentionForward,
+  attentionBackward,
+  layerNormForward,
+  layerNormBackward,
+  biasActivation,
+  activationBackward,
+  embedPositions,
+  embedPositionsBackward,
   addRowVector(rows, cols, x, bias) {
     for (let r = 0; r < rows; r++) {
       const base = r * cols;

@@ -62,11 +62,16 @@ export interface Kernels {
 
   /**
    * Softmax cross-entropy over `rows` rows of `cols` logits with integer
-   * targets. Rows whose target is negative are ignored (padding). Writes
-   * `scale · (softmax − onehot)` into `dLogits` (0 for ignored rows) when
-   * given, and returns the summed loss over non-ignored rows.
+   * targets and label smoothing ε (the target distribution is
+   * (1−ε)·onehot + ε/cols, as torch's CrossEntropyLoss(label_smoothing)).
+   * Rows whose target is negative are ignored (padding). Writes
+   * `scale · (softmax − target distribution)` into `dLogits` (0 for ignored
+   * rows) when given, and returns the summed loss over non-ignored rows.
    */
-  softmaxCrossEntropy(rows: number, cols: number, logits: Float32Array, targets: Int32Array, dLogits: Float32Array | null, scale: number): number;
+  softmaxCrossEntropy(
+    rows: number, cols: number, logits: Float32Array, targets: Int32Array, dLogits: Float32Array | null, scale: number,
+    labelSmoothing: number,
+  ): number;
 
   /** Row-wise softmax (logSoftmax when `log`), numerically stable. */
   softmaxRows(rows: number, cols: number, x: Float32Array, out: Float32Array, log: boolean): void;
@@ -91,6 +96,73 @@ export interface Kernels {
   /** x *= s. */
   scale(x: Float32Array, s: number): void;
 
+  /**
+   * Scaled dot-product attention over all (batch, head) pairs. q is
+   * [batch·tq, heads·headDim], k and v [batch·tk, heads·headDim]; head h
+   * owns columns [h·headDim, (h+1)·headDim). Scores are q·kᵀ/√headDim;
+   * key j is hidden from query i when keyMask[b·tk + j] = 0 or (causal)
+   * j > i + tk − tq. Writes the softmax probabilities into `probs`
+   * [batch, heads, tq, tk] (a row with no visible key is all zeros) and
+   * out = (probs ⊙ dropMask)·v into `out` [batch·tq, heads·headDim];
+   * dropMask (same size as probs: 0 or 1/(1−p)) may be null.
+   */
+  attentionForward(
+    batch: number, heads: number, tq: number, tk: number, headDim: number,
+    q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Uint8Array | null, causal: boolean,
+    dropMask: Float32Array | null, probs: Float32Array, out: Float32Array,
+  ): void;
+  /**
+   * Backward of attentionForward from its `probs` and dOut: adds the
+   * gradients into dq, dk and dv (each may be null when not wanted).
+   */
+  attentionBackward(
+    batch: number, heads: number, tq: number, tk: number, headDim: number,
+    q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, dropMask: Float32Array | null,
+    dOut: Float32Array, dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
+  ): void;
+
+  /**
+   * Layer normalisation of each row: out = (x − μ)/√(σ² + eps)·gain + bias;
+   * also writes μ into `mean` and 1/√(σ² + eps) into `rstd` (one per row).
+   */
+  layerNormForward(
+    rows: number, cols: number, x: Float32Array, gain: Float32Array, bias: Float32Array, eps: number,
+    out: Float32Array, mean: Float32Array, rstd: Float32Array,
+  ): void;
+  /** Backward of layerNormForward: adds into dx, dGain and dBias (each may be null). */
+  layerNormBackward(
+    rows: number, cols: number, x: Float32Array, gain: Float32Array, mean: Float32Array, rstd: Float32Array,
+    dy: Float32Array, dx: Float32Array | null, dGain: Float32Array | null, dBias: Float32Array | null,
+  ): void;
+
+  /**
+   * z = x + bias (bias a row of `cols`, or null), written to `pre` when
+   * given, and out = act(z). Elementwise, so out and pre may alias x.
+   */
+  biasActivation(
+    rows: number, cols: number, x: Float32Array, bias: Float32Array | null, act: Activation,
+    pre: Float32Array | null, out: Float32Array,
+  ): void;
+  /**
+   * dx = dy ⊙ act'(z), overwriting dx. For 'gelu' `z` is the
+   * pre-activation; for 'relu' the output will do (same sign).
+   */
+  activationBackward(act: Activation, z: Float32Array, dy: Float32Array, dx: Float32Array): void;
+
+  /**
+   * out[i] = table[ids[i]]·scale + positions[positionIds[i]] (rows of
+   * `cols`; a negative id or position id contributes zeros).
+   */
+  embedPositions(
+    cols: number, table: Float32Array, ids: Int32Array, scale: number, positions: Float32Array,
+    positionIds: Int32Array, out: Float32Array,
+  ): void;
+  /** Backward: dTable[ids[i]] += scale·dy[i], dPositions[positionIds[i]] += dy[i] (either may be null). */
+  embedPositionsBackward(
+    cols: number, dy: Float32Array, ids: Int32Array, scale: number, positionIds: Int32Array,
+    dTable: Float32Array | null, dPositions: Float32Array | null,
+  ): void;
+
   /** RMSprop (Keras): ms = ρ·ms + (1−ρ)·g²; p −= lr·g / (√ms + ε). */
   rmspropUpdate(p: Float32Array, g: Float32Array, ms: Float32Array, lr: number, rho: number, eps: number): void;
   /** Adam with bias correction folded into `lrT` = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), ε as in Keras. */
@@ -98,3 +170,6 @@ export interface Kernels {
 }
 
 export type UnaryOp = 'sigmoid' | 'tanh' | 'relu';
+
+/** Activations fused into a linear layer's epilogue ('gelu' is the exact erf form, torch's default). */
+export type Activation = 'none' | 'relu' | 'gelu';
