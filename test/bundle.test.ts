@@ -94,7 +94,7 @@ test('a run stopped at any step and resumed from its checkpoint ends bit-identic
     assert.ok(ckpt);
     assert.equal(ckpt.state.step, stopAt);
     const setup = tinySetup(40, { layers: 2, embeddingDim: 8, dropout: 0.1 }, 11);
-    const model: Seq2Seq = ckpt.bundle.model;
+    const model = ckpt.bundle.model as Seq2Seq;
     const trainer = new Trainer(model, { train: setup.examples, validation: setup.examples.slice(0, 5) }, {
       epochs: 3, batchSize: 8, optimizer: 'adam', learningRate: 0.01, clipNorm: 1, seed: 4, checkpointEvery: 3,
     });

@@ -5,8 +5,8 @@
  * blob, history.json. Node-side reading and writing is in bundle.ts.
  */
 import { deserializeWeights, assignWeights, WeightsError } from '../engine/index.js';
-import { Seq2Seq } from '../model/seq2seq.js';
-import { resolveModelConfig, type ModelConfig } from '../model/config.js';
+import { createModel, type TranslationModel } from '../model/model.js';
+import { resolveModelConfig, describeArchitecture, encoderLayerCount, decoderLayerCount, type ModelConfig } from '../model/config.js';
 import { Vocab, type VocabJSON } from '../data/vocab.js';
 import type { TokenizerSpec } from '../data/tokenizer.js';
 import { tokenizerFromJSON } from '../data/tokenizer-factory.js';
@@ -36,7 +36,7 @@ export interface BundleConfig {
 export interface BundleParts {
   config: BundleConfig;
   vocabs: { source: Vocab; target: Vocab };
-  model: Seq2Seq;
+  model: TranslationModel;
   history: EpochRecord[];
   /** What loading found wrong but not fatal (invalid history records dropped); absent when nothing was. */
   warnings?: string[];
@@ -117,12 +117,19 @@ export function checkJsonDepth(value: unknown, where: string): void {
  * the loader allocate far more memory than the files hold.
  */
 export function minimumParameterCount(m: ModelConfig): number {
+  if (m.arch === 'transformer') {
+    const D = m.modelDim, F = m.ffDim;
+    const embeddings = m.tieEmbeddings ? m.srcVocabSize * D : (m.srcVocabSize + 2 * m.tgtVocabSize) * D;
+    const positions = m.positions === 'learned' ? 2 * m.maxPositions * D : 0;
+    return embeddings + positions + encoderLayerCount(m) * (4 * D * D + 2 * D * F) + decoderLayerCount(m) * (8 * D * D + 2 * D * F);
+  }
   const H = m.latentDim, D = m.embeddingDim, L = m.layers, G = 3 * H;
   const dirs = m.bidirectional ? 2 : 1;
   const encoder = dirs * ((D > 0 ? D : m.srcVocabSize) * G + (L - 1) * dirs * H * G + L * H * G);
   const decoder = (D > 0 ? D : m.tgtVocabSize) * G + (L - 1) * H * G + L * H * G;
-  const embeddings = D > 0 ? (m.srcVocabSize + m.tgtVocabSize) * D : 0;
-  return encoder + decoder + embeddings + H * m.tgtVocabSize;
+  const embeddings = D > 0 ? (m.tieEmbeddings ? m.srcVocabSize : m.srcVocabSize + m.tgtVocabSize) * D : 0;
+  const output = m.tieEmbeddings && D === H ? 0 : H * m.tgtVocabSize;
+  return encoder + decoder + embeddings + output;
 }
 
 /** Rebuilds a bundle from its already-read files (shared by Node and the browser). */
@@ -155,11 +162,11 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
   const needed = minimumParameterCount(config.model);
   if (needed > 2 * (files.weightsBlob.length / 4) + 1024) {
     throw new BundleError(
-      `${where}: config.json's model (${config.model.cell}, ${config.model.layers}×${config.model.latentDim}, embedding ${config.model.embeddingDim}) ` +
+      `${where}: config.json's model (${describeArchitecture(config.model)}${config.model.arch === 'rnn' ? `, embedding ${config.model.embeddingDim}` : ''}) ` +
         `needs at least ${needed} parameters but the weights blob holds ${files.weightsBlob.length / 4}`,
     );
   }
-  const model = new Seq2Seq(config.model);
+  const model = createModel(config.model);
   try {
     assignWeights(model.parameters(), weights, `${where}/weights`);
   } catch (err) {

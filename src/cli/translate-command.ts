@@ -70,7 +70,7 @@ export async function translateCommand(texts: string[], o: TranslateCliOptions):
   if (texts.length && o.input) throw new ConfigError('give sentences as arguments or --input FILE, not both');
   if (o.attention && !o.json) throw new ConfigError('--attention adds attention weights to --json output; give --json too (or draw them with --attention-svg)');
   const bundle = loadBundle(o.model);
-  if ((o.attentionSvg || o.attention) && bundle.config.model.attention === 'none') {
+  if ((o.attentionSvg || o.attention) && !bundle.model.hasAttention) {
     throw new ConfigError(`${o.attentionSvg ? '--attention-svg' : '--attention'}: the model in ${o.model} has no attention (trained with --attention none)`);
   }
   if (o.input) {

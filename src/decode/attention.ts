@@ -5,15 +5,15 @@
  * nothing unless asked for.
  */
 import { noGrad } from '../engine/index.js';
-import type { Seq2Seq, IdBatch } from '../model/seq2seq.js';
+import type { TranslationModel, IdBatch } from '../model/model.js';
 import { BOS_ID } from '../data/vocab.js';
 
 /**
  * For each row: weights[outputStep][sourcePosition], one step per output
  * token plus one for the end of sentence. Null when the model has no attention.
  */
-export function forcedAttention(model: Seq2Seq, src: IdBatch, outputs: readonly Int32Array[]): number[][][] | null {
-  if (!model.attention) return null;
+export function forcedAttention<State>(model: TranslationModel<State>, src: IdBatch, outputs: readonly Int32Array[]): number[][][] | null {
+  if (!model.hasAttention) return null;
   return noGrad(() => {
     const B = outputs.length, S = src.maxLen;
     const steps = Math.max(0, ...outputs.map((o) => o.length)) + 1;

@@ -34,12 +34,12 @@
  * step, the argmax, with the same first-index tie break.
  */
 import { noGrad, type Tensor } from '../engine/index.js';
-import type { IdBatch } from '../model/seq2seq.js';
+import type { IdBatch } from '../model/model.js';
 import { BOS_ID, EOS_ID } from '../data/vocab.js';
 import type { Hypothesis } from './greedy.js';
 import { DECODE_DEFAULTS } from './options.js';
 
-/** What beam search needs of a model (Seq2Seq has it); `S` is its decoder state, never looked into. */
+/** What beam search needs of a model (every TranslationModel has it); `S` is its decoder state, never looked into. */
 export interface StepModel<S> {
   /** Source batch → decoder state with one row per sentence, in batch order. */
   encode(src: IdBatch): S;

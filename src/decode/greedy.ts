@@ -4,7 +4,7 @@
  * length limit. Finished rows are dropped from the batch so they cost nothing.
  */
 import { noGrad, type Tensor } from '../engine/index.js';
-import type { Seq2Seq, IdBatch, DecoderState } from '../model/seq2seq.js';
+import type { TranslationModel, IdBatch } from '../model/model.js';
 import { BOS_ID, EOS_ID } from '../data/vocab.js';
 import { DECODE_DEFAULTS } from './options.js';
 
@@ -39,14 +39,14 @@ export function argmaxRows(logits: Tensor): { ids: Int32Array; logProbs: Float64
   return { ids, logProbs };
 }
 
-export function greedyDecode(model: Seq2Seq, src: IdBatch, options: DecodeOptions = {}): Hypothesis[] {
+export function greedyDecode<S>(model: TranslationModel<S>, src: IdBatch, options: DecodeOptions = {}): Hypothesis[] {
   const maxLength = options.maxLength ?? DECODE_DEFAULTS.maxLength;
   return noGrad(() => {
     const B = src.lengths.length;
     const out: number[][] = Array.from({ length: B }, () => []);
     const logProb = new Float64Array(B);
     const finished = new Uint8Array(B);
-    let state: DecoderState = model.encode(src);
+    let state: S = model.encode(src);
     let rows: Int32Array = Int32Array.from({ length: B }, (_, i) => i); // batch row → sentence
     let tokens: Int32Array = new Int32Array(B).fill(BOS_ID);
     for (let step = 0; step <= maxLength && rows.length > 0; step++) {

@@ -7,7 +7,7 @@
  * `maxInputLength` code points (default: the longest source the model was
  * trained on) is rejected with InputTooLongError before anything is decoded.
  */
-import type { Seq2Seq } from '../model/seq2seq.js';
+import type { TranslationModel } from '../model/model.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import type { Vocab } from '../data/vocab.js';
 import { makeSourceBatch } from '../data/batching.js';
@@ -87,7 +87,7 @@ export interface Translation {
 
 /** What a Translator is made of (a loaded bundle provides them). */
 export interface TranslatorParts {
-  model: Seq2Seq;
+  model: TranslationModel;
   sourceVocab: Vocab;
   targetVocab: Vocab;
   sourceTokenizer: Tokenizer;

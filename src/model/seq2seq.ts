@@ -9,21 +9,16 @@
  * Sequences run packed (sorted by length, padding never computed), so a
  * sentence gets the same result alone or in a batch of longer ones.
  */
-import { Tensor, ops, packedLayout, reverseIndex, glorotUniform, uniform, parameter, Rng, type PackedLayout } from '../engine/index.js';
+import { Tensor, ops, packedLayout, reverseIndex, glorotUniform, uniform, parameter, Rng } from '../engine/index.js';
 import { Attention, selectMemory, type Memory } from './attention.js';
-import type { Batch } from '../data/batching.js';
 import { resolveModelConfig, type ModelConfig } from './config.js';
 import { RecurrentLayer, gatherState, type LayerState, type LayerInput } from './recurrent.js';
+import { countCorrect, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
+import { lengthOrder, packedPositions, pick } from './packing.js';
 
-/** Token ids of a batch, row-major [size, maxLen], PAD-padded, with lengths. */
-export interface IdBatch {
-  ids: Int32Array;
-  lengths: Int32Array;
-  maxLen: number;
-}
-
-/** What the training graph needs of a batch. */
-export type TrainingBatch = Pick<Batch, 'size' | 'srcIds' | 'srcLengths' | 'srcMaxLen' | 'tgtIn' | 'tgtOut' | 'tgtLengths' | 'tgtMaxLen'>;
+// The shared model types live in translation-model.ts; re-exported for existing imports.
+export type { IdBatch, TrainingBatch, ForwardResult, RunOptions };
+export { countCorrect, lengthOrder };
 
 /** Decoder state, rows in the caller's order. */
 export interface DecoderState {
@@ -35,55 +30,10 @@ export interface DecoderState {
   feed?: Tensor;
 }
 
-export interface ForwardResult {
-  /** Mean cross-entropy over real target tokens. */
-  loss: Tensor;
-  /** Number of real target tokens (EOS included, padding excluded). */
-  tokens: number;
-  /** Tokens whose argmax prediction equals the target. */
-  correct: number;
-  /** Output-layer pre-activations of every real target position, packed (step-major, rows by target length). */
-  logits: Tensor;
-}
-
-export interface RunOptions {
-  /** Enables dropout. Default false. */
-  training?: boolean;
-  /** Dropout randomness (required when training with dropout > 0). */
-  rng?: Rng;
-}
-
-/** Stable order of rows by length, longest first, and the sorted lengths. */
-export function lengthOrder(lengths: Int32Array): { order: Int32Array; sorted: Int32Array; inverse: Int32Array } {
-  const order = Int32Array.from({ length: lengths.length }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
-  const sorted = new Int32Array(lengths.length);
-  const inverse = new Int32Array(lengths.length);
-  for (let j = 0; j < order.length; j++) {
-    sorted[j] = lengths[order[j]];
-    inverse[order[j]] = j;
-  }
-  return { order, sorted, inverse };
-}
-
-/** Packed positions of a padded [B, stride] id array for rows taken in `order`. */
-function packedPositions(layout: PackedLayout, order: Int32Array, stride: number): Int32Array {
-  const pos = new Int32Array(layout.total);
-  for (let t = 0; t < layout.steps; t++) {
-    const off = layout.offsets[t];
-    for (let j = 0; j < layout.batchSizes[t]; j++) pos[off + j] = order[j] * stride + t;
-  }
-  return pos;
-}
-
-function pick(ids: Int32Array, positions: Int32Array): Int32Array {
-  const out = new Int32Array(positions.length);
-  for (let i = 0; i < positions.length; i++) out[i] = ids[positions[i]];
-  return out;
-}
-
 /** The encoder-decoder model: its parameters and the training, encoder and one-step decoder computations that share them. */
-export class Seq2Seq {
+export class Seq2Seq implements TranslationModel<DecoderState> {
   readonly config: ModelConfig;
+  /** With tieEmbeddings, source and target embeddings are one tensor ("embedding/shared"). */
   readonly srcEmbedding: Tensor | null;
   readonly tgtEmbedding: Tensor | null;
   readonly encoder: RecurrentLayer[];
@@ -93,7 +43,10 @@ export class Seq2Seq {
   readonly bridges: { h: [Tensor, Tensor]; c: [Tensor, Tensor] | null }[];
   readonly decoder: RecurrentLayer[];
   readonly attention: Attention | null;
+  /** [H, V]; or, when the output layer is tied to the embeddings, the shared embedding [V, H] itself. */
   readonly outputKernel: Tensor;
+  /** True when outputKernel is the shared embedding table (logits = h·Eᵀ + b). */
+  readonly tiedOutput: boolean;
   readonly outputBias: Tensor;
 
   constructor(config: Partial<ModelConfig> & Pick<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'>, seed = 0) {
@@ -102,8 +55,14 @@ export class Seq2Seq {
     const rng = new Rng(seed);
     const H = c.latentDim, D = c.embeddingDim;
     const dirs = c.bidirectional ? 2 : 1;
-    this.srcEmbedding = D > 0 ? parameter('encoder/embedding', [c.srcVocabSize, D], uniform([c.srcVocabSize, D], rng, 0.05)) : null;
-    this.tgtEmbedding = D > 0 ? parameter('decoder/embedding', [c.tgtVocabSize, D], uniform([c.tgtVocabSize, D], rng, 0.05)) : null;
+    if (c.tieEmbeddings) {
+      const shared = parameter('embedding/shared', [c.srcVocabSize, D], uniform([c.srcVocabSize, D], rng, 0.05));
+      this.srcEmbedding = shared;
+      this.tgtEmbedding = shared;
+    } else {
+      this.srcEmbedding = D > 0 ? parameter('encoder/embedding', [c.srcVocabSize, D], uniform([c.srcVocabSize, D], rng, 0.05)) : null;
+      this.tgtEmbedding = D > 0 ? parameter('decoder/embedding', [c.tgtVocabSize, D], uniform([c.tgtVocabSize, D], rng, 0.05)) : null;
+    }
     const encoderLayers = (suffix: string): RecurrentLayer[] =>
       Array.from({ length: c.layers }, (_, l) => new RecurrentLayer(`encoder/${c.cell}_${l}${suffix}`, c.cell, l === 0 ? (D > 0 ? D : c.srcVocabSize) : dirs * H, H, rng));
     this.encoder = encoderLayers('');
@@ -121,7 +80,8 @@ export class Seq2Seq {
     this.decoder = Array.from({ length: c.layers }, (_, l) =>
       new RecurrentLayer(`decoder/${c.cell}_${l}`, c.cell, l === 0 ? (D > 0 ? D : c.tgtVocabSize) : H, H, rng, l === 0 ? feed : 0));
     this.attention = c.attention === 'none' ? null : new Attention(c.attention, dirs * H, H, rng);
-    this.outputKernel = parameter('output/kernel', [H, c.tgtVocabSize], glorotUniform([H, c.tgtVocabSize], rng));
+    this.tiedOutput = c.tieEmbeddings && D === H;
+    this.outputKernel = this.tiedOutput ? (this.tgtEmbedding as Tensor) : parameter('output/kernel', [H, c.tgtVocabSize], glorotUniform([H, c.tgtVocabSize], rng));
     this.outputBias = parameter('output/bias', [c.tgtVocabSize], new Float32Array(c.tgtVocabSize));
   }
 
@@ -132,11 +92,16 @@ export class Seq2Seq {
     for (const l of this.encoder) p.push(...l.parameters());
     for (const l of this.encoderReverse) p.push(...l.parameters());
     for (const b of this.bridges) p.push(...b.h, ...(b.c ?? []));
-    if (this.tgtEmbedding) p.push(this.tgtEmbedding);
+    if (this.tgtEmbedding && this.tgtEmbedding !== this.srcEmbedding) p.push(this.tgtEmbedding);
     for (const l of this.decoder) p.push(...l.parameters());
     if (this.attention) p.push(...this.attention.parameters());
-    p.push(this.outputKernel, this.outputBias);
+    if (!this.tiedOutput) p.push(this.outputKernel);
+    p.push(this.outputBias);
     return p;
+  }
+
+  get hasAttention(): boolean {
+    return this.attention !== null;
   }
 
   parameterCount(): number {
@@ -256,14 +221,14 @@ export class Seq2Seq {
    * → logits over the target vocabulary [B, V], the new states and, with
    * attention, the attention weights over source positions [B, S].
    */
-  decodeStep(tokens: Int32Array, state: DecoderState): { logits: Tensor; state: DecoderState; attention: Tensor | null } {
+  decodeStep(tokens: Int32Array, state: DecoderState): StepResult<DecoderState> {
     const r = this.decoderStep(tokens, state, {});
     return { logits: this.project(r.top), state: r.state, attention: r.weights };
   }
 
   /** Dense softmax layer's pre-activations. */
   project(hidden: Tensor): Tensor {
-    return ops.add(ops.matmul(hidden, this.outputKernel), this.outputBias);
+    return ops.add(ops.matmul(hidden, this.outputKernel, false, this.tiedOutput), this.outputBias);
   }
 
   /** Training model (teacher forcing): mean cross-entropy over the real target tokens. */
@@ -300,24 +265,7 @@ export class Seq2Seq {
     }
     const logits = this.project(top);
     const targets = pick(batch.tgtOut, positions);
-    const loss = ops.softmaxCrossEntropy(logits, targets);
+    const loss = ops.softmaxCrossEntropy(logits, targets, opts.labelSmoothing ?? 0);
     return { loss, tokens: targets.length, correct: countCorrect(logits, targets), logits };
   }
-}
-
-/** Rows whose argmax equals the target. */
-export function countCorrect(logits: Tensor, targets: Int32Array): number {
-  const V = logits.cols, d = logits.data;
-  let correct = 0;
-  for (let r = 0; r < targets.length; r++) {
-    let best = 0, bestV = -Infinity;
-    for (let j = 0; j < V; j++) {
-      if (d[r * V + j] > bestV) {
-        bestV = d[r * V + j];
-        best = j;
-      }
-    }
-    if (best === targets[r]) correct++;
-  }
-  return correct;
 }

@@ -11,6 +11,7 @@
  * ./model-diagram.ts.
  */
 import type { ModelConfig } from '../model/config.js';
+import { S2SError } from '../errors.js';
 
 export type NodeKind = 'input' | 'embedding' | 'dropout' | 'rnn' | 'bridge' | 'attention' | 'dense' | 'output';
 
@@ -107,6 +108,7 @@ const SCORE: Record<Exclude<ModelConfig['attention'], 'none'>, [string, string]>
  * `encode` and `decodeStep` compute, layer by layer, with tensor shapes.
  */
 export function modelGraphs(c: ModelConfig): Record<GraphName, ModelGraph> {
+  if (c.arch === 'transformer') throw new S2SError('plot model does not support transformer yet (only RNN models are drawn)');
   return { training: buildGraph(c, 'training'), encoder: buildGraph(c, 'encoder'), decoder: buildGraph(c, 'decoder') };
 }
 

@@ -69,7 +69,7 @@ export function createRoutes(ctx: RouteContext): (req: http.IncomingMessage, res
   const { bundle, modelName, batcher, limits, retryAfter, webRoot } = ctx;
   const checkOrigin = createOriginCheck(ctx.originPolicy);
   let pendingReplyBytes = 0;
-  const modelHasAttention = bundle.config.model.attention !== 'none';
+  const modelHasAttention = bundle.model.hasAttention;
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const send = (req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown): void => sendJson(req, res, status, body, {}, ctx.closing());
 

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { loadBundle } from '../bundle/bundle.js';
+import { describeArchitecture } from '../model/config.js';
 import { defaultWebFolder } from '../web/export.js';
 import { createServer, type ServeOptions } from './server.js';
 
@@ -22,7 +23,7 @@ export async function runServer(options: Omit<ServeOptions, 'bundle'> & { model:
   await s.listen();
   const l = s.limits;
   log(
-    `s2s serve: model ${model} (${bundle.config.model.cell} ${bundle.config.model.layers}×${bundle.config.model.latentDim}, ` +
+    `s2s serve: model ${model} (${describeArchitecture(bundle.config.model)}, ` +
       `${bundle.model.parameterCount().toLocaleString('en')} parameters) on ${s.url()}` +
       ` | batch window ${l.batchWindowMs} ms, max batch ${l.maxBatch}, max queue ${l.maxQueue}` +
       (webDir ? ` | web ${resolve(webDir)}` : ''),

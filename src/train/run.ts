@@ -9,8 +9,8 @@
 import { existsSync, writeFileSync, readFileSync, mkdirSync, unlinkSync, statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { kernels } from '../engine/index.js';
-import { Seq2Seq } from '../model/seq2seq.js';
-import type { ModelConfig } from '../model/config.js';
+import { createModel, type TranslationModel } from '../model/model.js';
+import { describeArchitecture, type ModelConfig } from '../model/config.js';
 import { tokenizerFromJSON } from '../data/tokenizer-factory.js';
 import { evenlySpaced } from '../data/split.js';
 import type { SentencePair } from '../data/corpus.js';
@@ -68,6 +68,22 @@ export interface TrainRunOptions {
   attention?: ModelConfig['attention'];
   embeddingDim?: number;
   dropout?: number;
+  /** `rnn` (default) or `transformer`. */
+  arch?: ModelConfig['arch'];
+  /** Transformer width d_model (`--model-dim`). */
+  modelDim?: number;
+  heads?: number;
+  ffDim?: number;
+  /** Transformer blocks per side when they differ (0 = `layers`). */
+  encoderLayers?: number;
+  decoderLayers?: number;
+  attentionDropout?: number;
+  activation?: ModelConfig['activation'];
+  /** Post-layer-norm blocks (the original Transformer) instead of pre-LN. */
+  postNorm?: boolean;
+  positions?: ModelConfig['positions'];
+  /** One embedding table for source, target (and output); needs a shared vocabulary. */
+  tieEmbeddings?: boolean;
   // training
   epochs?: number;
   batchSize?: number;
@@ -210,7 +226,7 @@ export async function train(options: TrainRunOptions = {}): Promise<TrainRunResu
   let outDir = resolved.out;
   let bundleConfig: BundleConfig;
   let state: TrainerState | null = null;
-  let model: Seq2Seq;
+  let model: TranslationModel;
   let data: PreparedData;
   const t0 = performance.now();
   if (options.resume) {
@@ -251,7 +267,7 @@ export async function train(options: TrainRunOptions = {}): Promise<TrainRunResu
     checkHeldOutFiles(preset.data);
     data = prepareData(corpus, preset.data);
     const modelConfig = { ...preset.model, srcVocabSize: data.vocabs.source.size, tgtVocabSize: data.vocabs.target.size };
-    model = new Seq2Seq(modelConfig, preset.train.seed);
+    model = createModel(modelConfig, preset.train.seed);
     bundleConfig = {
       format: 's2s-model', version: 1, model: model.config,
       tokenizers: { source: data.tokenizers.source.toJSON(), target: data.tokenizers.target.toJSON() },
@@ -264,7 +280,7 @@ export async function train(options: TrainRunOptions = {}): Promise<TrainRunResu
   const sizes = { train: data.examples.train.length, validation: data.examples.validation.length, test: data.examples.test.length };
   const files = bundleConfig.data.validData ? ` (all of it: no split) | validation ${bundleConfig.data.validData}${bundleConfig.data.testData ? `, test ${bundleConfig.data.testData}` : ''}` : '';
   log(`corpus ${data.corpus}: ${s.kept} pairs (${s.tooLong} too long, ${s.badLines} bad lines skipped) → train ${sizes.train}, validation ${sizes.validation}, test ${sizes.test}${files}`);
-  log(`vocabulary: source ${data.vocabs.source.size}, target ${data.vocabs.target.size} | model: ${model.config.cell} ${model.config.layers}×${model.config.latentDim}, ${model.parameterCount().toLocaleString('en')} parameters | kernels: ${kernels().description}`);
+  log(`vocabulary: source ${data.vocabs.source.size}, target ${data.vocabs.target.size} | model: ${describeArchitecture(model.config)}, ${model.parameterCount().toLocaleString('en')} parameters | kernels: ${kernels().description}`);
   const parts = (history: BundleParts['history']): BundleParts => ({ config: bundleConfig, vocabs: data.vocabs, model, history });
   const trainer = new Trainer(model, { train: data.examples.train, validation: data.examples.validation }, bundleConfig.train, {
     onBatch: options.onBatch,

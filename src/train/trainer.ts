@@ -9,7 +9,7 @@
  */
 import { Rng, noGrad, clearTape, clipGradNorm, createOptimizer, type Optimizer, type OptimizerState } from '../engine/index.js';
 import { planEpoch, makeBatch, type ExampleList } from '../data/batching.js';
-import type { Seq2Seq } from '../model/seq2seq.js';
+import type { TranslationModel } from '../model/model.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './options.js';
 import type { EpochRecord } from '../model/training.js';
 import { S2SError } from '../errors.js';
@@ -87,7 +87,7 @@ export interface Evaluation {
 }
 
 /** Teacher-forced loss and per-token accuracy (padding excluded), without gradients. */
-export function evaluateLoss(model: Seq2Seq, examples: ExampleList, batchSize: number): Evaluation {
+export function evaluateLoss(model: TranslationModel, examples: ExampleList, batchSize: number): Evaluation {
   if (examples.length === 0) return { loss: NaN, accuracy: NaN, tokens: 0 };
   const plan = planEpoch(examples, { batchSize, shuffle: false }, new Rng(0));
   let lossSum = 0, tokens = 0, correct = 0;
@@ -110,7 +110,7 @@ export class Trainer {
   private readonly dropoutRng: Rng;
 
   constructor(
-    readonly model: Seq2Seq,
+    readonly model: TranslationModel,
     readonly data: { train: ExampleList; validation: ExampleList },
     options: Partial<TrainOptions>,
     readonly callbacks: TrainerCallbacks = {},

@@ -154,7 +154,7 @@ export async function mountPage(doc: Document): Promise<void> {
       p.textContent = text;
       attentionEl.appendChild(p);
     };
-    if (model && model.info.attention === 'none') return note('This model has no attention layer, so there is no attention map (train with --attention dot, general or additive).');
+    if (model && !model.info.hasAttention) return note('This model has no attention layer, so there is no attention map (train with --attention dot, general or additive).');
     if (!map) return note(input.value.trim() ? 'No attention weights for this translation.' : 'Type a sentence to see where the model looks while it translates.');
     const wrap = doc.createElement('div');
     wrap.className = 'heatmap-wrap';
@@ -252,9 +252,13 @@ export async function mountPage(doc: Document): Promise<void> {
 
   const showInfo = (info: ModelInfo): void => {
     const rows: [string, string][] = [
-      ['Architecture', `${info.bidirectional ? 'bidirectional ' : ''}${info.cell.toUpperCase()}, ${info.layers} × ${info.latentDim} units`],
-      ['Attention', info.attention],
-      ['Embeddings', info.embeddingDim ? `${info.embeddingDim} dimensions` : 'one-hot'],
+      ...(info.arch === 'transformer'
+        ? [['Architecture', info.architecture] as [string, string]]
+        : [
+            ['Architecture', `${info.bidirectional ? 'bidirectional ' : ''}${info.cell.toUpperCase()}, ${info.layers} × ${info.latentDim} units`],
+            ['Attention', info.attention],
+            ['Embeddings', info.embeddingDim ? `${info.embeddingDim} dimensions` : 'one-hot'],
+          ] as [string, string][]),
       ['Source vocabulary', `${fmtInt(info.sourceVocabSize)} ${info.sourceLevel === 'char' ? 'characters' : `${info.sourceLevel} tokens`}`],
       ['Target vocabulary', `${fmtInt(info.targetVocabSize)} ${info.targetLevel === 'char' ? 'characters' : `${info.targetLevel} tokens`}`],
       ['Parameters', `${fmtInt(info.parameters)} (${fmtBytes(info.weightsBytes)})`],

@@ -18,12 +18,20 @@ import type { Translator, Translation, TranslateOptions } from '../decode/transl
 import type { Tokenizer } from '../data/tokenizer.js';
 import type { Vocab } from '../data/vocab.js';
 import type { EpochRecord } from '../model/training.js';
+import { describeArchitecture } from '../model/config.js';
 import { S2SError } from '../errors.js';
 
 /** What the page shows about a model. */
 export interface ModelInfo {
   /** Where the files came from (absolute URL of the folder). */
   baseUrl: string;
+  /** 'rnn' or 'transformer'. */
+  arch: string;
+  /** One line describing the architecture (e.g. "Transformer 3+3 layers, d 256, 4 heads, ff 1024"). */
+  architecture: string;
+  /** Whether translations come with attention weights (Transformers, RNNs with attention). */
+  hasAttention: boolean;
+  /** RNN fields (ignored by Transformers). */
   cell: string;
   layers: number;
   latentDim: number;
@@ -134,6 +142,9 @@ export class WebModel {
     const last = parts.history[parts.history.length - 1];
     const info: ModelInfo = {
       baseUrl: base,
+      arch: m.arch,
+      architecture: describeArchitecture(m),
+      hasAttention: parts.model.hasAttention,
       cell: m.cell,
       layers: m.layers,
       latentDim: m.latentDim,
@@ -165,7 +176,7 @@ export class WebModel {
 
   /** Translates several sentences in one batch (same results as one by one). */
   translateMany(texts: readonly string[]): WebTranslation[] {
-    const hasAttention = this.info.attention !== 'none';
+    const hasAttention = this.info.hasAttention;
     // `attention` asks translators that support it for the weights; others ignore it.
     const options: TranslateOptions & { attention?: boolean } = { batchSize: 64, attention: hasAttention };
     return this.translator.translate(texts, options).map((t) => toWebTranslation(t));

@@ -1,0 +1,266 @@
+/**
+ * The Transformer encoder–decoder (Vaswani et al. 2017) on the s2s engine,
+ * pre-layer-norm by default with a final layer norm after each stack (as
+ * torch.nn.Transformer with norm_first=True), post-LN with `postNorm`.
+ * Token embeddings are scaled by √D and added to sinusoidal or learned
+ * positions. With `tieEmbeddings` one [V, D] table serves the source, the
+ * target and the output projection (logits = h·Eᵀ, no bias); otherwise the
+ * output layer is a kernel [D, V] and a bias.
+ *
+ * Training runs whole padded batches [B·T, D] (key-padding masks on the
+ * source, a causal mask on the target). Decoding keeps a key/value cache:
+ * `encode` projects the memory's keys and values for every decoder block
+ * once per sentence; `decodeStep` runs one position and grows each block's
+ * self-attention cache; `selectState` gathers cache rows. A sentence gets
+ * the same result alone or in a batch: padding is masked and every other
+ * computation is per row.
+ */
+import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout } from '../engine/index.js';
+import { resolveModelConfig, encoderLayerCount, decoderLayerCount, type ModelConfig } from './config.js';
+import { EncoderBlock, DecoderBlock, LayerNorm, type BlockCache, type BlockRun, type SequenceShape } from './transformer-layers.js';
+import { countCorrect, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
+import { lengthOrder, packedPositions, pick } from './packing.js';
+import { S2SError } from '../errors.js';
+
+/** Decoder state of a Transformer: rows in the caller's order. Opaque outside the model. */
+export interface TransformerState {
+  /** Per decoder block: self-attention cache of the `steps` positions so far, cross-attention keys/values. */
+  caches: BlockCache[];
+  /** Real source positions, [rows·srcLen]. */
+  srcMask: Uint8Array;
+  srcLen: number;
+  /** Positions decoded so far (the next token's position). */
+  steps: number;
+}
+
+/** A sequence longer than the learned positions cover. */
+export class PositionLimitError extends S2SError {
+  constructor(length: number, limit: number) {
+    super(`sequence of ${length} tokens is longer than the model's ${limit} learned positions (maxPositions)`);
+    this.name = 'PositionLimitError';
+  }
+}
+
+function maskOf(lengths: Int32Array, maxLen: number): Uint8Array {
+  const mask = new Uint8Array(lengths.length * maxLen);
+  for (let b = 0; b < lengths.length; b++) mask.fill(1, b * maxLen, b * maxLen + Math.min(lengths[b], maxLen));
+  return mask;
+}
+
+/** Position ids t for the rows b·T + t of a padded batch. */
+function positionIds(batch: number, length: number): Int32Array {
+  const ids = new Int32Array(batch * length);
+  for (let b = 0; b < batch; b++) for (let t = 0; t < length; t++) ids[b * length + t] = t;
+  return ids;
+}
+
+/** Row indices selecting whole blocks of `len` rows: block index[i] → block i. */
+function blockIndex(index: Int32Array, len: number): Int32Array {
+  const out = new Int32Array(index.length * len);
+  for (let i = 0; i < index.length; i++) for (let t = 0; t < len; t++) out[i * len + t] = index[i] * len + t;
+  return out;
+}
+
+export class Transformer implements TranslationModel<TransformerState> {
+  readonly config: ModelConfig;
+  readonly hasAttention = true;
+  /** Source embedding [Vs, D] (the shared table when tied). */
+  readonly srcEmbedding: Tensor;
+  /** Target embedding [Vt, D] (the shared table when tied). */
+  readonly tgtEmbedding: Tensor;
+  /** Learned positions [maxPositions, D] per side, or null (sinusoidal). */
+  readonly srcPositions: Tensor | null;
+  readonly tgtPositions: Tensor | null;
+  readonly encoder: EncoderBlock[];
+  readonly decoder: DecoderBlock[];
+  /** Final layer norms of the pre-LN stacks (null with postNorm). */
+  readonly encoderNorm: LayerNorm | null;
+  readonly decoderNorm: LayerNorm | null;
+  /** Untied output layer [D, V] and bias (null when tied to the embedding). */
+  readonly outputKernel: Tensor | null;
+  readonly outputBias: Tensor | null;
+  private sinusoids: Tensor | null = null;
+
+  constructor(config: Partial<ModelConfig> & Pick<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'>, seed = 0) {
+    this.config = resolveModelConfig({ ...config, arch: 'transformer' });
+    const c = this.config;
+    const rng = new Rng(seed);
+    const D = c.modelDim;
+    // Embeddings ~ N(0, D^-1/2) (fairseq's), so √D-scaled inputs have unit variance.
+    const normal = (rows: number): Float32Array => {
+      const a = new Float32Array(rows * D);
+      const std = 1 / Math.sqrt(D);
+      for (let i = 0; i < a.length; i++) a[i] = rng.normal() * std;
+      return a;
+    };
+    if (c.tieEmbeddings) {
+      this.srcEmbedding = this.tgtEmbedding = parameter('embedding/shared', [c.srcVocabSize, D], normal(c.srcVocabSize));
+    } else {
+      this.srcEmbedding = parameter('encoder/embedding', [c.srcVocabSize, D], normal(c.srcVocabSize));
+      this.tgtEmbedding = parameter('decoder/embedding', [c.tgtVocabSize, D], normal(c.tgtVocabSize));
+    }
+    const learned = c.positions === 'learned';
+    this.srcPositions = learned ? parameter('encoder/positions', [c.maxPositions, D], normal(c.maxPositions)) : null;
+    this.tgtPositions = learned ? parameter('decoder/positions', [c.maxPositions, D], normal(c.maxPositions)) : null;
+    this.encoder = Array.from({ length: encoderLayerCount(c) }, (_, l) => new EncoderBlock(`encoder/layer_${l}`, D, c.heads, c.ffDim, c.activation, c.postNorm, rng));
+    this.decoder = Array.from({ length: decoderLayerCount(c) }, (_, l) => new DecoderBlock(`decoder/layer_${l}`, D, c.heads, c.ffDim, c.activation, c.postNorm, rng));
+    this.encoderNorm = c.postNorm ? null : new LayerNorm('encoder/final_norm', D);
+    this.decoderNorm = c.postNorm ? null : new LayerNorm('decoder/final_norm', D);
+    this.outputKernel = c.tieEmbeddings ? null : parameter('output/kernel', [D, c.tgtVocabSize], glorotUniform([D, c.tgtVocabSize], rng));
+    this.outputBias = c.tieEmbeddings ? null : parameter('output/bias', [c.tgtVocabSize], new Float32Array(c.tgtVocabSize));
+  }
+
+  /** Every trainable parameter, in a fixed order with unique names. */
+  parameters(): Tensor[] {
+    const p: Tensor[] = [this.srcEmbedding];
+    if (this.tgtEmbedding !== this.srcEmbedding) p.push(this.tgtEmbedding);
+    if (this.srcPositions) p.push(this.srcPositions);
+    if (this.tgtPositions) p.push(this.tgtPositions);
+    for (const b of this.encoder) p.push(...b.parameters());
+    if (this.encoderNorm) p.push(...this.encoderNorm.parameters());
+    for (const b of this.decoder) p.push(...b.parameters());
+    if (this.decoderNorm) p.push(...this.decoderNorm.parameters());
+    if (this.outputKernel) p.push(this.outputKernel);
+    if (this.outputBias) p.push(this.outputBias);
+    return p;
+  }
+
+  parameterCount(): number {
+    return this.parameters().reduce((s, p) => s + p.size, 0);
+  }
+
+  private run(opts: RunOptions): BlockRun {
+    const training = opts.training ?? false;
+    return { training, rng: opts.rng ?? new Rng(0), dropout: training ? this.config.dropout : 0, attentionDropout: training ? this.config.attentionDropout : 0 };
+  }
+
+  /** The position table covering `length` positions of one side (sinusoids grow on demand). */
+  private positionTable(learned: Tensor | null, length: number): Tensor {
+    if (learned) {
+      if (length > this.config.maxPositions) throw new PositionLimitError(length, this.config.maxPositions);
+      return learned;
+    }
+    if (!this.sinusoids || this.sinusoids.rows < length) {
+      this.sinusoids = sinusoidalPositions(Math.max(length, this.sinusoids ? 2 * this.sinusoids.rows : this.config.maxPositions), this.config.modelDim);
+    }
+    return this.sinusoids as Tensor;
+  }
+
+  /** Scaled token embeddings plus positions, with embedding dropout. */
+  private embed(table: Tensor, learned: Tensor | null, ids: Int32Array, positions: Int32Array, maxPosition: number, run: BlockRun): Tensor {
+    const x = ops.embedPositions(table, ids, Math.sqrt(this.config.modelDim), this.positionTable(learned, maxPosition + 1), positions);
+    return ops.dropout(x, run.dropout, run.rng, run.training);
+  }
+
+  /** The encoder stack on embedded inputs x [B·S, D] (exposed for parity tests against torch.nn.Transformer). */
+  encodeEmbedded(x: Tensor, src: SequenceShape, run: BlockRun): Tensor {
+    let h = x;
+    for (const block of this.encoder) h = block.apply(h, src, run);
+    return this.encoderNorm ? this.encoderNorm.apply(h) : h;
+  }
+
+  /** The decoder stack on embedded targets y [B·T, D] over the memory [B·S, D] (training; exposed for parity tests). */
+  decodeEmbedded(y: Tensor, tgt: SequenceShape, memory: Tensor, src: SequenceShape, run: BlockRun): Tensor {
+    let h = y;
+    for (const block of this.decoder) {
+      const [k, v] = block.crossAttention.projectKV(memory);
+      h = block.apply(h, tgt, k, v, src, run).out;
+    }
+    return this.decoderNorm ? this.decoderNorm.apply(h) : h;
+  }
+
+  private encodeMemory(src: IdBatch, run: BlockRun): { memory: Tensor; shape: SequenceShape } {
+    const B = src.lengths.length, S = src.maxLen;
+    const shape: SequenceShape = { batch: B, length: S, mask: maskOf(src.lengths, S) };
+    const x = this.embed(this.srcEmbedding, this.srcPositions, src.ids.subarray(0, B * S), positionIds(B, S), S - 1, run);
+    return { memory: this.encodeEmbedded(x, shape, run), shape };
+  }
+
+  /** Source ids → the decoding state: cross-attention keys/values of every decoder block, an empty self-attention cache. */
+  encode(src: IdBatch, opts: RunOptions = {}): TransformerState {
+    const run = this.run(opts);
+    const { memory, shape } = this.encodeMemory(src, run);
+    const caches = this.decoder.map((block) => {
+      const [crossK, crossV] = block.crossAttention.projectKV(memory);
+      return { selfK: null, selfV: null, crossK, crossV };
+    });
+    return { caches, srcMask: shape.mask as Uint8Array, srcLen: src.maxLen, steps: 0 };
+  }
+
+  /** The state rows picked by `index` (rows may repeat). */
+  selectState(state: TransformerState, index: Int32Array): TransformerState {
+    const S = state.srcLen, T = state.steps;
+    const srcRows = blockIndex(index, S), tgtRows = blockIndex(index, T);
+    const srcMask = new Uint8Array(index.length * S);
+    for (let i = 0; i < index.length; i++) srcMask.set(state.srcMask.subarray(index[i] * S, (index[i] + 1) * S), i * S);
+    const caches = state.caches.map((c) => ({
+      selfK: c.selfK ? ops.gatherRows(c.selfK, tgtRows) : null,
+      selfV: c.selfV ? ops.gatherRows(c.selfV, tgtRows) : null,
+      crossK: ops.gatherRows(c.crossK, srcRows),
+      crossV: ops.gatherRows(c.crossV, srcRows),
+    }));
+    return { caches, srcMask, srcLen: S, steps: T };
+  }
+
+  /**
+   * One position for every row: the previous tokens → logits [rows, V], the
+   * state with every self-attention cache one position longer, and the last
+   * block's cross-attention weights averaged over heads [rows, S].
+   */
+  decodeStep(tokens: Int32Array, state: TransformerState): StepResult<TransformerState> {
+    const run = this.run({});
+    const n = tokens.length, T = state.steps, S = state.srcLen;
+    // Learned positions past the table (only reachable past the trained lengths) reuse the last one.
+    const position = this.tgtPositions ? Math.min(T, this.config.maxPositions - 1) : T;
+    let h = this.embed(this.tgtEmbedding, this.tgtPositions, tokens, new Int32Array(n).fill(position), position, run);
+    const src: SequenceShape = { batch: n, length: S, mask: state.srcMask };
+    const caches: BlockCache[] = [];
+    let weights: Float32Array | null = null;
+    for (let l = 0; l < this.decoder.length; l++) {
+      const last = l === this.decoder.length - 1;
+      const r = this.decoder[l].step(h, state.caches[l], n, T, src, run, last);
+      h = r.out;
+      caches.push(r.cache);
+      if (last) weights = r.weights;
+    }
+    if (this.decoderNorm) h = this.decoderNorm.apply(h);
+    return { logits: this.project(h), state: { caches, srcMask: state.srcMask, srcLen: S, steps: T + 1 }, attention: averageHeads(weights, n, this.config.heads, S) };
+  }
+
+  /** Output-layer pre-activations [n, V]. */
+  project(h: Tensor): Tensor {
+    if (!this.outputKernel) return ops.matmul(h, this.tgtEmbedding, false, true);
+    return ops.linear(h, this.outputKernel, this.outputBias, 'none');
+  }
+
+  /** Training model (teacher forcing): mean (label-smoothed) cross-entropy over the real target tokens. */
+  forward(batch: TrainingBatch, opts: RunOptions = {}): ForwardResult {
+    const run = this.run(opts);
+    const { memory, shape: src } = this.encodeMemory({ ids: batch.srcIds, lengths: batch.srcLengths, maxLen: batch.srcMaxLen }, run);
+    const B = batch.size, T = batch.tgtMaxLen;
+    const tgt: SequenceShape = { batch: B, length: T, mask: maskOf(batch.tgtLengths, T) };
+    const y = this.embed(this.tgtEmbedding, this.tgtPositions, batch.tgtIn.subarray(0, B * T), positionIds(B, T), T - 1, run);
+    const out = this.decodeEmbedded(y, tgt, memory, src, run);
+    // Only real target positions reach the output layer, in the packed order both architectures report.
+    const { order, sorted } = lengthOrder(batch.tgtLengths);
+    const positions = packedPositions(packedLayout(sorted), order, T);
+    const logits = this.project(ops.gatherRows(out, positions));
+    const targets = pick(batch.tgtOut, positions);
+    const loss = ops.softmaxCrossEntropy(logits, targets, opts.labelSmoothing ?? 0);
+    return { loss, tokens: targets.length, correct: countCorrect(logits, targets), logits };
+  }
+}
+
+/** Attention probabilities [n, heads, 1, S] → their mean over heads, [n, S]. */
+function averageHeads(weights: Float32Array | null, n: number, heads: number, S: number): Tensor | null {
+  if (!weights) return null;
+  const out = new Float32Array(n * S);
+  for (let r = 0; r < n; r++) {
+    for (let h = 0; h < heads; h++) {
+      const base = (r * heads + h) * S;
+      for (let s = 0; s < S; s++) out[r * S + s] += weights[base + s];
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] /= heads;
+  return new Tensor(out, [n, S]);
+}
