@@ -19,16 +19,19 @@
  * See bench/README.md ("Transformer benchmark") for the columns and the FLOP count.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng } from '../src/engine/index.js';
+import { Adam, Rng, kernels, type Tensor } from '../src/engine/index.js';
+import { createModel, type IdBatch, type TrainingBatch, type TranslationModel } from '../src/model/model.js';
+import { greedyDecode } from '../src/decode/greedy.js';
+import { beamSearch } from '../src/decode/beam.js';
 import {
   BpeTokenizer, Vocab, encodePairs, evenlySpaced, learnBpe, makeBatch, readPairsSync, splitBySource,
   type Batch, type Example,
 } from '../src/data/index.js';
-import { EOS_ID, PAD_ID } from '../src/data/vocab.js';
+import { PAD_ID } from '../src/data/vocab.js';
 
 // ------------------------------------------------------------ configuration
 
@@ -267,6 +270,8 @@ export class Interference {
   }
 }
 
+const sumOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -363,21 +368,197 @@ function s2sDecode(dataFile: string, weights: string): DecodeResult {
 
 // ------------------------------------------------------------ s2s workers
 
-/** Child process: time s2s training steps on the data file's batches. */
-function workerTrain(): TrainResult {
-  return { error: 'the s2s Transformer (branch model) is not merged yet' };
+function readData(): BenchData {
+  return JSON.parse(readFileSync(stringOption('data') as string, 'utf8')) as BenchData;
 }
 
-/** Child process: pretrain briefly, export the weights (PyTorch names and layouts), decode. */
+/** The reference model as an s2s Transformer (attention dropout = dropout, as nn.Transformer's single dropout). */
+function s2sModel(c: ReferenceConfig, seed: number): TranslationModel {
+  return createModel({
+    arch: 'transformer', modelDim: c.modelDim, heads: c.heads, encoderLayers: c.encoderLayers, decoderLayers: c.decoderLayers,
+    layers: c.encoderLayers, ffDim: c.ffDim, activation: 'relu', postNorm: false, positions: 'sinusoidal', maxPositions: c.maxPositions,
+    dropout: c.dropout, attentionDropout: c.dropout, tieEmbeddings: true, srcVocabSize: c.vocabSize, tgtVocabSize: c.vocabSize,
+  }, seed);
+}
+
+function trainingBatch(b: FileBatch): TrainingBatch {
+  return {
+    size: b.size, srcIds: Int32Array.from(b.srcIds), srcLengths: Int32Array.from(b.srcLengths), srcMaxLen: b.srcMaxLen,
+    tgtIn: Int32Array.from(b.tgtIn), tgtOut: Int32Array.from(b.tgtOut), tgtLengths: Int32Array.from(b.tgtLengths), tgtMaxLen: b.tgtMaxLen,
+  };
+}
+
+/** One training step as the trainer takes it (no clipping): forward, backward, Adam. Returns the loss. */
+function trainStep(model: TranslationModel, opt: Adam, batch: TrainingBatch, rng: Rng, labelSmoothing: number): number {
+  opt.zeroGrad();
+  const r = model.forward(batch, { training: true, rng, labelSmoothing });
+  const loss = r.loss.item();
+  r.loss.backward();
+  opt.update();
+  return loss;
+}
+
+function adamFor(model: TranslationModel, c: ReferenceConfig): Adam {
+  return new Adam(model.parameters(), { learningRate: c.learningRate, beta1: c.adamBeta1, beta2: c.adamBeta2, epsilon: c.adamEpsilon });
+}
+
+/** Child process: time s2s training steps on the data file's batches (see trainArgs). */
+function workerTrain(): TrainResult {
+  const data = readData();
+  const c = data.config;
+  const k = kernels();
+  const model = s2sModel(c, 1);
+  const opt = adamFor(model, c);
+  const rng = new Rng(3);
+  const batches = data.train.map(trainingBatch);
+  const n = batches.length;
+  const warmup = option('warmup', 3), first = option('first', warmup), steps = option('steps', 10);
+  for (let i = 0; i < warmup; i++) trainStep(model, opt, batches[i % n], rng, c.labelSmoothing);
+  const busy = new Interference();
+  const times: number[] = [], indices: number[] = [], losses: number[] = [];
+  for (let i = first; i < first + steps; i++) {
+    const t0 = performance.now();
+    losses.push(busy.measure(() => trainStep(model, opt, batches[i % n], rng, c.labelSmoothing)));
+    times.push((performance.now() - t0) / 1000);
+    indices.push(i % n);
+  }
+  return { times, indices, warmup, losses, others: busy.others, kernels: k.description };
+}
+
+/**
+ * s2s parameters under torch.nn.Transformer's names and layouts ([out, in]
+ * weights; the cross-attention's query and key/value projections stacked
+ * into in_proj_weight), for torch's load_state_dict.
+ */
+export function torchStateDict(model: TranslationModel): { name: string; shape: number[]; data: Float32Array }[] {
+  const byName = new Map(model.parameters().map((p) => [p.name as string, p]));
+  const get = (name: string): Tensor => {
+    const p = byName.get(name);
+    if (!p) throw new Error(`the s2s model has no parameter ${name}`);
+    return p;
+  };
+  const transposed = (...names: string[]): { shape: number[]; data: Float32Array } => {
+    // Kernels [in, out_i] stacked along out, transposed to [Σ out_i, in].
+    const parts = names.map(get);
+    const inDim = parts[0].rows;
+    const outDim = parts.reduce((s, p) => s + p.cols, 0);
+    const data = new Float32Array(outDim * inDim);
+    let row = 0;
+    for (const p of parts) {
+      for (let o = 0; o < p.cols; o++, row++) for (let i = 0; i < inDim; i++) data[row * inDim + i] = p.data[i * p.cols + o];
+    }
+    return { shape: [outDim, inDim], data };
+  };
+  const concat = (...names: string[]): { shape: number[]; data: Float32Array } => {
+    const parts = names.map(get);
+    const data = new Float32Array(parts.reduce((s, p) => s + p.size, 0));
+    let at = 0;
+    for (const p of parts) { data.set(p.data, at); at += p.size; }
+    return { shape: [data.length], data };
+  };
+  const out: { name: string; shape: number[]; data: Float32Array }[] = [];
+  const put = (name: string, t: { shape: number[]; data: Float32Array }): void => { out.push({ name, ...t }); };
+  const emb = get('embedding/shared');
+  put('embedding.weight', { shape: [emb.rows, emb.cols], data: emb.data });
+  const c = model.config;
+  const blocks = (side: 'encoder' | 'decoder', count: number): void => {
+    for (let l = 0; l < count; l++) {
+      const s = `${side}/layer_${l}`, t = `transformer.${side}.layers.${l}`;
+      put(`${t}.self_attn.in_proj_weight`, transposed(`${s}/self_attention/qkv_kernel`));
+      put(`${t}.self_attn.in_proj_bias`, concat(`${s}/self_attention/qkv_bias`));
+      put(`${t}.self_attn.out_proj.weight`, transposed(`${s}/self_attention/output_kernel`));
+      put(`${t}.self_attn.out_proj.bias`, concat(`${s}/self_attention/output_bias`));
+      if (side === 'decoder') {
+        put(`${t}.multihead_attn.in_proj_weight`, transposed(`${s}/cross_attention/query_kernel`, `${s}/cross_attention/kv_kernel`));
+        put(`${t}.multihead_attn.in_proj_bias`, concat(`${s}/cross_attention/query_bias`, `${s}/cross_attention/kv_bias`));
+        put(`${t}.multihead_attn.out_proj.weight`, transposed(`${s}/cross_attention/output_kernel`));
+        put(`${t}.multihead_attn.out_proj.bias`, concat(`${s}/cross_attention/output_bias`));
+      }
+      put(`${t}.linear1.weight`, transposed(`${s}/feed_forward/inner_kernel`));
+      put(`${t}.linear1.bias`, concat(`${s}/feed_forward/inner_bias`));
+      put(`${t}.linear2.weight`, transposed(`${s}/feed_forward/outer_kernel`));
+      put(`${t}.linear2.bias`, concat(`${s}/feed_forward/outer_bias`));
+      for (let n = 1; n <= (side === 'decoder' ? 3 : 2); n++) {
+        put(`${t}.norm${n}.weight`, concat(`${s}/norm_${n}/gain`));
+        put(`${t}.norm${n}.bias`, concat(`${s}/norm_${n}/bias`));
+      }
+    }
+    put(`transformer.${side}.norm.weight`, concat(`${side}/final_norm/gain`));
+    put(`transformer.${side}.norm.bias`, concat(`${side}/final_norm/bias`));
+  };
+  blocks('encoder', c.encoderLayers || c.layers);
+  blocks('decoder', c.decoderLayers || c.layers);
+  return out;
+}
+
+function writeWeights(model: TranslationModel, manifest: string): void {
+  const tensors = torchStateDict(model);
+  const total = tensors.reduce((s, t) => s + t.data.length, 0);
+  const blob = new Float32Array(total);
+  const entries: { name: string; shape: number[]; offset: number }[] = [];
+  let at = 0;
+  for (const t of tensors) {
+    blob.set(t.data, at);
+    entries.push({ name: t.name, shape: t.shape, offset: 4 * at });
+    at += t.data.length;
+  }
+  const file = 'weights.bin';
+  writeFileSync(join(dirname(manifest), file), new Uint8Array(blob.buffer)); // little-endian, as torch.frombuffer reads it on x86
+  writeFileSync(manifest, JSON.stringify({ file, tensors: entries }));
+}
+
+function idBatch(sources: number[][]): IdBatch {
+  const maxLen = Math.max(...sources.map((s) => s.length));
+  const ids = new Int32Array(sources.length * maxLen).fill(PAD_ID);
+  sources.forEach((s, i) => ids.set(s, i * maxLen));
+  return { ids, lengths: Int32Array.from(sources, (s) => s.length), maxLen };
+}
+
+/** Child process: pretrain briefly (inverse-sqrt warm-up), export the weights (PyTorch names and layouts), decode. */
 function workerDecode(): DecodeResult {
-  return { error: 'the s2s Transformer (branch model) is not merged yet' };
+  const data = readData();
+  const c = data.config;
+  const k = kernels();
+  const model = s2sModel(c, 2);
+  const opt = adamFor(model, c);
+  const rng = new Rng(4);
+  const warm = Math.max(1, Math.round(data.pretrain.length / 4)), peak = 1e-3;
+  const t0 = performance.now();
+  const losses: number[] = [];
+  data.pretrain.forEach((b, i) => {
+    opt.learningRate = peak * Math.min((i + 1) / warm, Math.sqrt(warm / (i + 1)));
+    losses.push(trainStep(model, opt, trainingBatch(b), rng, c.labelSmoothing));
+  });
+  const pretrainSeconds = (performance.now() - t0) / 1000;
+  const tail = losses.slice(-10);
+  writeWeights(model, stringOption('weights') as string);
+  const { sources, maxLength, lengthPenalty } = data.decode;
+  const runs: DecodeRunResult[] = [];
+  for (const run of data.decode.runs) {
+    const chosen = sources.slice(0, run.sentences);
+    const decodeBatch = (part: number[][]): number[][] => {
+      const src = idBatch(part);
+      const hyps = run.beam === 1
+        ? greedyDecode(model, src, { maxLength })
+        : beamSearch(model, src, { beamSize: run.beam, maxLength, lengthPenalty }).map((h) => h[0]);
+      return hyps.map((h) => Array.from(h.ids));
+    };
+    decodeBatch(chosen.slice(0, run.batch)); // warm-up
+    const outputs: number[][] = [];
+    const busy = new Interference();
+    const t1 = performance.now();
+    busy.measure(() => {
+      for (let i = 0; i < chosen.length; i += run.batch) outputs.push(...decodeBatch(chosen.slice(i, i + run.batch)));
+    });
+    runs.push({ ...run, seconds: (performance.now() - t1) / 1000, others: busy.others, outputs });
+  }
+  return { runs, kernels: k.description, pretrainSeconds, pretrainLoss: sumOf(tail) / Math.max(1, tail.length) };
 }
 
 // ------------------------------------------------------------ report
 
 const fmt = (x: number, digits = 1): string => x.toFixed(digits);
 const pct = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '?%' : `${(100 * x).toFixed(0)}%`);
-const sumOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
 interface TrainRow {
   name: string;
@@ -416,8 +597,8 @@ function printTraining(rows: TrainRow[], data: BenchData): void {
 
 function printDecoding(s2s: DecodeResult, torch: DecodeResult): void {
   console.log('');
-  console.log(`Decoding (the same weights on both sides; sentences/s over the whole set after one warm-up batch):`);
-  console.log(`${'search'.padEnd(10)}${'batch'.padStart(6)}${'sentences'.padStart(10)}${'s2s sent/s'.padStart(12)}${'PyTorch sent/s'.padStart(16)}${'s2s/PyTorch'.padStart(13)}${'same tokens'.padStart(13)}  measured`);
+  console.log(`Decoding (the same weights on both sides, ${DECODE_THREADS} thread(s) each; sentences/s over the whole set after one warm-up batch; out len = s2s's mean output tokens):`);
+  console.log(`${'search'.padEnd(10)}${'batch'.padStart(6)}${'sentences'.padStart(10)}${'out len'.padStart(8)}${'s2s sent/s'.padStart(12)}${'PyTorch sent/s'.padStart(16)}${'s2s/PyTorch'.padStart(13)}${'same tokens'.padStart(13)}  measured`);
   const runs = s2s.runs ?? torch.runs ?? [];
   for (const run of runs) {
     const a = s2s.runs?.find((r) => r.batch === run.batch && r.beam === run.beam);
@@ -431,7 +612,9 @@ function printDecoding(s2s: DecodeResult, torch: DecodeResult): void {
       same = `${k}/${a.outputs.length}`;
     }
     const search = run.beam === 1 ? 'greedy' : `beam ${run.beam}`;
-    console.log(`${search.padEnd(10)}${String(run.batch).padStart(6)}${String(run.sentences).padStart(10)}${rate(a).padStart(12)}${rate(b).padStart(16)}${ratio.padStart(13)}${same.padStart(13)}  others used ${pct(a?.others)} (s2s), ${pct(b?.others)} (PyTorch) CPU`);
+    const outs = (a ?? b)?.outputs ?? [];
+    const outLen = outs.length ? fmt(sumOf(outs.map((o) => o.length)) / outs.length, 1) : '?';
+    console.log(`${search.padEnd(10)}${String(run.batch).padStart(6)}${String(run.sentences).padStart(10)}${outLen.padStart(8)}${rate(a).padStart(12)}${rate(b).padStart(16)}${ratio.padStart(13)}${same.padStart(13)}  others used ${pct(a?.others)} (s2s), ${pct(b?.others)} (PyTorch) CPU`);
   }
   if (!s2s.runs) console.log(`s2s rows missing: ${s2s.error}`);
   if (!torch.runs) console.log(`PyTorch rows missing: ${torch.error}`);
@@ -459,7 +642,9 @@ function main(): void {
   }
   const prep = prepare();
   for (const line of prep.describe) console.log(`  ${line}`);
-  const dir = mkdtempSync(join(tmpdir(), 's2s-bench-transformer-'));
+  // --work-dir DIR keeps the batches and weights files there (for debugging); by default a temporary directory is removed.
+  const keep = stringOption('work-dir');
+  const dir = keep ? (mkdirSync(keep, { recursive: true }), keep) : mkdtempSync(join(tmpdir(), 's2s-bench-transformer-'));
   try {
     const dataFile = join(dir, 'batches.json');
     writeFileSync(dataFile, JSON.stringify(prep.data));
@@ -487,12 +672,10 @@ function main(): void {
       printDecoding(s2s, torch);
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
   console.log('');
   console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 
 main();
-void PAD_ID;
-void EOS_ID;
