@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -192,6 +193,41 @@ static int arg_unary_op(args_t *a, int i, int *out) {
   return 1;
 }
 
+static int arg_activation(args_t *a, int i, int *out) {
+  napi_env env = a->env;
+  char buf[16];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, a->argv[i], buf, sizeof buf, &len) != napi_ok)
+    return TYPE_ERROR("%s: argument %d (act) must be a string", a->fn, i + 1);
+  if (strcmp(buf, "none") == 0)
+    *out = S2S_ACT_NONE;
+  else if (strcmp(buf, "relu") == 0)
+    *out = S2S_ACT_RELU;
+  else if (strcmp(buf, "gelu") == 0)
+    *out = S2S_ACT_GELU;
+  else
+    return RANGE_ERROR("%s: unknown activation \"%s\" (expected none, relu or gelu)", a->fn, buf);
+  return 1;
+}
+
+static int arg_u8_or_null(args_t *a, int i, const char *name, const uint8_t **data, int64_t *length) {
+  napi_env env = a->env;
+  napi_valuetype t;
+  if (napi_typeof(env, a->argv[i], &t) == napi_ok && (t == napi_null || t == napi_undefined)) {
+    *data = NULL;
+    *length = 0;
+    return 1;
+  }
+  napi_typedarray_type type;
+  size_t len;
+  void *p;
+  if (napi_get_typedarray_info(env, a->argv[i], &type, &len, &p, NULL, NULL) != napi_ok || type != napi_uint8_array)
+    return TYPE_ERROR("%s: argument %d (%s) must be a Uint8Array or null", a->fn, i + 1, name);
+  *data = (const uint8_t *)p;
+  *length = (int64_t)len;
+  return 1;
+}
+
 /* the array must hold at least `need` elements */
 static int need_len(args_t *a, const char *name, int64_t have, int64_t need, const char *what) {
   napi_env env = a->env;
@@ -352,10 +388,14 @@ static napi_value js_softmax_xent(napi_env env, napi_callback_info info) {
   f32_t logits = {0}, dLogits = {0};
   i32_t targets = {0};
   double scale = 0;
-  CHECK(get_args(env, info, "softmaxCrossEntropy", 6, &a));
+  double eps = 0;
+  CHECK(get_args(env, info, "softmaxCrossEntropy", 7, &a));
   CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols));
   CHECK(arg_f32(&a, 2, "logits", &logits) && arg_i32(&a, 3, "targets", &targets) &&
-        arg_f32_or_null(&a, 4, "dLogits", &dLogits) && arg_number(&a, 5, "scale", &scale));
+        arg_f32_or_null(&a, 4, "dLogits", &dLogits) && arg_number(&a, 5, "scale", &scale) &&
+        arg_number(&a, 6, "labelSmoothing", &eps));
+  if (!(eps >= 0 && eps <= 1))
+    return RANGE_ERROR("softmaxCrossEntropy: labelSmoothing must be in [0, 1], got %g", eps), NULL;
   int64_t s = (int64_t)rows * cols;
   CHECK(need_len(&a, "logits", logits.length, s, "rows×cols"));
   CHECK(need_len(&a, "targets", targets.length, rows, "one target per row"));
@@ -366,7 +406,7 @@ static napi_value js_softmax_xent(napi_env env, napi_callback_info info) {
                          cols),
              NULL;
   }
-  double loss = K->softmax_xent(rows, cols, logits.data, targets.data, dLogits.data, (float)scale);
+  double loss = K->softmax_xent(rows, cols, logits.data, targets.data, dLogits.data, (float)scale, (float)eps);
   return make_number(env, loss);
 }
 
@@ -522,6 +562,323 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ------------------------------------------------------------ threads */
+
+/*
+ * A fork/join over [0, n): up to `threads` pthreads, each with one
+ * contiguous chunk (the caller runs the first). Used where the work splits
+ * into independent pieces of at least tens of microseconds, which is when
+ * creating a thread per call pays. Results never depend on the split: every
+ * piece is computed by one thread with the same arithmetic.
+ */
+#define MAX_THREADS 16
+typedef void (*range_fn)(void *ctx, int tid, int begin, int end);
+typedef struct {
+  range_fn fn;
+  void *ctx;
+  int tid, begin, end;
+} chunk_t;
+
+static int thread_count = 1;
+
+static void *run_chunk(void *p) {
+  chunk_t *c = (chunk_t *)p;
+  c->fn(c->ctx, c->tid, c->begin, c->end);
+  return NULL;
+}
+
+/* Threads worth using for `work` (roughly flops) split n ways: one per ~0.1 ms of work, at most thread_count. */
+static int threads_for(double work, int n) {
+  int t = (int)(work / 2e5);
+  if (t > thread_count) t = thread_count;
+  if (t > n) t = n;
+  return t < 1 ? 1 : t;
+}
+
+static void parallel_for(int n, int threads, range_fn fn, void *ctx) {
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (threads <= 1 || n < 2) {
+    fn(ctx, 0, 0, n);
+    return;
+  }
+  pthread_t th[MAX_THREADS];
+  chunk_t ch[MAX_THREADS];
+  int started[MAX_THREADS] = {0};
+  for (int t = 0; t < threads; t++) {
+    ch[t].fn = fn;
+    ch[t].ctx = ctx;
+    ch[t].tid = t;
+    ch[t].begin = (int)((int64_t)n * t / threads);
+    ch[t].end = (int)((int64_t)n * (t + 1) / threads);
+  }
+  for (int t = 1; t < threads; t++) started[t] = pthread_create(&th[t], NULL, run_chunk, &ch[t]) == 0;
+  run_chunk(&ch[0]);
+  for (int t = 1; t < threads; t++) {
+    if (started[t])
+      pthread_join(th[t], NULL);
+    else
+      run_chunk(&ch[t]); /* could not start a thread: do its share here */
+  }
+}
+
+/* ------------------------------------------------------------ Transformer kernels */
+
+typedef struct {
+  const s2s_attention *a;
+  int backward;
+  int failed;
+} attention_job;
+
+static void attention_range(void *ctx, int tid, int begin, int end) {
+  attention_job *job = (attention_job *)ctx;
+  float *scratch = (float *)malloc(s2s_attention_scratch(job->a) * sizeof(float));
+  (void)tid;
+  if (!scratch) {
+    job->failed = 1; /* written by several threads, only ever to 1 */
+    return;
+  }
+  if (job->backward)
+    K->attention_backward(job->a, begin, end, scratch);
+  else
+    K->attention_forward(job->a, begin, end, scratch);
+  free(scratch);
+}
+
+/* Reads the shape arguments shared by attentionForward and attentionBackward (arguments 0–7). */
+static int attention_shape(args_t *a, s2s_attention *at, f32_t *q, f32_t *k, f32_t *v) {
+  napi_env env = a->env;
+  if (!(arg_dim(a, 0, "batch", &at->batch) && arg_dim(a, 1, "heads", &at->heads) && arg_dim(a, 2, "tq", &at->tq) &&
+        arg_dim(a, 3, "tk", &at->tk) && arg_dim(a, 4, "headDim", &at->hd))) return 0;
+  if (!(arg_f32(a, 5, "q", q) && arg_f32(a, 6, "k", k) && arg_f32(a, 7, "v", v))) return 0;
+  int64_t D = (int64_t)at->heads * at->hd;
+  int64_t pairs = (int64_t)at->batch * at->heads;
+  if (D > 2147483647 || pairs > 2147483647 || (int64_t)at->tq * at->tk > 2147483647 ||
+      (int64_t)at->batch * at->tq > 2147483647 || (int64_t)at->batch * at->tk > 2147483647)
+    return RANGE_ERROR("%s: shapes too large", a->fn);
+  if (!(need_len(a, "q", q->length, (int64_t)at->batch * at->tq * D, "batch·tq×heads·headDim"))) return 0;
+  if (!(need_len(a, "k", k->length, (int64_t)at->batch * at->tk * D, "batch·tk×heads·headDim"))) return 0;
+  if (!(need_len(a, "v", v->length, (int64_t)at->batch * at->tk * D, "batch·tk×heads·headDim"))) return 0;
+  at->q = q->data;
+  at->k = k->data;
+  at->v = v->data;
+  return 1;
+}
+
+static int64_t attention_probs(const s2s_attention *at) {
+  return (int64_t)at->batch * at->heads * at->tq * at->tk;
+}
+
+static napi_value run_attention(napi_env env, s2s_attention *at, int backward) {
+  int pairs = at->batch * at->heads;
+  if (pairs == 0 || at->tq == 0) return NULL;
+  attention_job job = {at, backward, 0};
+  double work = (double)pairs * at->tq * (at->tk + 1) * (at->hd + 1) * (backward ? 4.0 : 2.0);
+  parallel_for(pairs, threads_for(work, pairs), attention_range, &job);
+  if (job.failed) napi_throw_error(env, NULL, "attention: out of memory for scratch");
+  return NULL;
+}
+
+static napi_value js_attention_forward(napi_env env, napi_callback_info info) {
+  args_t a;
+  s2s_attention at;
+  memset(&at, 0, sizeof at);
+  f32_t q = {0}, k = {0}, v = {0}, drop = {0}, probs = {0}, out = {0};
+  const uint8_t *mask = NULL;
+  int64_t maskLen = 0;
+  CHECK(get_args(env, info, "attentionForward", 13, &a));
+  CHECK(attention_shape(&a, &at, &q, &k, &v));
+  CHECK(arg_u8_or_null(&a, 8, "keyMask", &mask, &maskLen) && arg_bool(&a, 9, "causal", &at.causal) &&
+        arg_f32_or_null(&a, 10, "dropMask", &drop) && arg_f32(&a, 11, "probs", &probs) && arg_f32(&a, 12, "out", &out));
+  int64_t np = attention_probs(&at);
+  if (mask) CHECK(need_len(&a, "keyMask", maskLen, (int64_t)at.batch * at.tk, "batch·tk"));
+  if (drop.data) CHECK(need_len(&a, "dropMask", drop.length, np, "batch·heads·tq·tk"));
+  CHECK(need_len(&a, "probs", probs.length, np, "batch·heads·tq·tk"));
+  CHECK(need_len(&a, "out", out.length, (int64_t)at.batch * at.tq * at.heads * at.hd, "batch·tq×heads·headDim"));
+  at.keyMask = mask;
+  at.dropMask = drop.data;
+  at.probs = probs.data;
+  at.out = out.data;
+  return run_attention(env, &at, 0);
+}
+
+static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
+  args_t a;
+  s2s_attention at;
+  memset(&at, 0, sizeof at);
+  f32_t q = {0}, k = {0}, v = {0}, probs = {0}, drop = {0}, dOut = {0}, dq = {0}, dk = {0}, dv = {0};
+  CHECK(get_args(env, info, "attentionBackward", 14, &a));
+  CHECK(attention_shape(&a, &at, &q, &k, &v));
+  CHECK(arg_f32(&a, 8, "probs", &probs) && arg_f32_or_null(&a, 9, "dropMask", &drop) && arg_f32(&a, 10, "dOut", &dOut) &&
+        arg_f32_or_null(&a, 11, "dq", &dq) && arg_f32_or_null(&a, 12, "dk", &dk) && arg_f32_or_null(&a, 13, "dv", &dv));
+  int64_t np = attention_probs(&at);
+  int64_t nq = (int64_t)at.batch * at.tq * at.heads * at.hd, nk = (int64_t)at.batch * at.tk * at.heads * at.hd;
+  CHECK(need_len(&a, "probs", probs.length, np, "batch·heads·tq·tk"));
+  if (drop.data) CHECK(need_len(&a, "dropMask", drop.length, np, "batch·heads·tq·tk"));
+  CHECK(need_len(&a, "dOut", dOut.length, nq, "batch·tq×heads·headDim"));
+  if (dq.data) CHECK(need_len(&a, "dq", dq.length, nq, "batch·tq×heads·headDim"));
+  if (dk.data) CHECK(need_len(&a, "dk", dk.length, nk, "batch·tk×heads·headDim"));
+  if (dv.data) CHECK(need_len(&a, "dv", dv.length, nk, "batch·tk×heads·headDim"));
+  /* causal is not an argument: probs already hold zeros for hidden keys, and the kernel skips them */
+  at.causal = 0;
+  at.probs = probs.data;
+  at.dropMask = drop.data;
+  at.dOut = dOut.data;
+  at.dq = dq.data;
+  at.dk = dk.data;
+  at.dv = dv.data;
+  return run_attention(env, &at, 1);
+}
+
+static napi_value js_layer_norm_forward(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0;
+  double eps = 0;
+  f32_t x = {0}, gain = {0}, bias = {0}, out = {0}, mean = {0}, rstd = {0};
+  CHECK(get_args(env, info, "layerNormForward", 9, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols));
+  CHECK(arg_f32(&a, 2, "x", &x) && arg_f32(&a, 3, "gain", &gain) && arg_f32(&a, 4, "bias", &bias) &&
+        arg_number(&a, 5, "eps", &eps) && arg_f32(&a, 6, "out", &out) && arg_f32(&a, 7, "mean", &mean) &&
+        arg_f32(&a, 8, "rstd", &rstd));
+  int64_t s = (int64_t)rows * cols;
+  CHECK(need_len(&a, "x", x.length, s, "rows×cols"));
+  CHECK(need_len(&a, "gain", gain.length, cols, "cols"));
+  CHECK(need_len(&a, "bias", bias.length, cols, "cols"));
+  CHECK(need_len(&a, "out", out.length, s, "rows×cols"));
+  CHECK(need_len(&a, "mean", mean.length, rows, "rows"));
+  CHECK(need_len(&a, "rstd", rstd.length, rows, "rows"));
+  if (cols == 0) return NULL;
+  K->layer_norm_forward(rows, cols, x.data, gain.data, bias.data, (float)eps, out.data, mean.data, rstd.data);
+  return NULL;
+}
+
+typedef struct {
+  int cols;
+  const float *x, *gain, *mean, *rstd, *dy;
+  float *dx, *dGain, *dBias;
+  float *partial; /* per thread ≥ 1: 2·cols floats for its dGain and dBias */
+} ln_job;
+
+static void ln_backward_range(void *ctx, int tid, int begin, int end) {
+  ln_job *j = (ln_job *)ctx;
+  float *dg = j->dGain, *db = j->dBias;
+  if (tid > 0) {
+    float *p = j->partial + (size_t)(tid - 1) * 2 * j->cols;
+    dg = dg ? p : NULL;
+    db = db ? p + j->cols : NULL;
+  }
+  K->layer_norm_backward(begin, end, j->cols, j->x, j->gain, j->mean, j->rstd, j->dy, j->dx, dg, db);
+}
+
+static napi_value js_layer_norm_backward(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0;
+  f32_t x = {0}, gain = {0}, mean = {0}, rstd = {0}, dy = {0}, dx = {0}, dGain = {0}, dBias = {0};
+  CHECK(get_args(env, info, "layerNormBackward", 10, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols));
+  CHECK(arg_f32(&a, 2, "x", &x) && arg_f32(&a, 3, "gain", &gain) && arg_f32(&a, 4, "mean", &mean) &&
+        arg_f32(&a, 5, "rstd", &rstd) && arg_f32(&a, 6, "dy", &dy) && arg_f32_or_null(&a, 7, "dx", &dx) &&
+        arg_f32_or_null(&a, 8, "dGain", &dGain) && arg_f32_or_null(&a, 9, "dBias", &dBias));
+  int64_t s = (int64_t)rows * cols;
+  CHECK(need_len(&a, "x", x.length, s, "rows×cols"));
+  CHECK(need_len(&a, "gain", gain.length, cols, "cols"));
+  CHECK(need_len(&a, "mean", mean.length, rows, "rows"));
+  CHECK(need_len(&a, "rstd", rstd.length, rows, "rows"));
+  CHECK(need_len(&a, "dy", dy.length, s, "rows×cols"));
+  if (dx.data) CHECK(need_len(&a, "dx", dx.length, s, "rows×cols"));
+  if (dGain.data) CHECK(need_len(&a, "dGain", dGain.length, cols, "cols"));
+  if (dBias.data) CHECK(need_len(&a, "dBias", dBias.length, cols, "cols"));
+  if (cols == 0 || rows == 0) return NULL;
+  ln_job job = {cols, x.data, gain.data, mean.data, rstd.data, dy.data, dx.data, dGain.data, dBias.data, NULL};
+  int threads = threads_for((double)s * 12.0, rows);
+  if (threads > 1 && (dGain.data || dBias.data)) {
+    job.partial = (float *)calloc((size_t)(threads - 1) * 2 * cols, sizeof(float));
+    if (!job.partial) threads = 1;
+  }
+  parallel_for(rows, threads, ln_backward_range, &job);
+  if (job.partial) {
+    /* fold the other threads' sums in thread order (deterministic for a given thread count) */
+    for (int t = 0; t < threads - 1; t++) {
+      const float *p = job.partial + (size_t)t * 2 * cols;
+      if (dGain.data)
+        for (int j = 0; j < cols; j++) dGain.data[j] += p[j];
+      if (dBias.data)
+        for (int j = 0; j < cols; j++) dBias.data[j] += p[cols + j];
+    }
+    free(job.partial);
+  }
+  return NULL;
+}
+
+static napi_value js_bias_activation(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0, act = 0;
+  f32_t x = {0}, bias = {0}, pre = {0}, out = {0};
+  CHECK(get_args(env, info, "biasActivation", 7, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols));
+  CHECK(arg_f32(&a, 2, "x", &x) && arg_f32_or_null(&a, 3, "bias", &bias) && arg_activation(&a, 4, &act) &&
+        arg_f32_or_null(&a, 5, "pre", &pre) && arg_f32(&a, 6, "out", &out));
+  int64_t s = (int64_t)rows * cols;
+  CHECK(need_len(&a, "x", x.length, s, "rows×cols"));
+  if (bias.data) CHECK(need_len(&a, "bias", bias.length, cols, "cols"));
+  if (pre.data) CHECK(need_len(&a, "pre", pre.length, s, "rows×cols"));
+  CHECK(need_len(&a, "out", out.length, s, "rows×cols"));
+  K->bias_activation(rows, cols, x.data, bias.data, act, pre.data, out.data);
+  return NULL;
+}
+
+static napi_value js_activation_backward(napi_env env, napi_callback_info info) {
+  args_t a;
+  int act = 0;
+  f32_t z = {0}, dy = {0}, dx = {0};
+  CHECK(get_args(env, info, "activationBackward", 4, &a));
+  CHECK(arg_activation(&a, 0, &act) && arg_f32(&a, 1, "z", &z) && arg_f32(&a, 2, "dy", &dy) && arg_f32(&a, 3, "dx", &dx));
+  CHECK(need_len(&a, "dy", dy.length, z.length, "one element per element of z"));
+  CHECK(need_len(&a, "dx", dx.length, z.length, "one element per element of z"));
+  if (dx.data == dy.data || dx.data == z.data) {
+    if (act == S2S_ACT_NONE) return NULL; /* dx = dy in place */
+    return RANGE_ERROR("activationBackward: dx must not share its buffer with z or dy"), NULL;
+  }
+  K->activation_backward(act, (size_t)z.length, z.data, dy.data, dx.data);
+  return NULL;
+}
+
+static napi_value js_embed_positions(napi_env env, napi_callback_info info) {
+  args_t a;
+  int cols = 0;
+  double scale = 0;
+  f32_t table = {0}, positions = {0}, out = {0};
+  i32_t ids = {0}, pids = {0};
+  CHECK(get_args(env, info, "embedPositions", 7, &a));
+  CHECK(arg_dim(&a, 0, "cols", &cols) && arg_f32(&a, 1, "table", &table) && arg_i32(&a, 2, "ids", &ids) &&
+        arg_number(&a, 3, "scale", &scale) && arg_f32(&a, 4, "positions", &positions) &&
+        arg_i32(&a, 5, "positionIds", &pids) && arg_f32(&a, 6, "out", &out));
+  CHECK(need_len(&a, "positionIds", pids.length, ids.length, "one position id per id"));
+  CHECK(need_len(&a, "out", out.length, ids.length * cols, "ids.length×cols"));
+  CHECK(rows_in_range(&a, &ids, cols > 0 ? table.length / cols : INT64_MAX, "a table"));
+  CHECK(rows_in_range(&a, &pids, cols > 0 ? positions.length / cols : INT64_MAX, "a position table"));
+  K->embed_positions(cols, table.data, ids.data, (size_t)ids.length, (float)scale, positions.data, pids.data, out.data);
+  return NULL;
+}
+
+static napi_value js_embed_positions_backward(napi_env env, napi_callback_info info) {
+  args_t a;
+  int cols = 0;
+  double scale = 0;
+  f32_t dy = {0}, dTable = {0}, dPos = {0};
+  i32_t ids = {0}, pids = {0};
+  CHECK(get_args(env, info, "embedPositionsBackward", 7, &a));
+  CHECK(arg_dim(&a, 0, "cols", &cols) && arg_f32(&a, 1, "dy", &dy) && arg_i32(&a, 2, "ids", &ids) &&
+        arg_number(&a, 3, "scale", &scale) && arg_i32(&a, 4, "positionIds", &pids) &&
+        arg_f32_or_null(&a, 5, "dTable", &dTable) && arg_f32_or_null(&a, 6, "dPositions", &dPos));
+  CHECK(need_len(&a, "positionIds", pids.length, ids.length, "one position id per id"));
+  CHECK(need_len(&a, "dy", dy.length, ids.length * cols, "ids.length×cols"));
+  if (dTable.data) CHECK(rows_in_range(&a, &ids, cols > 0 ? dTable.length / cols : INT64_MAX, "a table"));
+  if (dPos.data) CHECK(rows_in_range(&a, &pids, cols > 0 ? dPos.length / cols : INT64_MAX, "a position table"));
+  K->embed_positions_backward(cols, dy.data, ids.data, (size_t)ids.length, (float)scale, pids.data, dTable.data,
+                              dPos.data);
+  return NULL;
+}
+
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -599,11 +956,11 @@ static void describe(void) {
   const char *mode = par == 2 ? "openmp" : par == 1 ? "pthread" : "sequential";
   int threads = openblas_get_num_threads();
   const char *core = openblas_get_corename();
-  snprintf(info_text, sizeof info_text, "native (%s, %s, %d thread%s, %s core; %s kernels%s)", version, mode, threads,
-           threads == 1 ? "" : "s", core ? core : "unknown", kernel_isa, malloc_note);
+  snprintf(info_text, sizeof info_text, "native (%s, %s, %d thread%s, %s core; %s kernels, %d threads for attention%s)", version, mode,
+           threads, threads == 1 ? "" : "s", core ? core : "unknown", kernel_isa, thread_count, malloc_note);
 #else
-  snprintf(info_text, sizeof info_text, "native (built-in blocked GEMM; OpenBLAS not found; %s kernels%s)", kernel_isa,
-           malloc_note);
+  snprintf(info_text, sizeof info_text, "native (built-in blocked GEMM; OpenBLAS not found; %s kernels, %d threads for attention%s)",
+           kernel_isa, thread_count, malloc_note);
   fprintf(stderr,
           "s2s: native addon built without OpenBLAS; using its built-in blocked GEMM "
           "(install libopenblas-dev and run `npm run build:native` for full speed)\n");
@@ -612,8 +969,17 @@ static void describe(void) {
 
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 
+/* Threads for the kernels that split work themselves (attention, layer norm backward): the online cores, or S2S_NATIVE_THREADS. */
+static void choose_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  const char *env = getenv("S2S_NATIVE_THREADS");
+  if (env && *env) n = strtol(env, NULL, 10);
+  thread_count = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
 static void setup(void) {
   choose_kernels();
+  choose_threads();
   tune_malloc();
   describe();
 }
@@ -639,6 +1005,14 @@ NAPI_MODULE_INIT() {
       {"scale", NULL, js_scale, NULL, NULL, NULL, attr, NULL},
       {"rmspropUpdate", NULL, js_rmsprop, NULL, NULL, NULL, attr, NULL},
       {"adamUpdate", NULL, js_adam, NULL, NULL, NULL, attr, NULL},
+      {"attentionForward", NULL, js_attention_forward, NULL, NULL, NULL, attr, NULL},
+      {"attentionBackward", NULL, js_attention_backward, NULL, NULL, NULL, attr, NULL},
+      {"layerNormForward", NULL, js_layer_norm_forward, NULL, NULL, NULL, attr, NULL},
+      {"layerNormBackward", NULL, js_layer_norm_backward, NULL, NULL, NULL, attr, NULL},
+      {"biasActivation", NULL, js_bias_activation, NULL, NULL, NULL, attr, NULL},
+      {"activationBackward", NULL, js_activation_backward, NULL, NULL, NULL, attr, NULL},
+      {"embedPositions", NULL, js_embed_positions, NULL, NULL, NULL, attr, NULL},
+      {"embedPositionsBackward", NULL, js_embed_positions_backward, NULL, NULL, NULL, attr, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, attr, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

@@ -404,9 +404,27 @@ static float row_exp_sum(int cols, const float *restrict x, float max, float *re
   return s;
 }
 
+/* Σ x over a row, in eight float lanes then double. */
+static double row_sum(int cols, const float *restrict x) {
+  float lane[LANES] = {0};
+  int j = 0;
+  for (; j + LANES <= cols; j += LANES)
+    for (int l = 0; l < LANES; l++) lane[l] += x[j + l];
+  double s = 0.0;
+  for (; j < cols; j++) s += x[j];
+  for (int l = 0; l < LANES; l++) s += lane[l];
+  return s;
+}
+
+/*
+ * Label smoothing ε: loss = (1−ε)·(−log p_t) + ε·mean_j(−log p_j) and
+ * gradient scale·(softmax − (1−ε)·onehot − ε/cols). ε = 0 takes exactly the
+ * unsmoothed arithmetic.
+ */
 static double softmax_xent(int rows, int cols, const float *logits, const int32_t *targets, float *dLogits,
-                           float scale) {
+                           float scale, float eps) {
   double loss = 0.0;
+  float smooth = (float)((double)scale * (double)eps / (double)cols);
   for (int r = 0; r < rows; r++) {
     const float *x = logits + (size_t)r * cols;
     float *d = dLogits ? dLogits + (size_t)r * cols : NULL;
@@ -417,11 +435,21 @@ static double softmax_xent(int rows, int cols, const float *logits, const int32_
     }
     float max = row_max(cols, x);
     float sum = row_exp_sum(cols, x, max, d);
-    loss += log((double)sum) - ((double)x[t] - (double)max);
+    if (eps == 0.0f)
+      loss += log((double)sum) - ((double)x[t] - (double)max);
+    else {
+      double mean = row_sum(cols, x) / cols;
+      loss += log((double)sum) - (1.0 - (double)eps) * ((double)x[t] - (double)max) - (double)eps * (mean - (double)max);
+    }
     if (d) {
       float inv = (float)((double)scale / (double)sum);
-      for (int j = 0; j < cols; j++) d[j] *= inv;
-      d[t] -= scale;
+      if (eps == 0.0f) {
+        for (int j = 0; j < cols; j++) d[j] *= inv;
+        d[t] -= scale;
+      } else {
+        for (int j = 0; j < cols; j++) d[j] = d[j] * inv - smooth;
+        d[t] -= (float)((double)scale * (1.0 - (double)eps));
+      }
     }
   }
   return loss;
@@ -541,6 +569,356 @@ static void adam(size_t n, float *restrict p, const float *restrict g, float *re
   }
 }
 
+/* ------------------------------------------------------------ Transformer kernels */
+
+S2S_INLINE void axpy(int n, float a, const float *restrict x, float *restrict y) {
+  for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* The first key hidden from query i by the causal mask (tk when not causal). */
+S2S_INLINE int visible_end(int causal, int i, int tq, int tk) {
+  if (!causal) return tk;
+  int end = i + tk - tq + 1;
+  return end < 0 ? 0 : end > tk ? tk : end;
+}
+
+/*
+ * C (m×n) = or += A (m×k) · B (k×n), all row-major with their own strides:
+ * the per-(batch, head) products of attention (k and n are 30–64 there, too
+ * small for a packing GEMM). 4×16 register blocks of two 8-float vectors;
+ * columns past the last multiple of 16 take a scalar loop.
+ */
+#define SG_MR 4
+#define SG_NR 16
+static void small_gemm(int m, int n, int k, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                       int accumulate) {
+  const int n16 = n & ~(SG_NR - 1);
+  for (int i0 = 0; i0 < m; i0 += SG_MR) {
+    const int mr = m - i0 < SG_MR ? m - i0 : SG_MR;
+    const float *a0 = A + (size_t)i0 * lda;
+    for (int j0 = 0; j0 < n16; j0 += SG_NR) {
+      v8f acc[SG_MR][2];
+      for (int r = 0; r < SG_MR; r++) acc[r][0] = acc[r][1] = (v8f){0};
+      if (mr == SG_MR) {
+        for (int p = 0; p < k; p++) {
+          v8f b0, b1;
+          memcpy(&b0, B + (size_t)p * ldb + j0, sizeof b0);
+          memcpy(&b1, B + (size_t)p * ldb + j0 + 8, sizeof b1);
+          for (int r = 0; r < SG_MR; r++) {
+            const float av = a0[(size_t)r * lda + p];
+            acc[r][0] += av * b0;
+            acc[r][1] += av * b1;
+          }
+        }
+      } else {
+        for (int p = 0; p < k; p++) {
+          v8f b0, b1;
+          memcpy(&b0, B + (size_t)p * ldb + j0, sizeof b0);
+          memcpy(&b1, B + (size_t)p * ldb + j0 + 8, sizeof b1);
+          for (int r = 0; r < mr; r++) {
+            const float av = a0[(size_t)r * lda + p];
+            acc[r][0] += av * b0;
+            acc[r][1] += av * b1;
+          }
+        }
+      }
+      for (int r = 0; r < mr; r++) {
+        float *c = C + (size_t)(i0 + r) * ldc + j0;
+        if (accumulate) {
+          v8f c0, c1;
+          memcpy(&c0, c, sizeof c0);
+          memcpy(&c1, c + 8, sizeof c1);
+          acc[r][0] += c0;
+          acc[r][1] += c1;
+        }
+        memcpy(c, &acc[r][0], sizeof acc[r][0]);
+        memcpy(c + 8, &acc[r][1], sizeof acc[r][1]);
+      }
+    }
+    for (int r = 0; r < mr; r++) {
+      for (int j = n16; j < n; j++) {
+        float sum = 0.0f;
+        for (int p = 0; p < k; p++) sum += a0[(size_t)r * lda + p] * B[(size_t)p * ldb + j];
+        float *c = C + (size_t)(i0 + r) * ldc + j;
+        *c = accumulate ? *c + sum : sum;
+      }
+    }
+  }
+}
+
+/* dst[d·ldd + j] = scale·src[j·lds + d] for j < rows, d < cols; columns rows … ldd−1 of dst are zeroed. */
+static void pack_transposed(int rows, int cols, const float *src, int lds, float scale, float *restrict dst, int ldd) {
+  for (int d = 0; d < cols; d++)
+    for (int j = rows; j < ldd; j++) dst[(size_t)d * ldd + j] = 0.0f;
+  for (int j = 0; j < rows; j++) {
+    const float *row = src + (size_t)j * lds;
+    for (int d = 0; d < cols; d++) dst[(size_t)d * ldd + j] = row[d] * scale;
+  }
+}
+
+S2S_INLINE int round16(int n) { return (n + 15) & ~15; }
+
+/*
+ * Per (b, h): S = q·kᵀ/√hd (kᵀ packed, rows padded to 16), masked keys set
+ * to −∞, row softmax into probs, out = (probs ⊙ dropMask)·v. With the causal
+ * mask, each block of 4 query rows computes only the keys its last row sees.
+ * Scratch: kᵀ [hd × tkp] and S [tq × tkp], tkp = tk rounded up to 16.
+ */
+static void attention_forward(const s2s_attention *a, int pair0, int pair1, float *scratch) {
+  const int H = a->heads, tq = a->tq, tk = a->tk, hd = a->hd, D = H * hd, tkp = round16(tk);
+  const float scale = 1.0f / sqrtf((float)hd);
+  float *kt = scratch, *S = scratch + (size_t)hd * tkp;
+  for (int pr = pair0; pr < pair1; pr++) {
+    const int b = pr / H, h = pr % H;
+    const float *q = a->q + (size_t)b * tq * D + (size_t)h * hd;
+    const float *k = a->k + (size_t)b * tk * D + (size_t)h * hd;
+    const float *v = a->v + (size_t)b * tk * D + (size_t)h * hd;
+    const uint8_t *km = a->keyMask ? a->keyMask + (size_t)b * tk : NULL;
+    float *P = a->probs + (size_t)pr * tq * tk;
+    const float *M = a->dropMask ? a->dropMask + (size_t)pr * tq * tk : NULL;
+    float *o = a->out + (size_t)b * tq * D + (size_t)h * hd;
+    pack_transposed(tk, hd, k, D, scale, kt, tkp);
+    for (int i0 = 0; i0 < tq; i0 += SG_MR) {
+      const int rows = tq - i0 < SG_MR ? tq - i0 : SG_MR;
+      const int nmax = visible_end(a->causal, i0 + rows - 1, tq, tk);
+      small_gemm(rows, round16(nmax), hd, q + (size_t)i0 * D, D, kt, tkp, S + (size_t)i0 * tkp, tkp, 0);
+      for (int r = 0; r < rows; r++) {
+        const int i = i0 + r;
+        const int n = visible_end(a->causal, i, tq, tk);
+        float *sr = S + (size_t)i * tkp;
+        float *pr_ = P + (size_t)i * tk;
+        if (km)
+          for (int j = 0; j < n; j++) sr[j] = km[j] ? sr[j] : -INFINITY;
+        const float max = row_max(n, sr);
+        if (max == -INFINITY) {
+          memset(pr_, 0, (size_t)tk * sizeof(float));
+          memset(sr, 0, (size_t)tkp * sizeof(float));
+          continue;
+        }
+        const float sum = row_exp_sum(n, sr, max, pr_); /* exp(−∞) = 0 for masked keys */
+        const float inv = 1.0f / sum;
+        for (int j = 0; j < n; j++) pr_[j] *= inv;
+        for (int j = n; j < tk; j++) pr_[j] = 0.0f;
+        /* the row of (probs ⊙ dropMask) that multiplies v, zero past the visible keys */
+        if (M) {
+          const float *mr = M + (size_t)i * tk;
+          for (int j = 0; j < n; j++) sr[j] = pr_[j] * mr[j];
+        } else
+          memcpy(sr, pr_, (size_t)n * sizeof(float));
+        for (int j = n; j < tkp; j++) sr[j] = 0.0f;
+      }
+      small_gemm(rows, hd, nmax, S + (size_t)i0 * tkp, tkp, v, D, o + (size_t)i0 * D, D, 0);
+    }
+  }
+}
+
+/*
+ * Per (b, h), as four small GEMMs around a row pass:
+ *   dP = dO·vᵀ (vᵀ packed), dP̃ = dP ⊙ m, dS = p ⊙ (dP̃ − rowsum(p ⊙ dP̃))/√hd,
+ *   dv += (p ⊙ m)ᵀ·dO,  dq += dS·k,  dk += dSᵀ·q.
+ * Scratch: vᵀ [hd × tkp], dS [tq × tkp], (p ⊙ m)ᵀ and dSᵀ [tk × tq].
+ */
+static void attention_backward(const s2s_attention *a, int pair0, int pair1, float *scratch) {
+  const int H = a->heads, tq = a->tq, tk = a->tk, hd = a->hd, D = H * hd, tkp = round16(tk);
+  const float scale = 1.0f / sqrtf((float)hd);
+  float *vt = scratch, *dS = vt + (size_t)hd * tkp, *pT = dS + (size_t)tq * tkp, *dST = pT + (size_t)tk * tq;
+  for (int pr = pair0; pr < pair1; pr++) {
+    const int b = pr / H, h = pr % H;
+    const size_t qOff = (size_t)b * tq * D + (size_t)h * hd, kOff = (size_t)b * tk * D + (size_t)h * hd;
+    const float *q = a->q + qOff, *k = a->k + kOff, *v = a->v + kOff, *dO = a->dOut + qOff;
+    const float *P = a->probs + (size_t)pr * tq * tk;
+    const float *M = a->dropMask ? a->dropMask + (size_t)pr * tq * tk : NULL;
+    pack_transposed(tk, hd, v, D, 1.0f, vt, tkp);
+    small_gemm(tq, tkp, hd, dO, D, vt, tkp, dS, tkp, 0);
+    for (int i = 0; i < tq; i++) {
+      const float *pr_ = P + (size_t)i * tk;
+      const float *mr = M ? M + (size_t)i * tk : NULL;
+      float *ds = dS + (size_t)i * tkp;
+      if (mr)
+        for (int j = 0; j < tk; j++) ds[j] *= mr[j];
+      float lane[LANES] = {0};
+      int j = 0;
+      for (; j + LANES <= tk; j += LANES)
+        for (int l = 0; l < LANES; l++) lane[l] += pr_[j + l] * ds[j + l];
+      float dot = 0.0f;
+      for (; j < tk; j++) dot += pr_[j] * ds[j];
+      for (int l = 0; l < LANES; l++) dot += lane[l];
+      for (j = 0; j < tk; j++) {
+        const float p = pr_[j];
+        /* p = 0 (hidden or underflowed key): no gradient, whatever dP holds */
+        const float g = p == 0.0f ? 0.0f : p * (ds[j] - dot) * scale;
+        ds[j] = g;
+        dST[(size_t)j * tq + i] = g;
+        pT[(size_t)j * tq + i] = mr ? p * mr[j] : p;
+      }
+    }
+    if (a->dv) small_gemm(tk, hd, tq, pT, tq, dO, D, a->dv + kOff, D, 1);
+    if (a->dq) small_gemm(tq, hd, tk, dS, tkp, k, D, a->dq + qOff, D, 1);
+    if (a->dk) small_gemm(tk, hd, tq, dST, tq, q, D, a->dk + kOff, D, 1);
+  }
+}
+
+static void layer_norm_forward(int rows, int cols, const float *x, const float *gain, const float *bias, float eps,
+                               float *out, float *mean, float *rstd) {
+  for (int r = 0; r < rows; r++) {
+    const float *restrict xr = x + (size_t)r * cols;
+    float *restrict o = out + (size_t)r * cols;
+    const float mu = (float)(row_sum(cols, xr) / cols);
+    float lane[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= cols; j += LANES)
+      for (int l = 0; l < LANES; l++) {
+        float c = xr[j + l] - mu;
+        lane[l] += c * c;
+      }
+    float var = 0.0f;
+    for (; j < cols; j++) var += (xr[j] - mu) * (xr[j] - mu);
+    for (int l = 0; l < LANES; l++) var += lane[l];
+    const float is = 1.0f / sqrtf(var / (float)cols + eps);
+    mean[r] = mu;
+    rstd[r] = is;
+    for (j = 0; j < cols; j++) o[j] = (xr[j] - mu) * is * gain[j] + bias[j];
+  }
+}
+
+static void layer_norm_backward(int row0, int row1, int cols, const float *x, const float *gain, const float *mean,
+                                const float *rstd, const float *dy, float *dx, float *dGain, float *dBias) {
+  for (int r = row0; r < row1; r++) {
+    const float *restrict xr = x + (size_t)r * cols;
+    const float *restrict g = dy + (size_t)r * cols;
+    const float mu = mean[r], is = rstd[r];
+    float l1[LANES] = {0}, l2[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= cols; j += LANES)
+      for (int l = 0; l < LANES; l++) {
+        float xh = (xr[j + l] - mu) * is;
+        float dxh = g[j + l] * gain[j + l];
+        l1[l] += dxh;
+        l2[l] += dxh * xh;
+      }
+    float s1 = 0.0f, s2 = 0.0f;
+    for (; j < cols; j++) {
+      float xh = (xr[j] - mu) * is;
+      float dxh = g[j] * gain[j];
+      s1 += dxh;
+      s2 += dxh * xh;
+    }
+    for (int l = 0; l < LANES; l++) {
+      s1 += l1[l];
+      s2 += l2[l];
+    }
+    if (dGain) {
+      float *restrict dg = dGain;
+      for (j = 0; j < cols; j++) dg[j] += g[j] * ((xr[j] - mu) * is);
+    }
+    if (dBias) {
+      float *restrict db = dBias;
+      for (j = 0; j < cols; j++) db[j] += g[j];
+    }
+    if (dx) {
+      float *restrict d = dx + (size_t)r * cols;
+      const float c = is / (float)cols, n = (float)cols;
+      for (j = 0; j < cols; j++) d[j] += c * (n * g[j] * gain[j] - s1 - ((xr[j] - mu) * is) * s2);
+    }
+  }
+}
+
+/*
+ * Φ(x) = erfc(−x/√2)/2 with erfc(z) = t·exp(−z² + P(t)), t = 1/(1 + z/2),
+ * z = |x|/√2 and P a degree-10 least-squares fit of log(erfc(z)/t) + z² on
+ * z ∈ [0, 9] (relative error of erfc ≈ 1.5e-8 in exact arithmetic, a few
+ * float32 ulp here). Branch-free, so the GELU loops vectorise.
+ */
+S2S_INLINE float fast_normal_cdf(float x) {
+  float z = fabsf(x) * 0.70710678118654752f;
+  float t = 1.0f / (1.0f + 0.5f * z);
+  float p = -0.158390665f;
+  p = p * t + 1.07222295f;
+  p = p * t - 3.05582311f;
+  p = p * t + 4.65237499f;
+  p = p * t - 3.96183408f;
+  p = p * t + 1.93725891f;
+  p = p * t - 0.831215098f;
+  p = p * t + 0.260518923f;
+  p = p * t + 0.348143027f;
+  p = p * t + 1.00234595f;
+  p = p * t - 1.2656018f;
+  float half = 0.5f * t * fast_exp(p - z * z);
+  return x < 0.0f ? half : 1.0f - half;
+}
+
+S2S_INLINE float fast_gelu(float x) { return x * fast_normal_cdf(x); }
+S2S_INLINE float fast_gelu_grad(float x) {
+  return fast_normal_cdf(x) + x * 0.39894228040143268f * fast_exp(-0.5f * x * x);
+}
+
+#define ACT_CHUNK 256
+
+/* z = x + bias per row (through a local buffer, so x, pre and out may alias), pre = z, out = act(z). */
+static void bias_activation(int rows, int cols, const float *x, const float *bias, int act, float *pre, float *out) {
+  float zb[ACT_CHUNK];
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * cols;
+    float *pr = pre ? pre + (size_t)r * cols : NULL;
+    float *o = out + (size_t)r * cols;
+    for (int j0 = 0; j0 < cols; j0 += ACT_CHUNK) {
+      const int n = cols - j0 < ACT_CHUNK ? cols - j0 : ACT_CHUNK;
+      if (bias)
+        for (int j = 0; j < n; j++) zb[j] = xr[j0 + j] + bias[j0 + j];
+      else
+        for (int j = 0; j < n; j++) zb[j] = xr[j0 + j];
+      if (pr)
+        for (int j = 0; j < n; j++) pr[j0 + j] = zb[j];
+      if (act == S2S_ACT_RELU)
+        for (int j = 0; j < n; j++) o[j0 + j] = zb[j] > 0.0f ? zb[j] : 0.0f;
+      else if (act == S2S_ACT_GELU)
+        for (int j = 0; j < n; j++) o[j0 + j] = fast_gelu(zb[j]);
+      else
+        for (int j = 0; j < n; j++) o[j0 + j] = zb[j];
+    }
+  }
+}
+
+static void activation_backward(int act, size_t n, const float *restrict z, const float *restrict dy,
+                                float *restrict dx) {
+  if (act == S2S_ACT_RELU)
+    for (size_t i = 0; i < n; i++) dx[i] = z[i] > 0.0f ? dy[i] : 0.0f;
+  else if (act == S2S_ACT_GELU)
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * fast_gelu_grad(z[i]);
+  else
+    memcpy(dx, dy, n * sizeof(float));
+}
+
+static void embed_positions(int cols, const float *table, const int32_t *ids, size_t count, float scale,
+                            const float *positions, const int32_t *positionIds, float *out) {
+  for (size_t i = 0; i < count; i++) {
+    float *restrict o = out + i * cols;
+    const int32_t t = ids[i], p = positionIds[i];
+    const float *restrict tr = t >= 0 ? table + (size_t)t * cols : NULL;
+    const float *restrict pr = p >= 0 ? positions + (size_t)p * cols : NULL;
+    if (tr && pr)
+      for (int j = 0; j < cols; j++) o[j] = tr[j] * scale + pr[j];
+    else if (tr)
+      for (int j = 0; j < cols; j++) o[j] = tr[j] * scale;
+    else if (pr)
+      memcpy(o, pr, (size_t)cols * sizeof(float));
+    else
+      memset(o, 0, (size_t)cols * sizeof(float));
+  }
+}
+
+static void embed_positions_backward(int cols, const float *dy, const int32_t *ids, size_t count, float scale,
+                                     const int32_t *positionIds, float *dTable, float *dPositions) {
+  for (size_t i = 0; i < count; i++) {
+    const float *restrict g = dy + i * cols;
+    if (dTable && ids[i] >= 0) axpy(cols, scale, g, dTable + (size_t)ids[i] * cols);
+    if (dPositions && positionIds[i] >= 0) {
+      float *restrict d = dPositions + (size_t)positionIds[i] * cols;
+      for (int j = 0; j < cols; j++) d[j] += g[j];
+    }
+  }
+}
+
 const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .isa = S2S_STR(S2S_VARIANT),
     .gemm = gemm_blocked,
@@ -561,4 +939,12 @@ const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .scale = scale_vec,
     .rmsprop = rmsprop,
     .adam = adam,
+    .attention_forward = attention_forward,
+    .attention_backward = attention_backward,
+    .layer_norm_forward = layer_norm_forward,
+    .layer_norm_backward = layer_norm_backward,
+    .bias_activation = bias_activation,
+    .activation_backward = activation_backward,
+    .embed_positions = embed_positions,
+    .embed_positions_backward = embed_positions_backward,
 };

@@ -20,6 +20,20 @@
 #define S2S_CAT(a, b) S2S_CAT_(a, b)
 
 typedef enum { S2S_SIGMOID = 0, S2S_TANH = 1, S2S_RELU = 2 } s2s_unary_op;
+typedef enum { S2S_ACT_NONE = 0, S2S_ACT_RELU = 1, S2S_ACT_GELU = 2 } s2s_activation;
+
+/* Shapes and operands of one multi-head attention call (see attentionForward in types.ts). */
+typedef struct {
+  int batch, heads, tq, tk, hd;
+  int causal;
+  const float *q, *k, *v;
+  const uint8_t *keyMask; /* [batch·tk] or NULL */
+  const float *dropMask;  /* like probs, or NULL */
+  float *probs;           /* [batch, heads, tq, tk] */
+  float *out;             /* forward: [batch·tq, heads·hd] */
+  const float *dOut;      /* backward */
+  float *dq, *dk, *dv;    /* backward, each may be NULL */
+} s2s_attention;
 
 /* The kernel table one ISA variant provides. */
 typedef struct s2s_kernel_table {
@@ -36,7 +50,22 @@ typedef struct s2s_kernel_table {
   void (*gru_backward)(int rows, int H, const float *gates, const float *hGates, const float *hPrev,
                        float *dh, float *dxGates, float *dhGates);
   double (*softmax_xent)(int rows, int cols, const float *logits, const int32_t *targets, float *dLogits,
-                         float scale);
+                         float scale, float labelSmoothing);
+  /* (batch, head) pairs [pair0, pair1) of an attention call; pairs touch disjoint outputs, so threads may split them.
+     `scratch` holds at least s2s_attention_scratch(a) floats. */
+  void (*attention_forward)(const s2s_attention *a, int pair0, int pair1, float *scratch);
+  void (*attention_backward)(const s2s_attention *a, int pair0, int pair1, float *scratch);
+  void (*layer_norm_forward)(int rows, int cols, const float *x, const float *gain, const float *bias, float eps,
+                             float *out, float *mean, float *rstd);
+  /* dGain/dBias accumulate over rows [row0, row1); dx (may be NULL) likewise. */
+  void (*layer_norm_backward)(int row0, int row1, int cols, const float *x, const float *gain, const float *mean,
+                              const float *rstd, const float *dy, float *dx, float *dGain, float *dBias);
+  void (*bias_activation)(int rows, int cols, const float *x, const float *bias, int act, float *pre, float *out);
+  void (*activation_backward)(int act, size_t n, const float *z, const float *dy, float *dx);
+  void (*embed_positions)(int cols, const float *table, const int32_t *ids, size_t count, float scale,
+                          const float *positions, const int32_t *positionIds, float *out);
+  void (*embed_positions_backward)(int cols, const float *dy, const int32_t *ids, size_t count, float scale,
+                                   const int32_t *positionIds, float *dTable, float *dPositions);
   void (*softmax_rows)(int rows, int cols, const float *x, float *out, int log);
   void (*unary)(int op, size_t n, const float *x, float *out);
   void (*unary_backward)(int op, size_t n, const float *y, const float *dy, float *dx);
@@ -50,6 +79,12 @@ typedef struct s2s_kernel_table {
   void (*adam)(size_t n, float *p, const float *g, float *m, float *v, float lrT, float beta1, float beta2,
                float eps);
 } s2s_kernel_table;
+
+/* Floats of scratch one thread needs for attention_forward/backward. */
+static inline size_t s2s_attention_scratch(const s2s_attention *a) {
+  size_t tkp = ((size_t)a->tk + 15) & ~(size_t)15; /* kᵀ or vᵀ of one head and the score rows, padded to 16 keys */
+  return ((size_t)a->hd + (size_t)a->tq) * tkp + 2 * (size_t)a->tk * (size_t)a->tq + 16;
+}
 
 extern const s2s_kernel_table s2s_kernels_generic;
 #if defined(S2S_HAVE_AVX2_VARIANT)

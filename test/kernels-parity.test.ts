@@ -451,3 +451,207 @@ describe('native addon in worker threads', { skip }, () => {
     assert.deepEqual(Array.from(c), [3, 4, 6, 8]);
   });
 });
+
+// ------------------------------------------------------------ Transformer kernels
+
+describe('Transformer kernels: native vs js', { skip }, () => {
+  const attnCases = [
+    { B: 2, H: 1, tq: 3, tk: 3, hd: 4, causal: false, mask: false, drop: false },
+    { B: 3, H: 2, tq: 5, tk: 7, hd: 3, causal: false, mask: true, drop: false },
+    { B: 2, H: 4, tq: 9, tk: 9, hd: 16, causal: true, mask: true, drop: true },
+    { B: 2, H: 2, tq: 3, tk: 8, hd: 5, causal: true, mask: false, drop: false },
+    { B: 1, H: 3, tq: 6, tk: 2, hd: 2, causal: true, mask: true, drop: false },
+    { B: 3, H: 4, tq: 1, tk: 11, hd: 8, causal: true, mask: true, drop: true },
+    // the reference shape's head width, enough pairs to be split across threads
+    { B: 12, H: 4, tq: 30, tk: 31, hd: 64, causal: false, mask: true, drop: true },
+    { B: 12, H: 4, tq: 29, tk: 29, hd: 64, causal: true, mask: true, drop: false },
+  ];
+  for (const c of attnCases) {
+    test(`attentionForward / attentionBackward B=${c.B} H=${c.H} tq=${c.tq} tk=${c.tk} hd=${c.hd}${c.causal ? ' causal' : ''}${c.mask ? ' keyMask' : ''}${c.drop ? ' dropout' : ''}`, () => {
+      const D = c.H * c.hd, np = c.B * c.H * c.tq * c.tk;
+      let keyMask: Uint8Array | null = null;
+      if (c.mask) {
+        keyMask = new Uint8Array(c.B * c.tk);
+        for (let b = 0; b < c.B; b++) {
+          const len = b === 0 && c.B > 1 ? 0 : 1 + rng.int(c.tk); // one sentence with no real key at all
+          for (let j = 0; j < len; j++) keyMask[b * c.tk + j] = 1;
+        }
+      }
+      const drop = c.drop ? Float32Array.from({ length: np }, () => (rng.next() < 0.2 ? 0 : 1.25)) : null;
+      const q = randn(c.B * c.tq * D, 1.5), k = randn(c.B * c.tk * D, 1.5), v = randn(c.B * c.tk * D);
+      const f = both([q, k, v, drop ?? new Float32Array(0), new Float32Array(np).fill(3), new Float32Array(c.B * c.tq * D).fill(3)],
+        (K, [qi, ki, vi, di, p, o]) => K.attentionForward(c.B, c.H, c.tq, c.tk, c.hd, qi, ki, vi, keyMask, c.causal, drop ? di : null, p, o));
+      assertClose(f.n[4], f.j[4], 'probs');
+      assertClose(f.n[5], f.j[5], 'out');
+      const probs = f.j[4];
+      const b = both([q, k, v, probs, drop ?? new Float32Array(0), randn(c.B * c.tq * D), randn(c.B * c.tq * D), randn(c.B * c.tk * D), randn(c.B * c.tk * D)],
+        (K, [qi, ki, vi, p, di, dO, dq, dk, dv]) => K.attentionBackward(c.B, c.H, c.tq, c.tk, c.hd, qi, ki, vi, p, drop ? di : null, dO, dq, dk, dv));
+      assertClose(b.n[6], b.j[6], 'dq');
+      assertClose(b.n[7], b.j[7], 'dk');
+      assertClose(b.n[8], b.j[8], 'dv');
+      // Gradients that are not wanted are simply not written.
+      const only = both([q, k, v, probs, randn(c.B * c.tq * D), randn(c.B * c.tk * D)],
+        (K, [qi, ki, vi, p, dO, dv]) => K.attentionBackward(c.B, c.H, c.tq, c.tk, c.hd, qi, ki, vi, p, null, dO, null, null, dv));
+      assertClose(only.n[5], only.j[5], 'dv alone');
+    });
+  }
+
+  test('attention results do not depend on the number of threads (the same bits with 1 and 2)', () => {
+    // Each (batch, head) pair is computed whole by one thread, so the split cannot change any value.
+    const B = 16, H = 4, T = 30, hd = 64, D = H * hd;
+    const q = randn(B * T * D), k = randn(B * T * D), v = randn(B * T * D);
+    const probs = new Float32Array(B * H * T * T), out = new Float32Array(B * T * D);
+    N.attentionForward(B, H, T, T, hd, q, k, v, null, true, null, probs, out);
+    const probs1 = new Float32Array(probs.length), out1 = new Float32Array(out.length);
+    for (let b = 0; b < B; b++) {
+      // one batch entry at a time: at most H pairs per call, below the threading threshold
+      const sl = (x: Float32Array, n: number) => x.subarray(b * n, (b + 1) * n);
+      N.attentionForward(1, H, T, T, hd, sl(q, T * D), sl(k, T * D), sl(v, T * D), null, true, null, sl(probs1, H * T * T), sl(out1, T * D));
+    }
+    assert.deepEqual(probs1, probs);
+    assert.deepEqual(out1, out);
+  });
+
+  test('layerNormForward / layerNormBackward (rows split across threads included)', () => {
+    for (const [rows, cols] of [[1, 1], [3, 17], [7, 256], [3000, 256], [5, 1030]]) {
+      const x = randn(rows * cols, 2);
+      for (let i = 0; i < x.length; i++) x[i] += 3; // an offset the mean must remove
+      const gain = randn(cols, 0.5), bias = randn(cols);
+      const f = both([x, gain, bias, new Float32Array(rows * cols), new Float32Array(rows), new Float32Array(rows)],
+        (K, [xi, g, bi, o, m, s]) => K.layerNormForward(rows, cols, xi, g, bi, 1e-5, o, m, s));
+      assertClose(f.n[3], f.j[3], `layerNorm out ${rows}×${cols}`);
+      assertClose(f.n[4], f.j[4], `layerNorm mean ${rows}×${cols}`);
+      assertClose(f.n[5], f.j[5], `layerNorm rstd ${rows}×${cols}`);
+      const b = both([x, gain, f.j[4], f.j[5], randn(rows * cols), randn(rows * cols), randn(cols), randn(cols)],
+        (K, [xi, g, m, s, dy, dx, dg, db]) => K.layerNormBackward(rows, cols, xi, g, m, s, dy, dx, dg, db));
+      assertClose(b.n[5], b.j[5], `layerNorm dx ${rows}×${cols}`);
+      assertClose(b.n[6], b.j[6], `layerNorm dGain ${rows}×${cols}`);
+      assertClose(b.n[7], b.j[7], `layerNorm dBias ${rows}×${cols}`);
+      const gOnly = both([x, gain, f.j[4], f.j[5], randn(rows * cols), randn(cols)],
+        (K, [xi, g, m, s, dy, dg]) => K.layerNormBackward(rows, cols, xi, g, m, s, dy, null, dg, null));
+      assertClose(gOnly.n[5], gOnly.j[5], `layerNorm dGain alone ${rows}×${cols}`);
+    }
+  });
+
+  test('biasActivation and activationBackward (none, relu, gelu; with and without bias; in place)', () => {
+    for (const act of ['none', 'relu', 'gelu'] as const) {
+      for (const [rows, cols] of [[1, 1], [3, 17], [9, 300], [2, 1024]]) {
+        const x = randn(rows * cols, 3);
+        x[0] = 0;
+        const bias = randn(cols);
+        for (const withBias of [true, false]) {
+          const f = both([x, bias, new Float32Array(rows * cols), new Float32Array(rows * cols)],
+            (K, [xi, bi, pre, o]) => K.biasActivation(rows, cols, xi, withBias ? bi : null, act, pre, o));
+          assertClose(f.n[2], f.j[2], `biasActivation ${act} pre`);
+          assertClose(f.n[3], f.j[3], `biasActivation ${act} out`);
+          // x, pre and out the same buffer (as ops.linear calls it)
+          const inPlace = both([x, bias], (K, [xi, bi]) => K.biasActivation(rows, cols, xi, withBias ? bi : null, act, act === 'gelu' ? xi : null, xi));
+          assertClose(inPlace.n[0], inPlace.j[0], `biasActivation ${act} in place`);
+        }
+        const b = both([x, randn(rows * cols), new Float32Array(rows * cols).fill(9)], (K, [z, dy, dx]) => K.activationBackward(act, z, dy, dx));
+        assertClose(b.n[2], b.j[2], `activationBackward ${act}`);
+      }
+    }
+  });
+
+  test('gelu is accurate to float precision over the whole range, tails included', () => {
+    const xs: number[] = [0, 1e-7, -1e-7, 1e-3, -1e-3];
+    for (let x = -14; x <= 14; x += 0.0137) xs.push(x);
+    const x = Float32Array.from(xs);
+    const on = new Float32Array(x.length), oj = new Float32Array(x.length);
+    N.biasActivation(1, x.length, x, null, 'gelu', null, on);
+    J.biasActivation(1, x.length, x, null, 'gelu', null, oj);
+    for (let i = 0; i < x.length; i++) {
+      // Relative 2e-6 down to GELU values of 1e-6 (x ≈ −5); beyond, the float32 rounding of x²/2 in the exponent dominates.
+      const tol = 2e-6 * Math.abs(oj[i]) + 1e-12;
+      assert.ok(Math.abs(on[i] - oj[i]) <= tol, `gelu(${x[i]}): native ${on[i]} vs js ${oj[i]}`);
+    }
+    const dy = new Float32Array(x.length).fill(1), gn = new Float32Array(x.length), gj = new Float32Array(x.length);
+    N.activationBackward('gelu', x, dy, gn);
+    J.activationBackward('gelu', x, dy, gj);
+    for (let i = 0; i < x.length; i++) assert.ok(Math.abs(gn[i] - gj[i]) <= 2e-6 * Math.abs(gj[i]) + 1e-7, `gelu'(${x[i]}): native ${gn[i]} vs js ${gj[i]}`);
+  });
+
+  test('embedPositions / embedPositionsBackward (negative ids, repeats)', () => {
+    for (const cols of [1, 7, 256]) {
+      const V = 11, P = 9, n = 40;
+      const ids = Int32Array.from({ length: n }, (_, i) => (i % 9 === 8 ? -1 : rng.int(V)));
+      const pids = Int32Array.from({ length: n }, (_, i) => (i % 7 === 6 ? -1 : rng.int(P)));
+      const f = both([randn(V * cols), randn(P * cols), new Float32Array(n * cols).fill(5)],
+        (K, [t, p, o]) => K.embedPositions(cols, t, ids, 16, p, pids, o));
+      assertClose(f.n[2], f.j[2], `embedPositions cols=${cols}`);
+      const b = both([randn(n * cols), randn(V * cols), randn(P * cols)],
+        (K, [dy, dt, dp]) => K.embedPositionsBackward(cols, dy, ids, 16, pids, dt, dp));
+      assertClose(b.n[1], b.j[1], `embedPositionsBackward dTable cols=${cols}`);
+      assertClose(b.n[2], b.j[2], `embedPositionsBackward dPositions cols=${cols}`);
+    }
+  });
+
+  test('softmaxCrossEntropy with label smoothing', () => {
+    for (const eps of [0.1, 0.5, 1]) {
+      // (one class would give a gradient of exactly 0 in one set and rounding noise in the other)
+      for (const [rows, cols] of [[1, 2], [3, 17], [65, 93], [17, 257]]) {
+        const logits = randn(rows * cols, 4);
+        const targets = new Int32Array(rows);
+        for (let r = 0; r < rows; r++) targets[r] = r % 5 === 4 ? -1 : rng.int(cols);
+        const r = both([logits, new Float32Array(rows * cols).fill(7)], (K, [x, d]) => K.softmaxCrossEntropy(rows, cols, x, targets, d, 1 / rows, eps));
+        assertScalarClose(r.rn, r.rj, `smoothed loss ε=${eps} rows=${rows} cols=${cols}`);
+        assertClose(r.n[1], r.j[1], `smoothed dLogits ε=${eps} rows=${rows} cols=${cols}`);
+      }
+    }
+  });
+
+  test('new kernels reject bad arguments', () => {
+    const f = (n: number): Float32Array => new Float32Array(n);
+    const anyN = N as unknown as Record<string, (...a: unknown[]) => unknown>;
+    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(23), f(24), f(24), null, false, null, f(36), f(24)), { name: 'RangeError', message: /q has 23 elements/ });
+    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), new Uint8Array(5), false, null, f(36), f(24)), { name: 'RangeError', message: /keyMask/ });
+    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), null, false, f(35), f(36), f(24)), { name: 'RangeError', message: /dropMask/ });
+    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), null, false, null, f(35), f(24)), { name: 'RangeError', message: /probs/ });
+    assert.throws(() => anyN.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), f(6), false, null, f(36), f(24)), { name: 'TypeError', message: /Uint8Array or null/ });
+    assert.throws(() => N.attentionBackward(2, 2, 3, 3, 2, f(24), f(24), f(24), f(36), null, f(24), f(24), f(23), null), { name: 'RangeError', message: /dk/ });
+    assert.throws(() => N.layerNormForward(2, 3, f(6), f(2), f(3), 1e-5, f(6), f(2), f(2)), { name: 'RangeError', message: /gain/ });
+    assert.throws(() => N.layerNormBackward(2, 3, f(6), f(3), f(2), f(1), f(6), null, null, null), { name: 'RangeError', message: /rstd/ });
+    assert.throws(() => anyN.biasActivation(1, 2, f(2), null, 'tanh', null, f(2)), { name: 'RangeError', message: /unknown activation/ });
+    assert.throws(() => N.activationBackward('gelu', f(4), f(4), f(3)), { name: 'RangeError', message: /dx/ });
+    const x = f(4);
+    assert.throws(() => N.activationBackward('gelu', x, f(4), x), { name: 'RangeError', message: /must not share/ });
+    assert.throws(() => N.embedPositions(2, f(6), Int32Array.of(3), 1, f(4), Int32Array.of(0), f(2)), { name: 'RangeError', message: /index 3/ });
+    assert.throws(() => N.embedPositionsBackward(2, f(2), Int32Array.of(0), 1, Int32Array.of(2), null, f(4)), { name: 'RangeError', message: /index 2/ });
+    assert.throws(() => N.softmaxCrossEntropy(1, 2, f(2), Int32Array.of(0), null, 1, 1.5), { name: 'RangeError', message: /labelSmoothing/ });
+    assert.throws(() => anyN.softmaxCrossEntropy(1, 2, f(2), Int32Array.of(0), null, 1), { name: 'TypeError', message: /expected 7 arguments/ });
+  });
+});
+
+/** The Transformer ops end to end on one kernel set: outputs and gradients of a small attention + FFN block. */
+function runTransformerOps(which: 'js' | 'native', inputs: Float32Array[], keyMask: Uint8Array): Float32Array[] {
+  setKernels(which);
+  const B = 3, T = 7, D = 16, H = 4, F = 24, V = 13;
+  const [table, posData, w1, b1, w2, g, be, logitsW] = inputs.map((x) => x.slice());
+  const emb = new Tensor(table, [V, D], true), pos = new Tensor(posData, [T, D], true);
+  const W1 = new Tensor(w1, [D, F], true), B1 = new Tensor(b1, [F], true), W2 = new Tensor(w2, [F, D], true);
+  const G = new Tensor(g, [D], true), Be = new Tensor(be, [D], true), Wo = new Tensor(logitsW, [D, V], true);
+  const ids = Int32Array.from({ length: B * T }, (_, i) => (keyMask[i] ? (i * 7) % V : -1));
+  const pids = Int32Array.from({ length: B * T }, (_, i) => i % T);
+  const x = ops.embedPositions(emb, ids, 4, pos, pids);
+  const h = ops.layerNorm(x, G, Be);
+  const att = ops.multiHeadAttention(h, h, h, { batch: B, heads: H, queryLen: T, keyLen: T, keyMask, causal: true, dropout: 0.1, rng: new Rng(3), training: true });
+  const y = ops.add(x, ops.linear(ops.linear(att.out, W1, B1, 'gelu'), W2, null, 'relu'));
+  const targets = Int32Array.from(ids, (id) => (id < 0 ? -1 : (id + 1) % V));
+  const loss = ops.softmaxCrossEntropy(ops.linear(y, Wo, null), targets, 0.1);
+  loss.backward();
+  return [loss.data, emb.grad!, pos.grad!, W1.grad!, B1.grad!, W2.grad!, G.grad!, Be.grad!, Wo.grad!];
+}
+
+describe('Transformer ops: native vs js, forward and backward', { skip }, () => {
+  test('embedPositions → layerNorm → causal masked attention with dropout → GELU/ReLU FFN → smoothed loss', () => {
+    const initial = kernels();
+    const keyMask = Uint8Array.from({ length: 21 }, (_, i) => (i % 7 < [7, 4, 1][Math.floor(i / 7)] ? 1 : 0));
+    const inputs = [randn(13 * 16), randn(7 * 16, 0.5), randn(16 * 24, 0.3), randn(24, 0.1), randn(24 * 16, 0.3), randn(16, 0.2), randn(16, 0.1), randn(16 * 13, 0.3)];
+    for (let i = 0; i < 16; i++) inputs[5][i] += 1;
+    const j = runTransformerOps('js', inputs, keyMask);
+    const n = runTransformerOps('native', inputs, keyMask);
+    setKernels(initial);
+    ['loss', 'dTable', 'dPositions', 'dW1', 'db1', 'dW2', 'dGain', 'dBias', 'dWout'].forEach((name, i) => assertClose(n[i], j[i], `transformer ${name}`, 2e-4));
+  });
+});

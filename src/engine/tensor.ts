@@ -209,11 +209,13 @@ function backward(root: Tensor, seed?: Float32Array): void {
   if (!seed && root.size !== 1) {
     throw new ShapeError(`backward() without a seed needs a scalar, got shape ${shapeString(root.shape)}`);
   }
-  const g = root.gradBuffer();
-  if (seed) {
-    if (seed.length !== root.size) throw new ShapeError(`backward seed of length ${seed.length} for ${root}`);
-    for (let i = 0; i < g.length; i++) g[i] += seed[i];
-  } else g[0] += 1;
+  if (seed && seed.length !== root.size) throw new ShapeError(`backward seed of length ${seed.length} for ${root}`);
+  if (seed && !root.grad) root.grad = seed.slice(); // a native copy, rather than zero-fill plus a JS add loop
+  else {
+    const g = root.gradBuffer();
+    if (seed) for (let i = 0; i < g.length; i++) g[i] += seed[i];
+    else g[0] += 1;
+  }
   const fns = tape;
   tape = [];
   const prev = gradEnabled;
