@@ -47,7 +47,12 @@ export { translateStream, translateLines, LineError, type StreamOptions, type St
 
 // The model
 export { Seq2Seq } from './model/seq2seq.js';
-export { MODEL_DEFAULTS, resolveModelConfig, type ModelConfig, type CellType, type AttentionType } from './model/config.js';
+export { Transformer, type TransformerState } from './model/transformer.js';
+export { createModel, type TranslationModel, type StepResult } from './model/model.js';
+export {
+  MODEL_DEFAULTS, resolveModelConfig, describeArchitecture,
+  type ModelConfig, type CellType, type AttentionType, type ArchType, type ActivationType, type PositionsType,
+} from './model/config.js';
 
 // Text → ids
 export { type Tokenizer, type TokenizerSpec, type TokenizerLevel } from './data/tokenizer.js';

@@ -32,7 +32,9 @@ import { PRESETS } from '../src/train/options.js';
 import { prepareData } from '../src/train/prepare.js';
 import { BUILTIN_CORPUS } from '../src/data/read-split.js';
 import { Seq2Seq } from '../src/model/seq2seq.js';
+import { Transformer } from '../src/model/transformer.js';
 import { tinySetup } from './helpers/tiny.js';
+import { tinyTransformer, transformerBundleParts } from './helpers/tiny-transformer.js';
 
 const thisFile = fileURLToPath(import.meta.url);
 const root = resolve(dirname(thisFile), '..', '..');
@@ -349,6 +351,8 @@ function setPath(doc: Json, path: (string | number | { $append: true })[], value
 
 interface BundleSeed {
   about: string;
+  /** The base edited (default: the char bundle, or the checkpoint for checkpoint files). */
+  base?: string;
   file: string;
   set?: [(string | number | { $append: true })[], Json][];
   delete?: (string | number)[][];
@@ -551,6 +555,7 @@ async function bundleSuite(f: Fuzz): Promise<void> {
       ...bpeParts, model: bpeModel, vocabs: bpe.vocabs,
       config: { ...bpeParts.config, model: bpeModel.config, tokenizers: { source: bpe.tokenizers.source.toJSON(), target: bpe.tokenizers.target.toJSON() } },
     });
+    saveBundle(join(work, 'transformer'), transformerBundleParts(tinyTransformer(12, { tieEmbeddings: true, positions: 'learned', layers: 2 })));
     const trainer = new Trainer(setup.model, { train: setup.examples, validation: [] }, { epochs: 1, batchSize: 4, optimizer: 'adam' });
     await trainer.run();
     saveCheckpoint(join(work, 'ckpt'), bundleParts(setup), trainer.snapshot());
@@ -558,6 +563,7 @@ async function bundleSuite(f: Fuzz): Promise<void> {
     const bases: Record<string, Base> = {
       char: { files: readTree(join(work, 'char')), kind: 'bundle', bundlePath: '' },
       bpe: { files: readTree(join(work, 'bpe')), kind: 'bundle', bundlePath: '' },
+      transformer: { files: readTree(join(work, 'transformer')), kind: 'bundle', bundlePath: '' },
       ckpt: { files: readTree(join(work, 'ckpt')), kind: 'checkpoint', bundlePath: `checkpoints/${latest}` },
     };
     const caseDir = join(work, 'case');
@@ -568,7 +574,7 @@ async function bundleSuite(f: Fuzz): Promise<void> {
     const seedDir = join(seedsDir, 'bundle');
     for (const file of readdirSync(seedDir).filter((n) => n.endsWith('.json')).sort()) {
       const seed = JSON.parse(readFileSync(join(seedDir, file), 'utf8')) as BundleSeed;
-      const base = CHECKPOINT_FILES.has(seed.file) ? bases.ckpt : bases.char;
+      const base = CHECKPOINT_FILES.has(seed.file) ? bases.ckpt : seed.base ? bases[seed.base] : bases.char;
       const files = applySeed(base, seed);
       f.run(`bundle seed ${file}: ${seed.about}`, loadCase(base, caseDir, files), judgeLoad(caseDir, files, seed.expect));
     }
@@ -660,7 +666,11 @@ async function translateSuite(f: Fuzz): Promise<void> {
       const model = new Seq2Seq({ latentDim: 16, attention: 'general', srcVocabSize: d.vocabs.source.size, tgtVocabSize: d.vocabs.target.size }, 2);
       return new Translator({ model, sourceVocab: d.vocabs.source, targetVocab: d.vocabs.target, sourceTokenizer: d.tokenizers.source, targetTokenizer: d.tokenizers.target, maxOutputLength: 30, maxInputLength: 200 });
     };
-    const translators: [string, Translator][] = [['char', char], ['word', make('word')], ['bpe', make('bpe')]];
+    const bpeShared = prepareData(BUILTIN_CORPUS, { ...PRESETS.seed.data, samples: 300, level: 'bpe', bpeMerges: 60 });
+    // A Transformer with learned positions: inputs longer than its 64 positions are still translated.
+    const transformer = new Transformer({ arch: 'transformer', modelDim: 8, heads: 2, ffDim: 16, layers: 1, positions: 'learned', maxPositions: 64, srcVocabSize: bpeShared.vocabs.source.size, tgtVocabSize: bpeShared.vocabs.target.size }, 3);
+    const transformerTr = new Translator({ model: transformer, sourceVocab: bpeShared.vocabs.source, targetVocab: bpeShared.vocabs.target, sourceTokenizer: bpeShared.tokenizers.source, targetTokenizer: bpeShared.tokenizers.target, maxOutputLength: 30, maxInputLength: 200 });
+    const translators: [string, Translator][] = [['char', char], ['word', make('word')], ['bpe', make('bpe')], ['transformer', transformerTr]];
     const LIMIT = 200; // the bundles' maxSourceLength
     f.phase('setup');
 

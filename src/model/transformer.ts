@@ -61,6 +61,7 @@ function blockIndex(index: Int32Array, len: number): Int32Array {
   return out;
 }
 
+/** The Transformer encoder–decoder (see the module comment): training graph, encoder, and KV-cached one-step decoder. */
 export class Transformer implements TranslationModel<TransformerState> {
   readonly config: ModelConfig;
   readonly hasAttention = true;
@@ -134,14 +135,18 @@ export class Transformer implements TranslationModel<TransformerState> {
     return { training, rng: opts.rng ?? new Rng(0), dropout: training ? this.config.dropout : 0, attentionDropout: training ? this.config.attentionDropout : 0 };
   }
 
-  /** The position table covering `length` positions of one side (sinusoids grow on demand). */
+  /**
+   * The position table covering `length` positions of one side. Sinusoids
+   * are computed for the lengths actually seen (doubling), never for all of
+   * maxPositions up front: a bundle's config alone must not make the loader allocate.
+   */
   private positionTable(learned: Tensor | null, length: number): Tensor {
     if (learned) {
       if (length > this.config.maxPositions) throw new PositionLimitError(length, this.config.maxPositions);
       return learned;
     }
     if (!this.sinusoids || this.sinusoids.rows < length) {
-      this.sinusoids = sinusoidalPositions(Math.max(length, this.sinusoids ? 2 * this.sinusoids.rows : this.config.maxPositions), this.config.modelDim);
+      this.sinusoids = sinusoidalPositions(Math.max(length, this.sinusoids ? 2 * this.sinusoids.rows : 64), this.config.modelDim);
     }
     return this.sinusoids as Tensor;
   }
@@ -169,17 +174,29 @@ export class Transformer implements TranslationModel<TransformerState> {
     return this.decoderNorm ? this.decoderNorm.apply(h) : h;
   }
 
-  private encodeMemory(src: IdBatch, run: BlockRun): { memory: Tensor; shape: SequenceShape } {
+  /**
+   * The encoder over a padded source batch. `clamp`: learned positions past
+   * the table reuse the last one (inference: a source longer than anything
+   * trained on is translated, badly, rather than refused); training refuses it.
+   */
+  private encodeMemory(src: IdBatch, run: BlockRun, clamp: boolean): { memory: Tensor; shape: SequenceShape } {
     const B = src.lengths.length, S = src.maxLen;
     const shape: SequenceShape = { batch: B, length: S, mask: maskOf(src.lengths, S) };
-    const x = this.embed(this.srcEmbedding, this.srcPositions, src.ids.subarray(0, B * S), positionIds(B, S), S - 1, run);
+    const limit = this.config.maxPositions;
+    const positions = positionIds(B, S);
+    let maxPosition = S - 1;
+    if (clamp && this.srcPositions && S > limit) {
+      for (let i = 0; i < positions.length; i++) positions[i] = Math.min(positions[i], limit - 1);
+      maxPosition = limit - 1;
+    }
+    const x = this.embed(this.srcEmbedding, this.srcPositions, src.ids.subarray(0, B * S), positions, maxPosition, run);
     return { memory: this.encodeEmbedded(x, shape, run), shape };
   }
 
   /** Source ids → the decoding state: cross-attention keys/values of every decoder block, an empty self-attention cache. */
   encode(src: IdBatch, opts: RunOptions = {}): TransformerState {
     const run = this.run(opts);
-    const { memory, shape } = this.encodeMemory(src, run);
+    const { memory, shape } = this.encodeMemory(src, run, true);
     const caches = this.decoder.map((block) => {
       const [crossK, crossV] = block.crossAttention.projectKV(memory);
       return { selfK: null, selfV: null, crossK, crossV };
@@ -236,7 +253,7 @@ export class Transformer implements TranslationModel<TransformerState> {
   /** Training model (teacher forcing): mean (label-smoothed) cross-entropy over the real target tokens. */
   forward(batch: TrainingBatch, opts: RunOptions = {}): ForwardResult {
     const run = this.run(opts);
-    const { memory, shape: src } = this.encodeMemory({ ids: batch.srcIds, lengths: batch.srcLengths, maxLen: batch.srcMaxLen }, run);
+    const { memory, shape: src } = this.encodeMemory({ ids: batch.srcIds, lengths: batch.srcLengths, maxLen: batch.srcMaxLen }, run, false);
     const B = batch.size, T = batch.tgtMaxLen;
     const tgt: SequenceShape = { batch: B, length: T, mask: maskOf(batch.tgtLengths, T) };
     const y = this.embed(this.tgtEmbedding, this.tgtPositions, batch.tgtIn.subarray(0, B * T), positionIds(B, T), T - 1, run);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { serializeWeights, deserializeWeights, Tensor, type OptimizerState } from '../engine/index.js';
 import type { TrainerState } from './trainer.js';
 import { saveBundle, loadBundle, BundleError, readBundleFile, readBundleJson, lstatExists, type BundleParts, type LoadedBundle, type ReadLimit } from '../bundle/bundle.js';
+import { checkJsonDepth } from '../bundle/format.js';
 import { writeFileAtomic, ensureDir, fsyncDir, testPause, processGone, TEMPORARY_NAME } from '../bundle/atomic.js';
 
 /** LATEST holds one checkpoint name (`step-000012000\n`, 15 bytes). */
@@ -117,6 +118,7 @@ export function loadLatestCheckpoint(outDir: string, root = checkpointsDir(outDi
   const path = join(root, name);
   const bundle = loadBundle(path);
   const trainer = readBundleJson(join(path, 'trainer.json')) as Omit<TrainerState, 'optimizer'> & { optimizer: Omit<OptimizerState, 'slots'> | null };
+  checkJsonDepth(trainer, join(path, 'trainer.json'));
   checkTrainerJson(trainer, join(path, 'trainer.json'));
   let optimizer: OptimizerState | null = null;
   if (trainer.optimizer) {

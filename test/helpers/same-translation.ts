@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { assertClose } from './gradcheck.js';
 import { noGrad } from '../../src/engine/index.js';
 import { BOS_ID, EOS_ID } from '../../src/data/vocab.js';
-import type { Seq2Seq } from '../../src/model/seq2seq.js';
+import type { TranslationModel } from '../../src/model/model.js';
 import type { Hypothesis } from '../../src/decode/greedy.js';
 import type { ScoredHypothesis } from '../../src/decode/beam.js';
 import type { Alternative, AttentionMap, Translation } from '../../src/decode/translator.js';
@@ -60,7 +60,7 @@ export function assertSameValues(actual: ArrayLike<number>, expected: ArrayLike<
 
 /** The model and the one source sentence two greedy outputs were decoded from. */
 export interface TieJudge {
-  model: Seq2Seq;
+  model: TranslationModel;
   source: Int32Array;
 }
 
