@@ -15,7 +15,8 @@
  * set in the child's environment.
  *
  * Usage: npm run bench:transformer [-- --steps 10 --warmup 3 --js-steps 2 --no-js --no-torch --no-decode
- *        --batch-tokens 3000 --pretrain-steps 150 --torch-libdir DIR|system]
+ *        --batch-tokens 3000 --pretrain-steps 200 --pretrain-tokens 1000 --decode-threads 2 --torch-libdir DIR|system
+ *        --work-dir DIR]
  * See bench/README.md ("Transformer benchmark") for the columns and the FLOP count.
  */
 import { spawnSync } from 'node:child_process';
@@ -72,7 +73,9 @@ const WARMUP = option('warmup', 3);
 const JS_STEPS = option('js-steps', 2);
 const BATCH_TOKENS = option('batch-tokens', 3000);
 /** Steps of s2s training (on other batches) before its weights are exported for decoding, so outputs end like translations. */
-const PRETRAIN_STEPS = option('pretrain-steps', 150);
+const PRETRAIN_STEPS = option('pretrain-steps', 200);
+/** Token budget of the pretraining batches: small batches, many updates (outputs learn to end sooner per CPU-second). */
+const PRETRAIN_TOKENS = option('pretrain-tokens', 1000);
 const MAX_LENGTH = option('max-length', 100);
 const LENGTH_PENALTY = 0.6;
 /** Sentences decoded at batch 64 (and at batch 1). */
@@ -208,7 +211,7 @@ function prepare(): Prepared {
   const plan = tokenBatches(examples, BATCH_TOKENS, new Rng(12));
   const timed = WARMUP + STEPS;
   const train = plan.slice(0, timed).map((idx) => fileBatch(makeBatch(examples, idx)));
-  const pretrain = plan.slice(timed, timed + PRETRAIN_STEPS).map((idx) => fileBatch(makeBatch(examples, idx)));
+  const pretrain = tokenBatches(examples, PRETRAIN_TOKENS, new Rng(13)).slice(0, PRETRAIN_STEPS).map((idx) => fileBatch(makeBatch(examples, idx)));
   const test = encodePairs(evenlySpaced(split.test, DECODE_SENTENCES), tokenizers, vocabs).examples;
   const sources = test.map((e) => Array.from(e.src));
   const runs: DecodeRun[] = [
@@ -315,7 +318,8 @@ interface DecodeResult {
 }
 
 function threadEnv(threads: number): NodeJS.ProcessEnv {
-  return { OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
+  // S2S_NATIVE_THREADS: the addon's own threads (attention, layer norm backward).
+  return { OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), S2S_NATIVE_THREADS: String(threads) };
 }
 
 /** Runs a child and parses the JSON object on the last line of its stdout; its stderr lines are echoed, indented. */
@@ -634,7 +638,7 @@ function main(): void {
   console.log(`  model: d_model ${c.modelDim}, ${c.heads} heads, ${c.encoderLayers}+${c.decoderLayers} layers, ff ${c.ffDim} ReLU, pre-LN, sinusoidal positions, joint vocabulary ${c.vocabSize} with tied embeddings, dropout ${c.dropout}, label smoothing ${c.labelSmoothing}, Adam (β ${c.adamBeta1}/${c.adamBeta2}, lr ${c.learningRate}), float32`);
   const load0 = loadavg();
   console.log(`  load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')} on ${availableParallelism()} cores (other processes skew timings; "others used" below says how much)`);
-  console.log(`  threads: s2s native = OpenBLAS threads (OPENBLAS_NUM_THREADS/OMP_NUM_THREADS in the child's environment); PyTorch = torch.set_num_threads + the same variables; decoding uses ${DECODE_THREADS}`);
+  console.log(`  threads: s2s native = OpenBLAS and addon threads (OPENBLAS_NUM_THREADS/OMP_NUM_THREADS/S2S_NATIVE_THREADS in the child's environment); PyTorch = torch.set_num_threads + the same variables; decoding uses ${DECODE_THREADS}`);
   console.log(`  PyTorch BLAS: ${TORCH_LIBDIR ? `${TORCH_LIBDIR} first on LD_LIBRARY_PATH` : 'whatever libblas.so.3 resolves to'}`);
   if (!existsSync(CORPUS)) {
     console.log(`Skipped: ${CORPUS} not found (the benchmark trains on fra.txt's real length distribution).`);
@@ -667,7 +671,7 @@ function main(): void {
     if (!flag('no-decode')) {
       const weights = join(dir, 'weights.json');
       const s2s = s2sDecode(dataFile, weights);
-      if (s2s.pretrainSeconds !== undefined) console.log(`  s2s pretrained ${PRETRAIN_STEPS} steps in ${s2s.pretrainSeconds.toFixed(0)} s (final loss ${s2s.pretrainLoss?.toFixed(2)}) and exported its weights for both decoders`);
+      if (s2s.pretrainSeconds !== undefined) console.log(`  s2s pretrained ${PRETRAIN_STEPS} steps of ≤ ${PRETRAIN_TOKENS}-token batches in ${s2s.pretrainSeconds.toFixed(0)} s (final loss ${s2s.pretrainLoss?.toFixed(2)}) and exported its weights for both decoders`);
       const torch = skipTorch ? { error: 'skipped (--no-torch)' } : existsSync(weights) ? torchDecode(dataFile, weights) : { error: 'no weights exported by s2s' };
       printDecoding(s2s, torch);
     }
