@@ -663,7 +663,8 @@ function main(): void {
       if (torch.blasVariant && threads === 2) console.log(`  PyTorch: ${torch.threads} threads, OpenBLAS ${torch.blasVariant}`);
     }
     if (!flag('no-js')) {
-      const js = s2sTrain(dataFile, 1, 'js', Math.min(1, WARMUP), JS_STEPS);
+      // No warm-up: a step takes about a minute, and its first-step costs (JIT, Adam's slots) are small next to that.
+      const js = s2sTrain(dataFile, 1, 'js', 0, JS_STEPS);
       rows.push({ name: 's2s js (TypeScript kernels)', threads: '1', result: js, peer: rows[3]?.result });
     }
     printTraining(rows, prep.data);
