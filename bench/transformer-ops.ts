@@ -9,7 +9,11 @@
  * minimum is what is least disturbed by other load (both sides are measured
  * the same way). ratio = s2s / PyTorch (< 1 is faster).
  *
- * Usage: npm run bench:transformer-ops [-- --steps 20 --warmup 3 --threads 2 --js --no-torch]
+ * --rounds R (default 3) alternates the s2s and PyTorch measurements R times
+ * and keeps each one's fastest, so a burst of other load does not land on one
+ * side only.
+ *
+ * Usage: npm run bench:transformer-ops [-- --steps 20 --warmup 3 --rounds 3 --threads 2 --js --no-torch]
  */
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -25,7 +29,7 @@ const option = (name: string, fallback: number): number => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : fallback;
 };
-const STEPS = option('steps', 20), WARMUP = option('warmup', 3), THREADS = option('threads', 2);
+const STEPS = option('steps', 20), WARMUP = option('warmup', 3), THREADS = option('threads', 2), ROUNDS = option('rounds', 3);
 const B = option('batch', 100), T = option('len', 30), D = option('dim', 256), H = option('heads', 4), FF = option('ff', 1024), V = option('vocab', 8000);
 const N = B * T;
 
@@ -94,20 +98,28 @@ function torchTimes(): Record<string, number> | string {
 
 const native = loadNativeKernels();
 const results: Record<string, Record<string, number>> = {};
-if (native) {
-  setKernels(native);
-  console.log(`s2s native: ${native.description}`);
-  results.native = Object.fromEntries(OPS.map(([name, fn]) => [name, time(fn, STEPS, WARMUP)]));
-} else console.log(`s2s native: not available (${nativeLoadError()})`);
-if (flag('js')) {
-  setKernels('js');
-  results.js = Object.fromEntries(OPS.map(([name, fn]) => [name, time(fn, Math.max(1, Math.floor(STEPS / 4)), 1)]));
+let torch: Record<string, number> | string = 'not run';
+const keepMin = (into: Record<string, number> | undefined, from: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(from).map(([k, v]) => [k, into && into[k] !== undefined ? Math.min(into[k], v) : v]));
+console.log(native ? `s2s native: ${native.description}` : `s2s native: not available (${nativeLoadError()})`);
+for (let round = 0; round < ROUNDS; round++) {
+  if (native) {
+    setKernels(native);
+    results.native = keepMin(results.native, Object.fromEntries(OPS.map(([name, fn]) => [name, time(fn, STEPS, WARMUP)])));
+  }
+  if (flag('js') && round === 0) {
+    setKernels('js');
+    results.js = Object.fromEntries(OPS.map(([name, fn]) => [name, time(fn, Math.max(1, Math.floor(STEPS / 4)), 1)]));
+  }
+  const t = torchTimes();
+  if (typeof t === 'string') {
+    torch = t;
+    if (round === 0) console.log(`PyTorch: ${t}`);
+  } else torch = keepMin(typeof torch === 'string' ? undefined : torch, t);
 }
-const torch = torchTimes();
-if (typeof torch === 'string') console.log(`PyTorch: ${torch}`);
 
 const ms = (s: number | undefined): string => (s === undefined ? '—' : (s * 1000).toFixed(2));
-console.log(`\nB=${B} T=${T} (${N} tokens), d_model ${D}, ${H} heads, ff ${FF}, vocab ${V}; forward + backward, fastest of ${STEPS} (ms); load average ${loadavg()[0].toFixed(1)}`);
+console.log(`\nB=${B} T=${T} (${N} tokens), d_model ${D}, ${H} heads, ff ${FF}, vocab ${V}; forward + backward, fastest of ${ROUNDS}×${STEPS} (ms); load average ${loadavg()[0].toFixed(1)}`);
 const header = ['op', 's2s native', ...(results.js ? ['s2s js'] : []), 'PyTorch', 'native / PyTorch'];
 const rows = OPS.map(([name]) => {
   const t = typeof torch === 'string' ? undefined : torch[name];

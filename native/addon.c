@@ -60,6 +60,7 @@ static const char *malloc_note = "";
 /* ------------------------------------------------------------ argument checking */
 
 #define MAX_ARGS 16
+#define MAX_THREADS 16
 
 static int throw_fmt(napi_env env, int range, const char *fmt, ...) {
   char msg[256];
@@ -253,6 +254,64 @@ static napi_value make_number(napi_env env, double v) {
   return out;
 }
 
+/* ------------------------------------------------------------ threads */
+
+/*
+ * A fork/join over [0, n): up to `threads` pthreads, each with one
+ * contiguous chunk (the caller runs the first). Used where the work splits
+ * into independent pieces of at least tens of microseconds, which is when
+ * creating a thread per call pays. Results never depend on the split: every
+ * piece is computed by one thread with the same arithmetic.
+ */
+typedef void (*range_fn)(void *ctx, int tid, int begin, int end);
+typedef struct {
+  range_fn fn;
+  void *ctx;
+  int tid, begin, end;
+} chunk_t;
+
+static int thread_count = 1;
+
+static void *run_chunk(void *p) {
+  chunk_t *c = (chunk_t *)p;
+  c->fn(c->ctx, c->tid, c->begin, c->end);
+  return NULL;
+}
+
+/* Threads worth using for `work` (roughly flops) split n ways: one per ~0.1 ms of work, at most thread_count. */
+static int threads_for(double work, int n) {
+  int t = (int)(work / 2e5);
+  if (t > thread_count) t = thread_count;
+  if (t > n) t = n;
+  return t < 1 ? 1 : t;
+}
+
+static void parallel_for(int n, int threads, range_fn fn, void *ctx) {
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (threads <= 1 || n < 2) {
+    fn(ctx, 0, 0, n);
+    return;
+  }
+  pthread_t th[MAX_THREADS];
+  chunk_t ch[MAX_THREADS];
+  int started[MAX_THREADS] = {0};
+  for (int t = 0; t < threads; t++) {
+    ch[t].fn = fn;
+    ch[t].ctx = ctx;
+    ch[t].tid = t;
+    ch[t].begin = (int)((int64_t)n * t / threads);
+    ch[t].end = (int)((int64_t)n * (t + 1) / threads);
+  }
+  for (int t = 1; t < threads; t++) started[t] = pthread_create(&th[t], NULL, run_chunk, &ch[t]) == 0;
+  run_chunk(&ch[0]);
+  for (int t = 1; t < threads; t++) {
+    if (started[t])
+      pthread_join(th[t], NULL);
+    else
+      run_chunk(&ch[t]); /* could not start a thread: do its share here */
+  }
+}
+
 /* ------------------------------------------------------------ gemm */
 
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
@@ -382,6 +441,22 @@ static napi_value js_gru_backward(napi_env env, napi_callback_info info) {
 
 /* ------------------------------------------------------------ softmax family */
 
+typedef struct {
+  int cols;
+  const float *logits;
+  const int32_t *targets;
+  float *dLogits;
+  float scale, eps;
+  double loss[MAX_THREADS];
+} xent_job;
+
+static void xent_range(void *ctx, int tid, int begin, int end) {
+  xent_job *j = (xent_job *)ctx;
+  size_t off = (size_t)begin * j->cols;
+  j->loss[tid] = K->softmax_xent(end - begin, j->cols, j->logits + off, j->targets + begin, j->dLogits ? j->dLogits + off : NULL,
+                                 j->scale, j->eps);
+}
+
 static napi_value js_softmax_xent(napi_env env, napi_callback_info info) {
   args_t a;
   int rows = 0, cols = 0;
@@ -406,7 +481,11 @@ static napi_value js_softmax_xent(napi_env env, napi_callback_info info) {
                          cols),
              NULL;
   }
-  double loss = K->softmax_xent(rows, cols, logits.data, targets.data, dLogits.data, (float)scale, (float)eps);
+  xent_job job = {cols, logits.data, targets.data, dLogits.data, (float)scale, (float)eps, {0}};
+  int threads = threads_for((double)rows * cols * 8.0, rows);
+  parallel_for(rows, threads, xent_range, &job);
+  double loss = 0.0;
+  for (int t = 0; t < threads && t < MAX_THREADS; t++) loss += job.loss[t]; /* in thread order: deterministic */
   return make_number(env, loss);
 }
 
@@ -562,65 +641,6 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ------------------------------------------------------------ threads */
-
-/*
- * A fork/join over [0, n): up to `threads` pthreads, each with one
- * contiguous chunk (the caller runs the first). Used where the work splits
- * into independent pieces of at least tens of microseconds, which is when
- * creating a thread per call pays. Results never depend on the split: every
- * piece is computed by one thread with the same arithmetic.
- */
-#define MAX_THREADS 16
-typedef void (*range_fn)(void *ctx, int tid, int begin, int end);
-typedef struct {
-  range_fn fn;
-  void *ctx;
-  int tid, begin, end;
-} chunk_t;
-
-static int thread_count = 1;
-
-static void *run_chunk(void *p) {
-  chunk_t *c = (chunk_t *)p;
-  c->fn(c->ctx, c->tid, c->begin, c->end);
-  return NULL;
-}
-
-/* Threads worth using for `work` (roughly flops) split n ways: one per ~0.1 ms of work, at most thread_count. */
-static int threads_for(double work, int n) {
-  int t = (int)(work / 2e5);
-  if (t > thread_count) t = thread_count;
-  if (t > n) t = n;
-  return t < 1 ? 1 : t;
-}
-
-static void parallel_for(int n, int threads, range_fn fn, void *ctx) {
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
-  if (threads <= 1 || n < 2) {
-    fn(ctx, 0, 0, n);
-    return;
-  }
-  pthread_t th[MAX_THREADS];
-  chunk_t ch[MAX_THREADS];
-  int started[MAX_THREADS] = {0};
-  for (int t = 0; t < threads; t++) {
-    ch[t].fn = fn;
-    ch[t].ctx = ctx;
-    ch[t].tid = t;
-    ch[t].begin = (int)((int64_t)n * t / threads);
-    ch[t].end = (int)((int64_t)n * (t + 1) / threads);
-  }
-  for (int t = 1; t < threads; t++) started[t] = pthread_create(&th[t], NULL, run_chunk, &ch[t]) == 0;
-  run_chunk(&ch[0]);
-  for (int t = 1; t < threads; t++) {
-    if (started[t])
-      pthread_join(th[t], NULL);
-    else
-      run_chunk(&ch[t]); /* could not start a thread: do its share here */
-  }
-}
-
 /* ------------------------------------------------------------ Transformer kernels */
 
 typedef struct {
@@ -682,20 +702,23 @@ static napi_value js_attention_forward(napi_env env, napi_callback_info info) {
   args_t a;
   s2s_attention at;
   memset(&at, 0, sizeof at);
-  f32_t q = {0}, k = {0}, v = {0}, drop = {0}, probs = {0}, out = {0};
-  const uint8_t *mask = NULL;
-  int64_t maskLen = 0;
-  CHECK(get_args(env, info, "attentionForward", 13, &a));
+  f32_t q = {0}, k = {0}, v = {0}, probs = {0}, out = {0};
+  const uint8_t *mask = NULL, *drop = NULL;
+  int64_t maskLen = 0, dropLen = 0;
+  double keep = 1;
+  CHECK(get_args(env, info, "attentionForward", 14, &a));
   CHECK(attention_shape(&a, &at, &q, &k, &v));
   CHECK(arg_u8_or_null(&a, 8, "keyMask", &mask, &maskLen) && arg_bool(&a, 9, "causal", &at.causal) &&
-        arg_f32_or_null(&a, 10, "dropMask", &drop) && arg_f32(&a, 11, "probs", &probs) && arg_f32(&a, 12, "out", &out));
+        arg_u8_or_null(&a, 10, "dropMask", &drop, &dropLen) && arg_number(&a, 11, "keepScale", &keep) &&
+        arg_f32(&a, 12, "probs", &probs) && arg_f32(&a, 13, "out", &out));
   int64_t np = attention_probs(&at);
   if (mask) CHECK(need_len(&a, "keyMask", maskLen, (int64_t)at.batch * at.tk, "batch·tk"));
-  if (drop.data) CHECK(need_len(&a, "dropMask", drop.length, np, "batch·heads·tq·tk"));
+  if (drop) CHECK(need_len(&a, "dropMask", dropLen, np, "batch·heads·tq·tk"));
   CHECK(need_len(&a, "probs", probs.length, np, "batch·heads·tq·tk"));
   CHECK(need_len(&a, "out", out.length, (int64_t)at.batch * at.tq * at.heads * at.hd, "batch·tq×heads·headDim"));
   at.keyMask = mask;
-  at.dropMask = drop.data;
+  at.dropMask = drop;
+  at.keepScale = (float)keep;
   at.probs = probs.data;
   at.out = out.data;
   return run_attention(env, &at, 0);
@@ -705,15 +728,19 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   args_t a;
   s2s_attention at;
   memset(&at, 0, sizeof at);
-  f32_t q = {0}, k = {0}, v = {0}, probs = {0}, drop = {0}, dOut = {0}, dq = {0}, dk = {0}, dv = {0};
-  CHECK(get_args(env, info, "attentionBackward", 14, &a));
+  f32_t q = {0}, k = {0}, v = {0}, probs = {0}, dOut = {0}, dq = {0}, dk = {0}, dv = {0};
+  const uint8_t *drop = NULL;
+  int64_t dropLen = 0;
+  double keep = 1;
+  CHECK(get_args(env, info, "attentionBackward", 15, &a));
   CHECK(attention_shape(&a, &at, &q, &k, &v));
-  CHECK(arg_f32(&a, 8, "probs", &probs) && arg_f32_or_null(&a, 9, "dropMask", &drop) && arg_f32(&a, 10, "dOut", &dOut) &&
-        arg_f32_or_null(&a, 11, "dq", &dq) && arg_f32_or_null(&a, 12, "dk", &dk) && arg_f32_or_null(&a, 13, "dv", &dv));
+  CHECK(arg_f32(&a, 8, "probs", &probs) && arg_u8_or_null(&a, 9, "dropMask", &drop, &dropLen) &&
+        arg_number(&a, 10, "keepScale", &keep) && arg_f32(&a, 11, "dOut", &dOut) && arg_f32_or_null(&a, 12, "dq", &dq) &&
+        arg_f32_or_null(&a, 13, "dk", &dk) && arg_f32_or_null(&a, 14, "dv", &dv));
   int64_t np = attention_probs(&at);
   int64_t nq = (int64_t)at.batch * at.tq * at.heads * at.hd, nk = (int64_t)at.batch * at.tk * at.heads * at.hd;
   CHECK(need_len(&a, "probs", probs.length, np, "batch·heads·tq·tk"));
-  if (drop.data) CHECK(need_len(&a, "dropMask", drop.length, np, "batch·heads·tq·tk"));
+  if (drop) CHECK(need_len(&a, "dropMask", dropLen, np, "batch·heads·tq·tk"));
   CHECK(need_len(&a, "dOut", dOut.length, nq, "batch·tq×heads·headDim"));
   if (dq.data) CHECK(need_len(&a, "dq", dq.length, nq, "batch·tq×heads·headDim"));
   if (dk.data) CHECK(need_len(&a, "dk", dk.length, nk, "batch·tk×heads·headDim"));
@@ -721,12 +748,28 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   /* causal is not an argument: probs already hold zeros for hidden keys, and the kernel skips them */
   at.causal = 0;
   at.probs = probs.data;
-  at.dropMask = drop.data;
+  at.dropMask = drop;
+  at.keepScale = (float)keep;
   at.dOut = dOut.data;
   at.dq = dq.data;
   at.dk = dk.data;
   at.dv = dv.data;
   return run_attention(env, &at, 1);
+}
+
+typedef struct {
+  int cols;
+  const float *x, *gain, *bias;
+  float eps;
+  float *out, *mean, *rstd;
+} ln_forward_job;
+
+static void ln_forward_range(void *ctx, int tid, int begin, int end) {
+  ln_forward_job *j = (ln_forward_job *)ctx;
+  size_t off = (size_t)begin * j->cols;
+  (void)tid;
+  K->layer_norm_forward(end - begin, j->cols, j->x + off, j->gain, j->bias, j->eps, j->out + off, j->mean + begin,
+                        j->rstd + begin);
 }
 
 static napi_value js_layer_norm_forward(napi_env env, napi_callback_info info) {
@@ -747,7 +790,8 @@ static napi_value js_layer_norm_forward(napi_env env, napi_callback_info info) {
   CHECK(need_len(&a, "mean", mean.length, rows, "rows"));
   CHECK(need_len(&a, "rstd", rstd.length, rows, "rows"));
   if (cols == 0) return NULL;
-  K->layer_norm_forward(rows, cols, x.data, gain.data, bias.data, (float)eps, out.data, mean.data, rstd.data);
+  ln_forward_job job = {cols, x.data, gain.data, bias.data, (float)eps, out.data, mean.data, rstd.data};
+  parallel_for(rows, threads_for((double)s * 6.0, rows), ln_forward_range, &job);
   return NULL;
 }
 
@@ -809,6 +853,19 @@ static napi_value js_layer_norm_backward(napi_env env, napi_callback_info info) 
   return NULL;
 }
 
+typedef struct {
+  int cols, act;
+  const float *x, *bias;
+  float *pre, *out;
+} bias_act_job;
+
+static void bias_act_range(void *ctx, int tid, int begin, int end) {
+  bias_act_job *j = (bias_act_job *)ctx;
+  size_t off = (size_t)begin * j->cols;
+  (void)tid;
+  K->bias_activation(end - begin, j->cols, j->x + off, j->bias, j->act, j->pre ? j->pre + off : NULL, j->out + off);
+}
+
 static napi_value js_bias_activation(napi_env env, napi_callback_info info) {
   args_t a;
   int rows = 0, cols = 0, act = 0;
@@ -822,8 +879,25 @@ static napi_value js_bias_activation(napi_env env, napi_callback_info info) {
   if (bias.data) CHECK(need_len(&a, "bias", bias.length, cols, "cols"));
   if (pre.data) CHECK(need_len(&a, "pre", pre.length, s, "rows×cols"));
   CHECK(need_len(&a, "out", out.length, s, "rows×cols"));
-  K->bias_activation(rows, cols, x.data, bias.data, act, pre.data, out.data);
+  bias_act_job job = {cols, act, x.data, bias.data, pre.data, out.data};
+  double per = act == S2S_ACT_GELU ? 40.0 : 2.0;
+  parallel_for(rows, threads_for((double)s * per, rows), bias_act_range, &job);
   return NULL;
+}
+
+typedef struct {
+  int act;
+  size_t n;
+  const float *z, *dy;
+  float *dx;
+} act_back_job;
+
+static void act_back_range(void *ctx, int tid, int begin, int end) {
+  act_back_job *j = (act_back_job *)ctx;
+  size_t from = (size_t)begin * 4096, to = (size_t)end * 4096;
+  (void)tid;
+  if (to > j->n) to = j->n;
+  if (from < to) K->activation_backward(j->act, to - from, j->z + from, j->dy + from, j->dx + from);
 }
 
 static napi_value js_activation_backward(napi_env env, napi_callback_info info) {
@@ -838,7 +912,11 @@ static napi_value js_activation_backward(napi_env env, napi_callback_info info) 
     if (act == S2S_ACT_NONE) return NULL; /* dx = dy in place */
     return RANGE_ERROR("activationBackward: dx must not share its buffer with z or dy"), NULL;
   }
-  K->activation_backward(act, (size_t)z.length, z.data, dy.data, dx.data);
+  /* in blocks of 4096 elements, so the split never cuts below a vector */
+  act_back_job job = {act, (size_t)z.length, z.data, dy.data, dx.data};
+  int64_t blocks = (z.length + 4095) / 4096;
+  if (blocks > 2147483647) blocks = 2147483647;
+  parallel_for((int)blocks, threads_for((double)z.length * (act == S2S_ACT_GELU ? 40.0 : 2.0), (int)blocks), act_back_range, &job);
   return NULL;
 }
 
@@ -879,6 +957,81 @@ static napi_value js_embed_positions_backward(napi_env env, napi_callback_info i
   return NULL;
 }
 
+static napi_value js_keep_mask(napi_env env, napi_callback_info info) {
+  args_t a;
+  double p = 0;
+  napi_typedarray_type type;
+  size_t slen = 0, mlen = 0;
+  void *sdata = NULL, *mdata = NULL;
+  CHECK(get_args(env, info, "keepMask", 3, &a));
+  if (napi_get_typedarray_info(env, a.argv[0], &type, &slen, &sdata, NULL, NULL) != napi_ok || type != napi_uint32_array)
+    return TYPE_ERROR("keepMask: argument 1 (state) must be a Uint32Array"), NULL;
+  if (slen < 4) return RANGE_ERROR("keepMask: state has %zu words but needs 4", slen), NULL;
+  CHECK(arg_number(&a, 1, "p", &p));
+  if (napi_get_typedarray_info(env, a.argv[2], &type, &mlen, &mdata, NULL, NULL) != napi_ok || type != napi_uint8_array)
+    return TYPE_ERROR("keepMask: argument 3 (mask) must be a Uint8Array"), NULL;
+  K->keep_mask((uint32_t *)sdata, p * 4294967296.0, mlen, (uint8_t *)mdata);
+  return NULL;
+}
+
+static napi_value js_dropout_apply(napi_env env, napi_callback_info info) {
+  args_t a;
+  const uint8_t *mask = NULL;
+  int64_t maskLen = 0;
+  double scale = 0;
+  int acc = 0;
+  f32_t x = {0}, out = {0};
+  CHECK(get_args(env, info, "dropoutApply", 5, &a));
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, a.argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array)
+    return TYPE_ERROR("dropoutApply: argument 1 (mask) must be a Uint8Array"), NULL;
+  mask = (const uint8_t *)data;
+  maskLen = (int64_t)len;
+  CHECK(arg_number(&a, 1, "scale", &scale) && arg_f32(&a, 2, "x", &x) && arg_f32(&a, 3, "out", &out) &&
+        arg_bool(&a, 4, "accumulate", &acc));
+  CHECK(need_len(&a, "x", x.length, maskLen, "one element per mask entry"));
+  CHECK(need_len(&a, "out", out.length, maskLen, "one element per mask entry"));
+  if (maskLen == 0) return NULL;
+  K->dropout_apply((size_t)maskLen, mask, (float)scale, x.data, out.data, acc);
+  return NULL;
+}
+
+static napi_value js_argmax_rows(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0;
+  f32_t x = {0};
+  i32_t out = {0};
+  CHECK(get_args(env, info, "argmaxRows", 4, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols) && arg_f32(&a, 2, "x", &x) && arg_i32(&a, 3, "out", &out));
+  CHECK(need_len(&a, "x", x.length, (int64_t)rows * cols, "rows×cols"));
+  CHECK(need_len(&a, "out", out.length, rows, "one index per row"));
+  if (cols == 0) {
+    for (int r = 0; r < rows; r++) out.data[r] = 0;
+    return NULL;
+  }
+  K->argmax_rows(rows, cols, x.data, out.data);
+  return NULL;
+}
+
+static napi_value js_copy_block(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0, ls = 0, ld = 0, acc = 0;
+  f32_t src = {0}, dst = {0};
+  CHECK(get_args(env, info, "copyBlock", 7, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols) && arg_f32(&a, 2, "src", &src) &&
+        arg_dim(&a, 3, "srcStride", &ls) && arg_f32(&a, 4, "dst", &dst) && arg_dim(&a, 5, "dstStride", &ld) &&
+        arg_bool(&a, 6, "accumulate", &acc));
+  if (rows > 1 && (ls < cols || ld < cols))
+    return RANGE_ERROR("copyBlock: strides %d and %d must be at least the %d columns", ls, ld, cols), NULL;
+  CHECK(need_len(&a, "src", src.length, matrix_extent(rows, cols, ls), "rows×cols with srcStride"));
+  CHECK(need_len(&a, "dst", dst.length, matrix_extent(rows, cols, ld), "rows×cols with dstStride"));
+  if (rows == 0 || cols == 0) return NULL;
+  K->copy_block(rows, cols, src.data, ls, dst.data, ld, acc);
+  return NULL;
+}
+
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -914,6 +1067,8 @@ static void choose_kernels(void) {
       active.gru_forward = s2s_kernels_avx512.gru_forward;
       active.gru_backward = s2s_kernels_avx512.gru_backward;
       active.unary = s2s_kernels_avx512.unary;
+      active.bias_activation = s2s_kernels_avx512.bias_activation;
+      active.activation_backward = s2s_kernels_avx512.activation_backward;
       snprintf(kernel_isa, sizeof kernel_isa, "avx2+avx512");
     }
 #endif
@@ -1013,6 +1168,10 @@ NAPI_MODULE_INIT() {
       {"activationBackward", NULL, js_activation_backward, NULL, NULL, NULL, attr, NULL},
       {"embedPositions", NULL, js_embed_positions, NULL, NULL, NULL, attr, NULL},
       {"embedPositionsBackward", NULL, js_embed_positions_backward, NULL, NULL, NULL, attr, NULL},
+      {"keepMask", NULL, js_keep_mask, NULL, NULL, NULL, attr, NULL},
+      {"dropoutApply", NULL, js_dropout_apply, NULL, NULL, NULL, attr, NULL},
+      {"copyBlock", NULL, js_copy_block, NULL, NULL, NULL, attr, NULL},
+      {"argmaxRows", NULL, js_argmax_rows, NULL, NULL, NULL, attr, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, attr, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

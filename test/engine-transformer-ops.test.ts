@@ -42,6 +42,23 @@ describe('erf and GELU', () => {
   });
 });
 
+describe('dropout masks', () => {
+  it('Rng.keepMask draws exactly what rng.next() ≥ p would, and leaves the generator where they would', () => {
+    for (const p of [0, 0.1, 0.5, 0.9]) {
+      const a = new Rng(77), b = new Rng(77);
+      const mask = a.keepMask(2049, p);
+      for (let i = 0; i < mask.length; i++) assert.equal(mask[i], b.next() >= p ? 1 : 0, `p=${p} element ${i}`);
+      assert.equal(a.next(), b.next());
+    }
+  });
+  it('ops.dropout keeps the draws of one rng.next() per element', () => {
+    const x = randomTensor(seeded(3), [7, 9], -1, 1, false);
+    const y = ops.dropout(x, 0.3, new Rng(4), true);
+    const r = new Rng(4);
+    for (let i = 0; i < x.size; i++) assert.equal(y.data[i], r.next() >= 0.3 ? Math.fround(x.data[i] * Math.fround(1 / 0.7)) : 0);
+  });
+});
+
 describe('linear with a fused activation', () => {
   for (const activation of ['none', 'relu', 'gelu'] as const) {
     for (const withBias of [true, false]) {

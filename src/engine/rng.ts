@@ -3,6 +3,8 @@
  * seed draws the same numbers on every platform. The state is four uint32
  * words and can be saved and restored, which checkpoints rely on.
  */
+import { kernels } from './kernels/index.js';
+
 export class Rng {
   private s: Uint32Array;
 
@@ -32,6 +34,16 @@ export class Rng {
     s[2] ^= t;
     s[3] = rotl(s[3], 11);
     return result;
+  }
+
+  /**
+   * A dropout keep-mask: 1 where next() ≥ p, one draw per element (compared
+   * as the integer draw ≥ p·2³², the same test without the division).
+   */
+  keepMask(n: number, p: number): Uint8Array {
+    const mask = new Uint8Array(n);
+    kernels().keepMask(this.s, p, mask);
+    return mask;
   }
 
   /** Uniform in [0, 1) with 32 bits of resolution. */
