@@ -317,6 +317,19 @@ interface DecodeResult {
   pretrainSeconds?: number;
 }
 
+/** This process's scheduling policy from /proc/self/stat ('normal', or e.g. 'SCHED_FIFO priority 10' under chrt -f 10). */
+function schedulingPolicy(): string {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+    const rtPriority = Number(fields[40 - 3]), policy = Number(fields[41 - 3]);
+    const names = ['normal (SCHED_OTHER)', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', 'SCHED_ISO', 'SCHED_IDLE'];
+    return policy === 0 ? names[0] : `${names[policy] ?? `policy ${policy}`} priority ${rtPriority} (children inherit it)`;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function threadEnv(threads: number): NodeJS.ProcessEnv {
   // S2S_NATIVE_THREADS: the addon's own threads (attention, layer norm backward).
   return { OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), S2S_NATIVE_THREADS: String(threads) };
@@ -638,6 +651,7 @@ function main(): void {
   console.log(`  model: d_model ${c.modelDim}, ${c.heads} heads, ${c.encoderLayers}+${c.decoderLayers} layers, ff ${c.ffDim} ReLU, pre-LN, sinusoidal positions, joint vocabulary ${c.vocabSize} with tied embeddings, dropout ${c.dropout}, label smoothing ${c.labelSmoothing}, Adam (β ${c.adamBeta1}/${c.adamBeta2}, lr ${c.learningRate}), float32`);
   const load0 = loadavg();
   console.log(`  load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')} on ${availableParallelism()} cores (other processes skew timings; "others used" below says how much)`);
+  console.log(`  scheduling: ${schedulingPolicy()}`);
   console.log(`  threads: s2s native = OpenBLAS and addon threads (OPENBLAS_NUM_THREADS/OMP_NUM_THREADS/S2S_NATIVE_THREADS in the child's environment); PyTorch = torch.set_num_threads + the same variables; decoding uses ${DECODE_THREADS}`);
   console.log(`  PyTorch BLAS: ${TORCH_LIBDIR ? `${TORCH_LIBDIR} first on LD_LIBRARY_PATH` : 'whatever libblas.so.3 resolves to'}`);
   if (!existsSync(CORPUS)) {
