@@ -702,20 +702,23 @@ static napi_value js_attention_forward(napi_env env, napi_callback_info info) {
   args_t a;
   s2s_attention at;
   memset(&at, 0, sizeof at);
-  f32_t q = {0}, k = {0}, v = {0}, drop = {0}, probs = {0}, out = {0};
-  const uint8_t *mask = NULL;
-  int64_t maskLen = 0;
-  CHECK(get_args(env, info, "attentionForward", 13, &a));
+  f32_t q = {0}, k = {0}, v = {0}, probs = {0}, out = {0};
+  const uint8_t *mask = NULL, *drop = NULL;
+  int64_t maskLen = 0, dropLen = 0;
+  double keep = 1;
+  CHECK(get_args(env, info, "attentionForward", 14, &a));
   CHECK(attention_shape(&a, &at, &q, &k, &v));
   CHECK(arg_u8_or_null(&a, 8, "keyMask", &mask, &maskLen) && arg_bool(&a, 9, "causal", &at.causal) &&
-        arg_f32_or_null(&a, 10, "dropMask", &drop) && arg_f32(&a, 11, "probs", &probs) && arg_f32(&a, 12, "out", &out));
+        arg_u8_or_null(&a, 10, "dropMask", &drop, &dropLen) && arg_number(&a, 11, "keepScale", &keep) &&
+        arg_f32(&a, 12, "probs", &probs) && arg_f32(&a, 13, "out", &out));
   int64_t np = attention_probs(&at);
   if (mask) CHECK(need_len(&a, "keyMask", maskLen, (int64_t)at.batch * at.tk, "batch·tk"));
-  if (drop.data) CHECK(need_len(&a, "dropMask", drop.length, np, "batch·heads·tq·tk"));
+  if (drop) CHECK(need_len(&a, "dropMask", dropLen, np, "batch·heads·tq·tk"));
   CHECK(need_len(&a, "probs", probs.length, np, "batch·heads·tq·tk"));
   CHECK(need_len(&a, "out", out.length, (int64_t)at.batch * at.tq * at.heads * at.hd, "batch·tq×heads·headDim"));
   at.keyMask = mask;
-  at.dropMask = drop.data;
+  at.dropMask = drop;
+  at.keepScale = (float)keep;
   at.probs = probs.data;
   at.out = out.data;
   return run_attention(env, &at, 0);
@@ -725,15 +728,19 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   args_t a;
   s2s_attention at;
   memset(&at, 0, sizeof at);
-  f32_t q = {0}, k = {0}, v = {0}, probs = {0}, drop = {0}, dOut = {0}, dq = {0}, dk = {0}, dv = {0};
-  CHECK(get_args(env, info, "attentionBackward", 14, &a));
+  f32_t q = {0}, k = {0}, v = {0}, probs = {0}, dOut = {0}, dq = {0}, dk = {0}, dv = {0};
+  const uint8_t *drop = NULL;
+  int64_t dropLen = 0;
+  double keep = 1;
+  CHECK(get_args(env, info, "attentionBackward", 15, &a));
   CHECK(attention_shape(&a, &at, &q, &k, &v));
-  CHECK(arg_f32(&a, 8, "probs", &probs) && arg_f32_or_null(&a, 9, "dropMask", &drop) && arg_f32(&a, 10, "dOut", &dOut) &&
-        arg_f32_or_null(&a, 11, "dq", &dq) && arg_f32_or_null(&a, 12, "dk", &dk) && arg_f32_or_null(&a, 13, "dv", &dv));
+  CHECK(arg_f32(&a, 8, "probs", &probs) && arg_u8_or_null(&a, 9, "dropMask", &drop, &dropLen) &&
+        arg_number(&a, 10, "keepScale", &keep) && arg_f32(&a, 11, "dOut", &dOut) && arg_f32_or_null(&a, 12, "dq", &dq) &&
+        arg_f32_or_null(&a, 13, "dk", &dk) && arg_f32_or_null(&a, 14, "dv", &dv));
   int64_t np = attention_probs(&at);
   int64_t nq = (int64_t)at.batch * at.tq * at.heads * at.hd, nk = (int64_t)at.batch * at.tk * at.heads * at.hd;
   CHECK(need_len(&a, "probs", probs.length, np, "batch·heads·tq·tk"));
-  if (drop.data) CHECK(need_len(&a, "dropMask", drop.length, np, "batch·heads·tq·tk"));
+  if (drop) CHECK(need_len(&a, "dropMask", dropLen, np, "batch·heads·tq·tk"));
   CHECK(need_len(&a, "dOut", dOut.length, nq, "batch·tq×heads·headDim"));
   if (dq.data) CHECK(need_len(&a, "dq", dq.length, nq, "batch·tq×heads·headDim"));
   if (dk.data) CHECK(need_len(&a, "dk", dk.length, nk, "batch·tk×heads·headDim"));
@@ -741,7 +748,8 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   /* causal is not an argument: probs already hold zeros for hidden keys, and the kernel skips them */
   at.causal = 0;
   at.probs = probs.data;
-  at.dropMask = drop.data;
+  at.dropMask = drop;
+  at.keepScale = (float)keep;
   at.dOut = dOut.data;
   at.dq = dq.data;
   at.dk = dk.data;
@@ -966,6 +974,64 @@ static napi_value js_keep_mask(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_dropout_apply(napi_env env, napi_callback_info info) {
+  args_t a;
+  const uint8_t *mask = NULL;
+  int64_t maskLen = 0;
+  double scale = 0;
+  int acc = 0;
+  f32_t x = {0}, out = {0};
+  CHECK(get_args(env, info, "dropoutApply", 5, &a));
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, a.argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array)
+    return TYPE_ERROR("dropoutApply: argument 1 (mask) must be a Uint8Array"), NULL;
+  mask = (const uint8_t *)data;
+  maskLen = (int64_t)len;
+  CHECK(arg_number(&a, 1, "scale", &scale) && arg_f32(&a, 2, "x", &x) && arg_f32(&a, 3, "out", &out) &&
+        arg_bool(&a, 4, "accumulate", &acc));
+  CHECK(need_len(&a, "x", x.length, maskLen, "one element per mask entry"));
+  CHECK(need_len(&a, "out", out.length, maskLen, "one element per mask entry"));
+  if (maskLen == 0) return NULL;
+  K->dropout_apply((size_t)maskLen, mask, (float)scale, x.data, out.data, acc);
+  return NULL;
+}
+
+static napi_value js_argmax_rows(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0;
+  f32_t x = {0};
+  i32_t out = {0};
+  CHECK(get_args(env, info, "argmaxRows", 4, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols) && arg_f32(&a, 2, "x", &x) && arg_i32(&a, 3, "out", &out));
+  CHECK(need_len(&a, "x", x.length, (int64_t)rows * cols, "rows×cols"));
+  CHECK(need_len(&a, "out", out.length, rows, "one index per row"));
+  if (cols == 0) {
+    for (int r = 0; r < rows; r++) out.data[r] = 0;
+    return NULL;
+  }
+  K->argmax_rows(rows, cols, x.data, out.data);
+  return NULL;
+}
+
+static napi_value js_copy_block(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0, ls = 0, ld = 0, acc = 0;
+  f32_t src = {0}, dst = {0};
+  CHECK(get_args(env, info, "copyBlock", 7, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols) && arg_f32(&a, 2, "src", &src) &&
+        arg_dim(&a, 3, "srcStride", &ls) && arg_f32(&a, 4, "dst", &dst) && arg_dim(&a, 5, "dstStride", &ld) &&
+        arg_bool(&a, 6, "accumulate", &acc));
+  if (rows > 1 && (ls < cols || ld < cols))
+    return RANGE_ERROR("copyBlock: strides %d and %d must be at least the %d columns", ls, ld, cols), NULL;
+  CHECK(need_len(&a, "src", src.length, matrix_extent(rows, cols, ls), "rows×cols with srcStride"));
+  CHECK(need_len(&a, "dst", dst.length, matrix_extent(rows, cols, ld), "rows×cols with dstStride"));
+  if (rows == 0 || cols == 0) return NULL;
+  K->copy_block(rows, cols, src.data, ls, dst.data, ld, acc);
+  return NULL;
+}
+
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -1103,6 +1169,9 @@ NAPI_MODULE_INIT() {
       {"embedPositions", NULL, js_embed_positions, NULL, NULL, NULL, attr, NULL},
       {"embedPositionsBackward", NULL, js_embed_positions_backward, NULL, NULL, NULL, attr, NULL},
       {"keepMask", NULL, js_keep_mask, NULL, NULL, NULL, attr, NULL},
+      {"dropoutApply", NULL, js_dropout_apply, NULL, NULL, NULL, attr, NULL},
+      {"copyBlock", NULL, js_copy_block, NULL, NULL, NULL, attr, NULL},
+      {"argmaxRows", NULL, js_argmax_rows, NULL, NULL, NULL, attr, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, attr, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

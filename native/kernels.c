@@ -675,7 +675,8 @@ static void attention_forward(const s2s_attention *a, int pair0, int pair1, floa
     const float *v = a->v + (size_t)b * tk * D + (size_t)h * hd;
     const uint8_t *km = a->keyMask ? a->keyMask + (size_t)b * tk : NULL;
     float *P = a->probs + (size_t)pr * tq * tk;
-    const float *M = a->dropMask ? a->dropMask + (size_t)pr * tq * tk : NULL;
+    const uint8_t *M = a->dropMask ? a->dropMask + (size_t)pr * tq * tk : NULL;
+    const float ks = a->keepScale;
     float *o = a->out + (size_t)b * tq * D + (size_t)h * hd;
     pack_transposed(tk, hd, k, D, scale, kt, tkp);
     for (int i0 = 0; i0 < tq; i0 += SG_MR) {
@@ -701,8 +702,8 @@ static void attention_forward(const s2s_attention *a, int pair0, int pair1, floa
         for (int j = n; j < tk; j++) pr_[j] = 0.0f;
         /* the row of (probs ⊙ dropMask) that multiplies v, zero past the visible keys */
         if (M) {
-          const float *mr = M + (size_t)i * tk;
-          for (int j = 0; j < n; j++) sr[j] = pr_[j] * mr[j];
+          const uint8_t *mr = M + (size_t)i * tk;
+          for (int j = 0; j < n; j++) sr[j] = mr[j] ? pr_[j] * ks : 0.0f;
         } else
           memcpy(sr, pr_, (size_t)n * sizeof(float));
         for (int j = n; j < tkp; j++) sr[j] = 0.0f;
@@ -727,15 +728,16 @@ static void attention_backward(const s2s_attention *a, int pair0, int pair1, flo
     const size_t qOff = (size_t)b * tq * D + (size_t)h * hd, kOff = (size_t)b * tk * D + (size_t)h * hd;
     const float *q = a->q + qOff, *k = a->k + kOff, *v = a->v + kOff, *dO = a->dOut + qOff;
     const float *P = a->probs + (size_t)pr * tq * tk;
-    const float *M = a->dropMask ? a->dropMask + (size_t)pr * tq * tk : NULL;
+    const uint8_t *M = a->dropMask ? a->dropMask + (size_t)pr * tq * tk : NULL;
+    const float ks = a->keepScale;
     pack_transposed(tk, hd, v, D, 1.0f, vt, tkp);
     small_gemm(tq, tkp, hd, dO, D, vt, tkp, dS, tkp, 0);
     for (int i = 0; i < tq; i++) {
       const float *pr_ = P + (size_t)i * tk;
-      const float *mr = M ? M + (size_t)i * tk : NULL;
+      const uint8_t *mr = M ? M + (size_t)i * tk : NULL;
       float *ds = dS + (size_t)i * tkp;
       if (mr)
-        for (int j = 0; j < tk; j++) ds[j] *= mr[j];
+        for (int j = 0; j < tk; j++) ds[j] = mr[j] ? ds[j] * ks : 0.0f;
       float lane[LANES] = {0};
       int j = 0;
       for (; j + LANES <= tk; j += LANES)
@@ -749,7 +751,7 @@ static void attention_backward(const s2s_attention *a, int pair0, int pair1, flo
         const float g = p == 0.0f ? 0.0f : p * (ds[j] - dot) * scale;
         ds[j] = g;
         dST[(size_t)j * tq + i] = g;
-        pT[(size_t)j * tq + i] = mr ? p * mr[j] : p;
+        pT[(size_t)j * tq + i] = mr ? (mr[j] ? p * ks : 0.0f) : p;
       }
     }
     if (a->dv) small_gemm(tk, hd, tq, pT, tq, dO, D, a->dv + kOff, D, 1);
@@ -940,6 +942,41 @@ static void keep_mask(uint32_t *state, double threshold, size_t n, uint8_t *mask
   state[3] = s3;
 }
 
+/* The vectorised max first, then the first index holding it: the TypeScript scan's answer (NaN never wins). */
+static void argmax_rows(int rows, int cols, const float *x, int32_t *out) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * cols;
+    const float m = row_max(cols, xr);
+    int best = 0;
+    if (m != -INFINITY)
+      for (int j = 0; j < cols; j++)
+        if (xr[j] == m) {
+          best = j;
+          break;
+        }
+    out[r] = best;
+  }
+}
+
+static void dropout_apply(size_t n, const uint8_t *restrict mask, float scale, const float *restrict x,
+                          float *restrict out, int accumulate) {
+  if (accumulate)
+    for (size_t i = 0; i < n; i++) out[i] += mask[i] ? x[i] * scale : 0.0f;
+  else
+    for (size_t i = 0; i < n; i++) out[i] = mask[i] ? x[i] * scale : 0.0f;
+}
+
+static void copy_block(int rows, int cols, const float *src, int srcStride, float *dst, int dstStride, int accumulate) {
+  for (int r = 0; r < rows; r++) {
+    const float *restrict s = src + (size_t)r * srcStride;
+    float *restrict d = dst + (size_t)r * dstStride;
+    if (accumulate)
+      for (int j = 0; j < cols; j++) d[j] += s[j];
+    else
+      memmove(d, s, (size_t)cols * sizeof(float));
+  }
+}
+
 const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .isa = S2S_STR(S2S_VARIANT),
     .gemm = gemm_blocked,
@@ -969,4 +1006,7 @@ const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .embed_positions = embed_positions,
     .embed_positions_backward = embed_positions_backward,
     .keep_mask = keep_mask,
+    .dropout_apply = dropout_apply,
+    .argmax_rows = argmax_rows,
+    .copy_block = copy_block,
 };

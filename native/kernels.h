@@ -28,7 +28,8 @@ typedef struct {
   int causal;
   const float *q, *k, *v;
   const uint8_t *keyMask; /* [batch·tk] or NULL */
-  const float *dropMask;  /* like probs, or NULL */
+  const uint8_t *dropMask; /* like probs (1 = kept), or NULL */
+  float keepScale;         /* what a kept probability is multiplied by */
   float *probs;           /* [batch, heads, tq, tk] */
   float *out;             /* forward: [batch·tq, heads·hd] */
   const float *dOut;      /* backward */
@@ -65,6 +66,9 @@ typedef struct s2s_kernel_table {
   void (*embed_positions)(int cols, const float *table, const int32_t *ids, size_t count, float scale,
                           const float *positions, const int32_t *positionIds, float *out);
   void (*keep_mask)(uint32_t *state, double threshold, size_t n, uint8_t *mask);
+  void (*argmax_rows)(int rows, int cols, const float *x, int32_t *out);
+  void (*dropout_apply)(size_t n, const uint8_t *mask, float scale, const float *x, float *out, int accumulate);
+  void (*copy_block)(int rows, int cols, const float *src, int srcStride, float *dst, int dstStride, int accumulate);
   void (*embed_positions_backward)(int cols, const float *dy, const int32_t *ids, size_t count, float scale,
                                    const int32_t *positionIds, float *dTable, float *dPositions);
   void (*softmax_rows)(int rows, int cols, const float *x, float *out, int log);

@@ -477,21 +477,21 @@ describe('Transformer kernels: native vs js', { skip }, () => {
           for (let j = 0; j < len; j++) keyMask[b * c.tk + j] = 1;
         }
       }
-      const drop = c.drop ? Float32Array.from({ length: np }, () => (rng.next() < 0.2 ? 0 : 1.25)) : null;
+      const drop = c.drop ? Uint8Array.from({ length: np }, () => (rng.next() < 0.2 ? 0 : 1)) : null;
       const q = randn(c.B * c.tq * D, 1.5), k = randn(c.B * c.tk * D, 1.5), v = randn(c.B * c.tk * D);
-      const f = both([q, k, v, drop ?? new Float32Array(0), new Float32Array(np).fill(3), new Float32Array(c.B * c.tq * D).fill(3)],
-        (K, [qi, ki, vi, di, p, o]) => K.attentionForward(c.B, c.H, c.tq, c.tk, c.hd, qi, ki, vi, keyMask, c.causal, drop ? di : null, p, o));
-      assertClose(f.n[4], f.j[4], 'probs');
-      assertClose(f.n[5], f.j[5], 'out');
-      const probs = f.j[4];
-      const b = both([q, k, v, probs, drop ?? new Float32Array(0), randn(c.B * c.tq * D), randn(c.B * c.tq * D), randn(c.B * c.tk * D), randn(c.B * c.tk * D)],
-        (K, [qi, ki, vi, p, di, dO, dq, dk, dv]) => K.attentionBackward(c.B, c.H, c.tq, c.tk, c.hd, qi, ki, vi, p, drop ? di : null, dO, dq, dk, dv));
-      assertClose(b.n[6], b.j[6], 'dq');
-      assertClose(b.n[7], b.j[7], 'dk');
-      assertClose(b.n[8], b.j[8], 'dv');
+      const f = both([q, k, v, new Float32Array(np).fill(3), new Float32Array(c.B * c.tq * D).fill(3)],
+        (K, [qi, ki, vi, p, o]) => K.attentionForward(c.B, c.H, c.tq, c.tk, c.hd, qi, ki, vi, keyMask, c.causal, drop, 1.25, p, o));
+      assertClose(f.n[3], f.j[3], 'probs');
+      assertClose(f.n[4], f.j[4], 'out');
+      const probs = f.j[3];
+      const b = both([q, k, v, probs, randn(c.B * c.tq * D), randn(c.B * c.tq * D), randn(c.B * c.tk * D), randn(c.B * c.tk * D)],
+        (K, [qi, ki, vi, p, dO, dq, dk, dv]) => K.attentionBackward(c.B, c.H, c.tq, c.tk, c.hd, qi, ki, vi, p, drop, 1.25, dO, dq, dk, dv));
+      assertClose(b.n[5], b.j[5], 'dq');
+      assertClose(b.n[6], b.j[6], 'dk');
+      assertClose(b.n[7], b.j[7], 'dv');
       // Gradients that are not wanted are simply not written.
       const only = both([q, k, v, probs, randn(c.B * c.tq * D), randn(c.B * c.tk * D)],
-        (K, [qi, ki, vi, p, dO, dv]) => K.attentionBackward(c.B, c.H, c.tq, c.tk, c.hd, qi, ki, vi, p, null, dO, null, null, dv));
+        (K, [qi, ki, vi, p, dO, dv]) => K.attentionBackward(c.B, c.H, c.tq, c.tk, c.hd, qi, ki, vi, p, null, 1, dO, null, null, dv));
       assertClose(only.n[5], only.j[5], 'dv alone');
     });
   }
@@ -501,12 +501,12 @@ describe('Transformer kernels: native vs js', { skip }, () => {
     const B = 16, H = 4, T = 30, hd = 64, D = H * hd;
     const q = randn(B * T * D), k = randn(B * T * D), v = randn(B * T * D);
     const probs = new Float32Array(B * H * T * T), out = new Float32Array(B * T * D);
-    N.attentionForward(B, H, T, T, hd, q, k, v, null, true, null, probs, out);
+    N.attentionForward(B, H, T, T, hd, q, k, v, null, true, null, 1, probs, out);
     const probs1 = new Float32Array(probs.length), out1 = new Float32Array(out.length);
     for (let b = 0; b < B; b++) {
       // one batch entry at a time: at most H pairs per call, below the threading threshold
       const sl = (x: Float32Array, n: number) => x.subarray(b * n, (b + 1) * n);
-      N.attentionForward(1, H, T, T, hd, sl(q, T * D), sl(k, T * D), sl(v, T * D), null, true, null, sl(probs1, H * T * T), sl(out1, T * D));
+      N.attentionForward(1, H, T, T, hd, sl(q, T * D), sl(k, T * D), sl(v, T * D), null, true, null, 1, sl(probs1, H * T * T), sl(out1, T * D));
     }
     assert.deepEqual(probs1, probs);
     assert.deepEqual(out1, out);
@@ -617,15 +617,47 @@ describe('Transformer kernels: native vs js', { skip }, () => {
     assert.equal(r.nextUint32(), ref.nextUint32());
   });
 
+  test('argmaxRows (ties take the first, NaN never wins, all −∞ gives 0)', () => {
+    for (const [rows, cols] of [[1, 1], [7, 3], [65, 93], [3, 8000]]) {
+      const x = randn(rows * cols);
+      const on = new Int32Array(rows), oj = new Int32Array(rows);
+      N.argmaxRows(rows, cols, x, on);
+      J.argmaxRows(rows, cols, x, oj);
+      assert.deepEqual(on, oj, `argmaxRows ${rows}×${cols}`);
+    }
+    const x = Float32Array.from([1, 3, 3, 2, NaN, 5, -Infinity, -Infinity, NaN, -Infinity, NaN, 0.5, NaN, 0.5]);
+    const on = new Int32Array(4), oj = new Int32Array(4);
+    N.argmaxRows(4, 3, x.subarray(0, 12), on);
+    J.argmaxRows(4, 3, x.subarray(0, 12), oj);
+    assert.deepEqual(Array.from(on), [1, 2, 0, 2]);
+    assert.deepEqual(on, oj);
+  });
+
+  test('dropoutApply and copyBlock (forward and accumulating)', () => {
+    for (const n of [0, 1, 17, 4099]) {
+      const mask = Uint8Array.from({ length: n }, () => (rng.next() < 0.3 ? 0 : 1));
+      for (const acc of [false, true]) {
+        const r = both([randn(n), randn(n)], (K, [x, o]) => K.dropoutApply(mask, 1.25, x, o, acc));
+        assertClose(r.n[1], r.j[1], `dropoutApply n=${n} accumulate=${acc}`);
+      }
+    }
+    for (const [rows, cols, ls, ld] of [[1, 1, 1, 1], [5, 3, 7, 4], [300, 256, 768, 256], [4, 17, 17, 40]]) {
+      for (const acc of [false, true]) {
+        const r = both([randn(rows * ls), randn(rows * ld)], (K, [s, d]) => K.copyBlock(rows, cols, s.subarray(ls - cols), ls, d.subarray(ld - cols), ld, acc));
+        assertClose(r.n[1], r.j[1], `copyBlock ${rows}×${cols} strides ${ls}/${ld} accumulate=${acc}`);
+      }
+    }
+  });
+
   test('new kernels reject bad arguments', () => {
     const f = (n: number): Float32Array => new Float32Array(n);
     const anyN = N as unknown as Record<string, (...a: unknown[]) => unknown>;
-    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(23), f(24), f(24), null, false, null, f(36), f(24)), { name: 'RangeError', message: /q has 23 elements/ });
-    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), new Uint8Array(5), false, null, f(36), f(24)), { name: 'RangeError', message: /keyMask/ });
-    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), null, false, f(35), f(36), f(24)), { name: 'RangeError', message: /dropMask/ });
-    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), null, false, null, f(35), f(24)), { name: 'RangeError', message: /probs/ });
-    assert.throws(() => anyN.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), f(6), false, null, f(36), f(24)), { name: 'TypeError', message: /Uint8Array or null/ });
-    assert.throws(() => N.attentionBackward(2, 2, 3, 3, 2, f(24), f(24), f(24), f(36), null, f(24), f(24), f(23), null), { name: 'RangeError', message: /dk/ });
+    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(23), f(24), f(24), null, false, null, 1, f(36), f(24)), { name: 'RangeError', message: /q has 23 elements/ });
+    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), new Uint8Array(5), false, null, 1, f(36), f(24)), { name: 'RangeError', message: /keyMask/ });
+    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), null, false, new Uint8Array(35), 1, f(36), f(24)), { name: 'RangeError', message: /dropMask/ });
+    assert.throws(() => N.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), null, false, null, 1, f(35), f(24)), { name: 'RangeError', message: /probs/ });
+    assert.throws(() => anyN.attentionForward(2, 2, 3, 3, 2, f(24), f(24), f(24), f(6), false, null, 1, f(36), f(24)), { name: 'TypeError', message: /Uint8Array or null/ });
+    assert.throws(() => N.attentionBackward(2, 2, 3, 3, 2, f(24), f(24), f(24), f(36), null, 1, f(24), f(24), f(23), null), { name: 'RangeError', message: /dk/ });
     assert.throws(() => N.layerNormForward(2, 3, f(6), f(2), f(3), 1e-5, f(6), f(2), f(2)), { name: 'RangeError', message: /gain/ });
     assert.throws(() => N.layerNormBackward(2, 3, f(6), f(3), f(2), f(1), f(6), null, null, null), { name: 'RangeError', message: /rstd/ });
     assert.throws(() => anyN.biasActivation(1, 2, f(2), null, 'tanh', null, f(2)), { name: 'RangeError', message: /unknown activation/ });
@@ -638,6 +670,9 @@ describe('Transformer kernels: native vs js', { skip }, () => {
     assert.throws(() => anyN.softmaxCrossEntropy(1, 2, f(2), Int32Array.of(0), null, 1), { name: 'TypeError', message: /expected 7 arguments/ });
     assert.throws(() => N.keepMask(new Uint32Array(3), 0.5, new Uint8Array(2)), { name: 'RangeError', message: /4/ });
     assert.throws(() => anyN.keepMask(new Uint32Array(4), 0.5, f(2)), { name: 'TypeError', message: /Uint8Array/ });
+    assert.throws(() => N.dropoutApply(new Uint8Array(4), 2, f(3), f(4), false), { name: 'RangeError', message: /x has 3/ });
+    assert.throws(() => N.copyBlock(2, 3, f(5), 3, f(6), 3, false), { name: 'RangeError', message: /src has 5/ });
+    assert.throws(() => N.copyBlock(2, 3, f(6), 2, f(6), 3, false), { name: 'RangeError', message: /strides/ });
   });
 });
 

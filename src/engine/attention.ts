@@ -5,6 +5,7 @@
  */
 import { Tensor, ShapeError, needsGrad, record, shapeString } from './tensor.js';
 import { kernels } from './kernels/index.js';
+import { uninitializedFloat32 } from './buffers.js';
 import type { Rng } from './rng.js';
 
 export interface AttentionOptions {
@@ -57,22 +58,21 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, o: Attention
   const K = kernels();
 
   const nProbs = B * H * tq * tk;
-  let dropMask: Float32Array | null = null;
+  let dropMask: Uint8Array | null = null;
   if (p > 0 && o.training && o.rng) {
-    const keep = 1 / (1 - p);
-    const kept = o.rng.keepMask(nProbs, p);
-    dropMask = new Float32Array(nProbs);
-    for (let i = 0; i < nProbs; i++) dropMask[i] = kept[i] ? keep : 0;
+    dropMask = o.rng.keepMask(nProbs, p);
   }
-  const probs = new Float32Array(nProbs);
-  const out = new Tensor(new Float32Array(B * tq * D), [B * tq, D]);
-  K.attentionForward(B, H, tq, tk, hd, q.data, k.data, v.data, keyMask, causal, dropMask, probs, out.data);
+  const keepScale = Math.fround(1 / (1 - p));
+  // The kernel writes every probability and every output element.
+  const probs = uninitializedFloat32(nProbs);
+  const out = new Tensor(uninitializedFloat32(B * tq * D), [B * tq, D]);
+  K.attentionForward(B, H, tq, tk, hd, q.data, k.data, v.data, keyMask, causal, dropMask, keepScale, probs, out.data);
   const recording = needsGrad(q, k, v);
   if (recording) {
     record(out, () => {
       const g = out.grad;
       if (!g) return;
-      K.attentionBackward(B, H, tq, tk, hd, q.data, k.data, v.data, probs, dropMask, g,
+      K.attentionBackward(B, H, tq, tk, hd, q.data, k.data, v.data, probs, dropMask, keepScale, g,
         q.requiresGrad ? q.gradBuffer() : null, k.requiresGrad ? k.gradBuffer() : null, v.requiresGrad ? v.gradBuffer() : null);
     });
   }

@@ -7,35 +7,15 @@
 import { Tensor, ShapeError, needsGrad, record, shapeString, type Shape } from './tensor.js';
 import { kernels, type UnaryOp, type Activation } from './kernels/index.js';
 import type { Rng } from './rng.js';
+import { uninitializedFloat32, copyFloat32 } from './buffers.js';
 
+/** dst += src elementwise; long arrays through the kernels (a one-row addRowVector), which is native under Node. */
 function addInto(dst: Float32Array, src: Float32Array): void {
-  for (let i = 0; i < dst.length; i++) dst[i] += src[i];
+  if (dst.length >= 4096) kernels().addRowVector(1, dst.length, dst, src);
+  else for (let i = 0; i < dst.length; i++) dst[i] += src[i];
 }
 
-type AllocUnsafe = (size: number) => Uint8Array;
-const nodeBuffer = (globalThis as { Buffer?: { allocUnsafe?: AllocUnsafe } }).Buffer;
-const allocUnsafe: AllocUnsafe | undefined = nodeBuffer?.allocUnsafe?.bind(nodeBuffer);
-
-/**
- * A Float32Array of n elements with unspecified contents, for results that
- * are overwritten entirely. Under Node large ones skip the zero-fill
- * (Buffer.allocUnsafe), which is a sizeable share of a training step; in
- * browsers it is an ordinary zeroed array.
- */
-export function uninitializedFloat32(n: number): Float32Array {
-  if (allocUnsafe && n >= 4096) {
-    const b = allocUnsafe(n * 4);
-    if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, n);
-  }
-  return new Float32Array(n);
-}
-
-/** A copy of x, without zero-filling it first. */
-export function copyFloat32(x: Float32Array): Float32Array {
-  const out = uninitializedFloat32(x.length);
-  out.set(x);
-  return out;
-}
+export { uninitializedFloat32, copyFloat32 } from './buffers.js';
 
 // ---------------------------------------------------------------- matmul
 
@@ -397,11 +377,12 @@ export function concat(parts: Tensor[]): Tensor {
   }
   const widths = parts.map((p) => p.cols);
   const total = widths.reduce((s, w) => s + w, 0);
-  const out = Tensor.zeros([...lead, total]);
+  const out = new Tensor(uninitializedFloat32(rows * total), [...lead, total]); // every element is written
+  const K = kernels();
   let offset = 0;
   for (let p = 0; p < parts.length; p++) {
-    const w = widths[p], src = parts[p].data;
-    for (let r = 0; r < rows; r++) out.data.set(src.subarray(r * w, (r + 1) * w), r * total + offset);
+    const w = widths[p];
+    if (rows > 0 && w > 0) K.copyBlock(rows, w, parts[p].data, w, out.data.subarray(offset), total, false);
     offset += w;
   }
   if (needsGrad(...parts)) {
@@ -411,13 +392,7 @@ export function concat(parts: Tensor[]): Tensor {
       let off = 0;
       for (let p = 0; p < parts.length; p++) {
         const w = widths[p];
-        if (parts[p].requiresGrad) {
-          const d = parts[p].gradBuffer();
-          for (let r = 0; r < rows; r++) {
-            const gb = r * total + off, db = r * w;
-            for (let j = 0; j < w; j++) d[db + j] += g[gb + j];
-          }
-        }
+        if (parts[p].requiresGrad && rows > 0 && w > 0) K.copyBlock(rows, w, g.subarray(off), total, parts[p].gradBuffer(), w, true);
         off += w;
       }
     });
@@ -430,17 +405,14 @@ export function slice(x: Tensor, start: number, end: number): Tensor {
   const cols = x.cols, rows = x.rows;
   if (!(0 <= start && start <= end && end <= cols)) throw new ShapeError(`slice: [${start}, ${end}) is outside the last axis of ${shapeString(x.shape)}`);
   const w = end - start;
-  const out = Tensor.zeros([...x.shape.slice(0, -1), w]);
-  for (let r = 0; r < rows; r++) out.data.set(x.data.subarray(r * cols + start, r * cols + end), r * w);
+  const out = new Tensor(uninitializedFloat32(rows * w), [...x.shape.slice(0, -1), w]); // every element is written
+  const K = kernels();
+  if (rows > 0 && w > 0) K.copyBlock(rows, w, x.data.subarray(start), cols, out.data, w, false);
   if (needsGrad(x)) {
     record(out, () => {
       const g = out.grad;
-      if (!g) return;
-      const d = x.gradBuffer();
-      for (let r = 0; r < rows; r++) {
-        const db = r * cols + start, gb = r * w;
-        for (let j = 0; j < w; j++) d[db + j] += g[gb + j];
-      }
+      if (!g || rows === 0 || w === 0) return;
+      K.copyBlock(rows, w, g, w, x.gradBuffer().subarray(start), cols, true);
     });
   }
   return out;
@@ -490,14 +462,17 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   const n = x.size;
   const mask = rng.keepMask(n, p);
   const out = new Tensor(uninitializedFloat32(n), x.shape); // every element is written
-  const o = out.data, xd = x.data;
-  for (let i = 0; i < n; i++) o[i] = mask[i] ? xd[i] * keep : 0;
+  const K = kernels();
+  K.dropoutApply(mask, keep, x.data, out.data, false);
   if (needsGrad(x)) {
     record(out, () => {
       const g = out.grad;
       if (!g) return;
-      const d = x.gradBuffer();
-      for (let i = 0; i < n; i++) if (mask[i]) d[i] += g[i] * keep;
+      if (!x.grad) {
+        const d = uninitializedFloat32(n);
+        K.dropoutApply(mask, keep, g, d, false);
+        x.grad = d;
+      } else K.dropoutApply(mask, keep, g, x.gradBuffer(), true);
     });
   }
   return out;

@@ -261,7 +261,7 @@ function visibleEnd(causal: boolean, i: number, tq: number, tk: number): number 
 function attentionForward(
   batch: number, heads: number, tq: number, tk: number, hd: number,
   q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Uint8Array | null, causal: boolean,
-  dropMask: Float32Array | null, probs: Float32Array, out: Float32Array,
+  dropMask: Uint8Array | null, keepScale: number, probs: Float32Array, out: Float32Array,
 ): void {
   const D = heads * hd;
   const scale = 1 / Math.sqrt(hd);
@@ -303,7 +303,7 @@ function attentionForward(
         for (let j = 0; j < tk; j++) {
           const p = Math.fround(s[j] * inv);
           probs[pRow + j] = p;
-          const w = dropMask !== null ? p * dropMask[pRow + j] : p;
+          const w = dropMask !== null ? (dropMask[pRow + j] ? p * keepScale : 0) : p;
           if (w === 0) continue;
           const vo = (b * tk + j) * D + h * hd;
           for (let d = 0; d < hd; d++) out[oo + d] += w * v[vo + d];
@@ -315,7 +315,7 @@ function attentionForward(
 
 function attentionBackward(
   batch: number, heads: number, tq: number, tk: number, hd: number,
-  q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, dropMask: Float32Array | null,
+  q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, dropMask: Uint8Array | null, keepScale: number,
   dOut: Float32Array, dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
 ): void {
   const D = heads * hd;
@@ -336,7 +336,7 @@ function attentionBackward(
             dp[j] = 0;
             continue;
           }
-          const m = dropMask !== null ? dropMask[pRow + j] : 1;
+          const m = dropMask !== null ? (dropMask[pRow + j] ? keepScale : 0) : 1;
           const vo = (b * tk + j) * D + h * hd;
           let g = 0;
           for (let d = 0; d < hd; d++) g += dOut[qo + d] * v[vo + d];
@@ -484,6 +484,31 @@ export const jsKernels: Kernels = {
   embedPositions,
   embedPositionsBackward,
   keepMask,
+  argmaxRows(rows, cols, x, out) {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let best = 0, bestV = -Infinity;
+      for (let j = 0; j < cols; j++) {
+        if (x[base + j] > bestV) {
+          bestV = x[base + j];
+          best = j;
+        }
+      }
+      out[r] = best;
+    }
+  },
+  dropoutApply(mask, scale, x, out, accumulate) {
+    const n = mask.length;
+    if (accumulate) for (let i = 0; i < n; i++) { if (mask[i]) out[i] += x[i] * scale; }
+    else for (let i = 0; i < n; i++) out[i] = mask[i] ? x[i] * scale : 0;
+  },
+  copyBlock(rows, cols, src, srcStride, dst, dstStride, accumulate) {
+    for (let r = 0; r < rows; r++) {
+      const s = r * srcStride, d = r * dstStride;
+      if (accumulate) for (let j = 0; j < cols; j++) dst[d + j] += src[s + j];
+      else dst.set(src.subarray(s, s + cols), d);
+    }
+  },
   addRowVector(rows, cols, x, bias) {
     for (let r = 0; r < rows; r++) {
       const base = r * cols;

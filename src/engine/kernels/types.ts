@@ -103,13 +103,13 @@ export interface Kernels {
    * key j is hidden from query i when keyMask[b·tk + j] = 0 or (causal)
    * j > i + tk − tq. Writes the softmax probabilities into `probs`
    * [batch, heads, tq, tk] (a row with no visible key is all zeros) and
-   * out = (probs ⊙ dropMask)·v into `out` [batch·tq, heads·headDim];
-   * dropMask (same size as probs: 0 or 1/(1−p)) may be null.
+   * out = (probs ⊙ dropMask·keepScale)·v into `out` [batch·tq, heads·headDim];
+   * dropMask (same size as probs: 1 = kept, 0 = dropped) may be null.
    */
   attentionForward(
     batch: number, heads: number, tq: number, tk: number, headDim: number,
     q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Uint8Array | null, causal: boolean,
-    dropMask: Float32Array | null, probs: Float32Array, out: Float32Array,
+    dropMask: Uint8Array | null, keepScale: number, probs: Float32Array, out: Float32Array,
   ): void;
   /**
    * Backward of attentionForward from its `probs` and dOut: adds the
@@ -117,7 +117,7 @@ export interface Kernels {
    */
   attentionBackward(
     batch: number, heads: number, tq: number, tk: number, headDim: number,
-    q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, dropMask: Float32Array | null,
+    q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, dropMask: Uint8Array | null, keepScale: number,
     dOut: Float32Array, dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
   ): void;
 
@@ -169,6 +169,21 @@ export interface Kernels {
    * (i.e. rng.next() ≥ p). Integer arithmetic: both kernel sets give the same bits.
    */
   keepMask(state: Uint32Array, p: number, mask: Uint8Array): void;
+
+  /**
+   * Inverted dropout with a keep-mask: out[i] = mask[i] ? x[i]·scale : 0,
+   * or added into out when `accumulate` (the backward).
+   */
+  dropoutApply(mask: Uint8Array, scale: number, x: Float32Array, out: Float32Array, accumulate: boolean): void;
+  /**
+   * A rows×cols block: dst[r·dstStride + j] = src[r·srcStride + j] (or +=
+   * when `accumulate`); src and dst start at the block's first element.
+   * Column slices, concatenations and their gradients.
+   */
+  copyBlock(rows: number, cols: number, src: Float32Array, srcStride: number, dst: Float32Array, dstStride: number, accumulate: boolean): void;
+
+  /** out[r] = the index of the largest of row r's `cols` values (the first on ties; 0 when none is > −∞). */
+  argmaxRows(rows: number, cols: number, x: Float32Array, out: Int32Array): void;
 
   /** RMSprop (Keras): ms = ρ·ms + (1−ρ)·g²; p −= lr·g / (√ms + ε). */
   rmspropUpdate(p: Float32Array, g: Float32Array, ms: Float32Array, lr: number, rho: number, eps: number): void;

@@ -1,0 +1,25 @@
+/** Float32Arrays for results that are overwritten entirely: allocation without the zero-fill. */
+type AllocUnsafe = (size: number) => Uint8Array;
+const nodeBuffer = (globalThis as { Buffer?: { allocUnsafe?: AllocUnsafe } }).Buffer;
+const allocUnsafe: AllocUnsafe | undefined = nodeBuffer?.allocUnsafe?.bind(nodeBuffer);
+
+/**
+ * A Float32Array of n elements with unspecified contents, for results that
+ * are overwritten entirely. Under Node large ones skip the zero-fill
+ * (Buffer.allocUnsafe), which is a sizeable share of a training step; in
+ * browsers it is an ordinary zeroed array.
+ */
+export function uninitializedFloat32(n: number): Float32Array {
+  if (allocUnsafe && n >= 4096) {
+    const b = allocUnsafe(n * 4);
+    if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, n);
+  }
+  return new Float32Array(n);
+}
+
+/** A copy of x, without zero-filling it first. */
+export function copyFloat32(x: Float32Array): Float32Array {
+  const out = uninitializedFloat32(x.length);
+  out.set(x);
+  return out;
+}
