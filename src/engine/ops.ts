@@ -46,7 +46,11 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
       if (!g) return;
       if (a.requiresGrad) {
         // dA = g·op(B)ᵀ, or op(B)·gᵀ when A was transposed.
-        if (!transA) K.gemm(false, !transB, m, k, n, 1, g, n, b.data, ldb, 1, a.gradBuffer(), lda);
+        if (!transA && !a.grad && !a.base) {
+          const da = uninitializedFloat32(a.size); // written whole (beta 0), no zero-fill
+          K.gemm(false, !transB, m, k, n, 1, g, n, b.data, ldb, 0, da, lda);
+          a.grad = da;
+        } else if (!transA) K.gemm(false, !transB, m, k, n, 1, g, n, b.data, ldb, 1, a.gradBuffer(), lda);
         else K.gemm(transB, true, k, m, n, 1, b.data, ldb, g, n, 1, a.gradBuffer(), lda);
       }
       if (b.requiresGrad) {
@@ -527,7 +531,14 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, activation: Activ
         dz = uninitializedFloat32(m * n);
         K.activationBackward(activation, z, g, dz);
       }
-      if (x.requiresGrad) K.gemm(false, true, m, k, n, 1, dz, n, w.data, n, 1, x.gradBuffer(), k);
+      if (x.requiresGrad) {
+        // A first gradient is written (beta 0) into an unzeroed buffer rather than added to a zero-filled one.
+        if (!x.grad && !x.base) {
+          const dx = uninitializedFloat32(m * k);
+          K.gemm(false, true, m, k, n, 1, dz, n, w.data, n, 0, dx, k);
+          x.grad = dx;
+        } else K.gemm(false, true, m, k, n, 1, dz, n, w.data, n, 1, x.gradBuffer(), k);
+      }
       if (w.requiresGrad) K.gemm(true, false, k, n, m, 1, x.data, k, dz, n, 1, w.gradBuffer(), n);
       if (b && b.requiresGrad) K.sumRows(m, n, dz, b.gradBuffer());
     });
@@ -583,6 +594,7 @@ export function embedPositions(table: Tensor, ids: Int32Array, scale: number, po
 }
 
 export { multiHeadAttention, type AttentionOptions, type AttentionResult } from './attention.js';
+export { residualAdd, linearSplit } from './fused.js';
 
 // ---------------------------------------------------------------- row views
 

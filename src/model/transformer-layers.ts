@@ -86,7 +86,7 @@ export class MultiHeadAttention {
   /** Self-attention: x [n, D] → q, k, v [n, D]. */
   projectQKV(x: Tensor): [Tensor, Tensor, Tensor] {
     const qkv = this.qkv as { kernel: Tensor; bias: Tensor };
-    const [q, k, v] = ops.split(ops.linear(x, qkv.kernel, qkv.bias, 'none'), [this.dim, this.dim, this.dim]);
+    const [q, k, v] = ops.linearSplit(x, qkv.kernel, qkv.bias, [this.dim, this.dim, this.dim]);
     return [q, k, v];
   }
 
@@ -99,7 +99,7 @@ export class MultiHeadAttention {
   /** Cross-attention: keys and values of the memory [n, D]. */
   projectKV(memory: Tensor): [Tensor, Tensor] {
     const d = this.kv as { kernel: Tensor; bias: Tensor };
-    const [k, v] = ops.split(ops.linear(memory, d.kernel, d.bias, 'none'), [this.dim, this.dim]);
+    const [k, v] = ops.linearSplit(memory, d.kernel, d.bias, [this.dim, this.dim]);
     return [k, v];
   }
 
@@ -133,9 +133,9 @@ export class FeedForward {
  * One residual sublayer: pre-LN x + drop(f(LN(x))), or post-LN LN(x + drop(f(x))).
  */
 export function residual(x: Tensor, norm: LayerNorm, postNorm: boolean, run: BlockRun, f: (h: Tensor) => Tensor): Tensor {
-  const drop = (t: Tensor): Tensor => ops.dropout(t, run.dropout, run.rng, run.training);
-  if (postNorm) return norm.apply(ops.add(x, drop(f(x))));
-  return ops.add(x, drop(f(norm.apply(x))));
+  // x + dropout(y) as one op (the same keep-mask draws as ops.dropout then ops.add).
+  if (postNorm) return norm.apply(ops.residualAdd(x, f(x), run.dropout, run.rng, run.training));
+  return ops.residualAdd(x, f(norm.apply(x)), run.dropout, run.rng, run.training);
 }
 
 /** Encoder block: self-attention over the (masked) source, then feed-forward. */

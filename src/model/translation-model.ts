@@ -5,7 +5,7 @@
  * The decoder state `S` is opaque outside the model: decoders only pass it
  * back or reorder it, so they never branch on the architecture.
  */
-import type { Tensor, Rng } from '../engine/index.js';
+import { kernels, type Tensor, type Rng } from '../engine/index.js';
 import type { Batch } from '../data/batching.js';
 import type { ModelConfig } from './config.js';
 
@@ -69,17 +69,9 @@ export interface TranslationModel<S = unknown> {
 
 /** Rows whose argmax equals the target. */
 export function countCorrect(logits: Tensor, targets: Int32Array): number {
-  const V = logits.cols, d = logits.data;
+  const best = new Int32Array(targets.length);
+  if (targets.length > 0) kernels().argmaxRows(targets.length, logits.cols, logits.data, best);
   let correct = 0;
-  for (let r = 0; r < targets.length; r++) {
-    let best = 0, bestV = -Infinity;
-    for (let j = 0; j < V; j++) {
-      if (d[r * V + j] > bestV) {
-        bestV = d[r * V + j];
-        best = j;
-      }
-    }
-    if (best === targets[r]) correct++;
-  }
+  for (let r = 0; r < targets.length; r++) if (best[r] === targets[r]) correct++;
   return correct;
 }
