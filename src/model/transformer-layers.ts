@@ -8,6 +8,7 @@
  */
 import { Tensor, ops, glorotUniform, parameter, Rng } from '../engine/index.js';
 import type { ActivationType } from './config.js';
+import { SelfAttentionCache } from './kv-cache.js';
 
 /** Dropout settings and randomness of one run of the stack. */
 export interface BlockRun {
@@ -164,9 +165,8 @@ export class EncoderBlock {
 
 /** Cached keys and values of one decoder block while decoding. */
 export interface BlockCache {
-  /** Self-attention keys/values of the positions so far, [rows·T, D] b-major. */
-  selfK: Tensor | null;
-  selfV: Tensor | null;
+  /** Self-attention keys/values of the positions so far (null before the first step). */
+  self: SelfAttentionCache | null;
   /** Cross-attention keys/values of the memory, [rows·S, D]. */
   crossK: Tensor;
   crossV: Tensor;
@@ -218,14 +218,13 @@ export class DecoderBlock {
    * positions before it → output [rows, D], the cache grown to T + 1.
    */
   step(y: Tensor, cache: BlockCache, rows: number, T: number, src: SequenceShape, run: BlockRun, returnWeights: boolean): { out: Tensor; cache: BlockCache; weights: Float32Array | null } {
-    let selfK = cache.selfK, selfV = cache.selfV;
+    let self = cache.self;
     const one: SequenceShape = { batch: rows, length: 1 };
     let h = residual(y, this.norm1, this.postNorm, run, (x) => {
       const [q, k, v] = this.selfAttention.projectQKV(x);
-      selfK = appendPosition(cache.selfK, k, rows, T);
-      selfV = appendPosition(cache.selfV, v, rows, T);
-      // The one query sees every cached key: no mask needed.
-      return this.selfAttention.attend(q, selfK, selfV, one, { batch: rows, length: T + 1 }, false, run).out;
+      self = SelfAttentionCache.append(cache.self, T, k, v);
+      // The one query sees the T + 1 filled positions; the rest of the capacity is masked.
+      return this.selfAttention.attend(q, self.keys, self.values, one, self.keyShape(), false, run).out;
     });
     const got: { weights: Float32Array | null } = { weights: null };
     h = residual(h, this.norm2, this.postNorm, run, (x) => {
@@ -234,21 +233,6 @@ export class DecoderBlock {
       return r.out;
     });
     const out = residual(h, this.norm3, this.postNorm, run, (x) => this.feedForward.apply(x));
-    return { out, cache: { selfK, selfV, crossK: cache.crossK, crossV: cache.crossV }, weights: got.weights };
+    return { out, cache: { self, crossK: cache.crossK, crossV: cache.crossV }, weights: got.weights };
   }
-}
-
-/**
- * A cache [rows·T, D] (b-major) with one more position per row from x
- * [rows, D] → [rows·(T+1), D]. A new tensor: states stay immutable, so a
- * beam may keep an old one. Inference only (no gradient).
- */
-export function appendPosition(cache: Tensor | null, x: Tensor, rows: number, T: number): Tensor {
-  const D = x.cols;
-  const out = new Float32Array(rows * (T + 1) * D);
-  for (let r = 0; r < rows; r++) {
-    if (cache) out.set(cache.data.subarray(r * T * D, (r + 1) * T * D), r * (T + 1) * D);
-    out.set(x.data.subarray(r * D, (r + 1) * D), (r * (T + 1) + T) * D);
-  }
-  return new Tensor(out, [rows * (T + 1), D]);
 }

@@ -26,6 +26,8 @@ import { S2SError } from '../errors.js';
 export interface TransformerState {
   /** Per decoder block: self-attention cache of the `steps` positions so far, cross-attention keys/values. */
   caches: BlockCache[];
+  /** The encoded sentence each row's cross-attention keys/values (and srcMask rows) come from. */
+  origin: Int32Array;
   /** Real source positions, [rows·srcLen]. */
   srcMask: Uint8Array;
   srcLen: number;
@@ -199,24 +201,34 @@ export class Transformer implements TranslationModel<TransformerState> {
     const { memory, shape } = this.encodeMemory(src, run, true);
     const caches = this.decoder.map((block) => {
       const [crossK, crossV] = block.crossAttention.projectKV(memory);
-      return { selfK: null, selfV: null, crossK, crossV };
+      return { self: null, crossK, crossV };
     });
-    return { caches, srcMask: shape.mask as Uint8Array, srcLen: src.maxLen, steps: 0 };
+    const origin = Int32Array.from({ length: src.lengths.length }, (_, i) => i);
+    return { caches, origin, srcMask: shape.mask as Uint8Array, srcLen: src.maxLen, steps: 0 };
   }
 
-  /** The state rows picked by `index` (rows may repeat). */
+  /**
+   * The state rows picked by `index` (rows may repeat). Cross-attention
+   * keys/values are shared, not copied, when every row keeps its sentence
+   * (a beam reordering its hypotheses).
+   */
   selectState(state: TransformerState, index: Int32Array): TransformerState {
     const S = state.srcLen, T = state.steps;
-    const srcRows = blockIndex(index, S), tgtRows = blockIndex(index, T);
-    const srcMask = new Uint8Array(index.length * S);
-    for (let i = 0; i < index.length; i++) srcMask.set(state.srcMask.subarray(index[i] * S, (index[i] + 1) * S), i * S);
+    const origin = index.map((i) => state.origin[i]);
+    const sameSources = origin.length === state.origin.length && origin.every((o, i) => o === state.origin[i]);
+    let srcMask = state.srcMask;
+    let srcRows: Int32Array | null = null;
+    if (!sameSources) {
+      srcRows = blockIndex(index, S);
+      srcMask = new Uint8Array(index.length * S);
+      for (let i = 0; i < index.length; i++) srcMask.set(state.srcMask.subarray(index[i] * S, (index[i] + 1) * S), i * S);
+    }
     const caches = state.caches.map((c) => ({
-      selfK: c.selfK ? ops.gatherRows(c.selfK, tgtRows) : null,
-      selfV: c.selfV ? ops.gatherRows(c.selfV, tgtRows) : null,
-      crossK: ops.gatherRows(c.crossK, srcRows),
-      crossV: ops.gatherRows(c.crossV, srcRows),
+      self: c.self ? c.self.select(index, T) : null,
+      crossK: srcRows ? ops.gatherRows(c.crossK, srcRows) : c.crossK,
+      crossV: srcRows ? ops.gatherRows(c.crossV, srcRows) : c.crossV,
     }));
-    return { caches, srcMask, srcLen: S, steps: T };
+    return { caches, origin, srcMask, srcLen: S, steps: T };
   }
 
   /**
@@ -241,7 +253,7 @@ export class Transformer implements TranslationModel<TransformerState> {
       if (last) weights = r.weights;
     }
     if (this.decoderNorm) h = this.decoderNorm.apply(h);
-    return { logits: this.project(h), state: { caches, srcMask: state.srcMask, srcLen: S, steps: T + 1 }, attention: averageHeads(weights, n, this.config.heads, S) };
+    return { logits: this.project(h), state: { caches, origin: state.origin, srcMask: state.srcMask, srcLen: S, steps: T + 1 }, attention: averageHeads(weights, n, this.config.heads, S) };
   }
 
   /** Output-layer pre-activations [n, V]. */
