@@ -29,7 +29,7 @@ const testDir = join(root, 'dist', 'test');
  * kernel parity test (it compares the paths itself), and the kill test
  * (which always trains on the TypeScript kernels).
  */
-const ARITHMETIC = /^(model-.*|decode-.*|train.*|library-.*|cli.*|torch-parity|engine-(learning|gradcheck|rnn|optim|ops)|bundle|serve|fuzz)\.test\.js$/;
+const ARITHMETIC = /^(model-.*|decode-.*|train.*|library-.*|cli.*|torch-parity|engine-(learning|gradcheck|rnn|optim|ops|transformer-ops)|bundle|serve|fuzz)\.test\.js$/;
 
 function arg(name) {
   const i = process.argv.indexOf(`--${name}`);

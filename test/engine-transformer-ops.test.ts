@@ -5,6 +5,11 @@
  * included.
  */
 import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
 import { Tensor, noGrad } from '../src/engine/tensor.js';
 import * as ops from '../src/engine/ops.js';
@@ -329,5 +334,23 @@ describe(`multiHeadAttention (${kernelName()} kernels)`, () => {
     assert.throws(() => ops.multiHeadAttention(q, k, Tensor.zeros([4, 2]), base), /equal width/);
     assert.throws(() => ops.multiHeadAttention(q, k, k, { ...base, keyMask: new Uint8Array(3) }), /keyMask/);
     assert.throws(() => ops.multiHeadAttention(q, k, k, { ...base, dropout: 1 }), RangeError);
+  });
+});
+
+describe('an out-of-date native addon', () => {
+  it('is reported as not loadable (naming what it lacks) instead of failing mid-run', () => {
+    // A stand-in "addon" with only the kernels of an older build.
+    const dir = mkdtempSync(join(tmpdir(), 's2s-stale-addon-'));
+    const fake = join(dir, 'stale.cjs');
+    writeFileSync(fake, 'module.exports = { info: () => "old", gemm() {}, softmaxRows() {} };\n');
+    const index = pathToFileURL(fileURLToPath(new URL('../src/engine/kernels/index.js', import.meta.url))).href;
+    const script = `import(${JSON.stringify(index)}).then((m) => { console.log(JSON.stringify({ native: m.loadNativeKernels() !== null, error: m.nativeLoadError(), active: m.kernels().name })); })`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, S2S_NATIVE_ADDON: fake, S2S_KERNELS: '' } });
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim()) as { native: boolean; error: string; active: string };
+    assert.equal(out.native, false);
+    assert.equal(out.active, 'js', 'auto falls back to the TypeScript kernels');
+    assert.match(out.error, /out of date \(no .*attentionForward.*\); rebuild it with `npm run build:native`/);
   });
 });

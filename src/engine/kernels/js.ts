@@ -414,13 +414,18 @@ function biasActivation(
   rows: number, cols: number, x: Float32Array, bias: Float32Array | null, act: Activation,
   pre: Float32Array | null, out: Float32Array,
 ): void {
+  // One loop per activation, so the per-element work has no branches on it.
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
-    for (let j = 0; j < cols; j++) {
-      const z = bias !== null ? Math.fround(x[base + j] + bias[j]) : x[base + j];
-      if (pre !== null) pre[base + j] = z;
-      out[base + j] = act === 'none' ? z : act === 'relu' ? (z > 0 ? z : 0) : gelu(z);
-    }
+    if (bias !== null || pre !== null) {
+      for (let j = 0; j < cols; j++) {
+        const z = bias !== null ? Math.fround(x[base + j] + bias[j]) : x[base + j];
+        if (pre !== null) pre[base + j] = z;
+        out[base + j] = z; // the pre-activation for now, activated in place below
+      }
+    } else if (out !== x) out.set(x.subarray(base, base + cols), base);
+    if (act === 'relu') for (let j = base; j < base + cols; j++) out[j] = out[j] > 0 ? out[j] : 0;
+    else if (act === 'gelu') for (let j = base; j < base + cols; j++) out[j] = gelu(out[j]);
   }
 }
 
