@@ -1,9 +1,8 @@
 import { test, before, after } from 'node:test';
-import { httpRequest, type Reply } from './helpers/http.js';
+import { httpRequest, startServeProcess, type Reply } from './helpers/http.js';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -396,24 +395,11 @@ test('binding beyond loopback logs a warning', async () => {
 });
 
 test('s2s serve: CLI starts, answers, and exits 0 on SIGTERM', async () => {
-  const child = spawn(process.execPath, [join(root, 'bin', 's2s.js'), 'serve', '--model', bundleDir, '--port', '0', '--batch-window', '0', '--max-batch', '1'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const url = await new Promise<string>((resolveUrl, rejectUrl) => {
-    child.stderr.on('data', (c) => {
-      err += c;
-      const m = /on (http:\/\/[^\s]+)/.exec(err);
-      if (m) resolveUrl(m[1]);
-    });
-    child.on('exit', (code) => rejectUrl(new Error(`exited ${code}: ${err}`)));
-  });
-  const r = await post({ text: 'I am happy.' }, url);
+  const server = await startServeProcess(join(root, 'bin', 's2s.js'), ['--model', bundleDir, '--batch-window', '0', '--max-batch', '1'], { cwd: root });
+  const r = await post({ text: 'I am happy.' }, server.url);
   assert.equal(r.status, 200);
   assert.equal(r.json.translation, bundle.translator.translate(['I am happy.'])[0].text);
-  const code = await new Promise<number | null>((resolveExit) => {
-    child.removeAllListeners('exit');
-    child.on('exit', (c) => resolveExit(c));
-    child.kill('SIGTERM');
-  });
-  assert.equal(code, 0, err);
-  assert.match(err, /stopped/);
+  const code = await server.stop();
+  assert.equal(code, 0, server.stderr());
+  assert.match(server.stderr(), /stopped/);
 });

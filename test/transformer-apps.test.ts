@@ -12,7 +12,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -21,7 +21,7 @@ import { train } from '../src/train/run.js';
 import { generateCorpus, formatCorpusTsv } from '../src/data/synthetic.js';
 import { loadBundle, saveBundle, BundleError, type LoadedBundle } from '../src/bundle/bundle.js';
 import { createServer, type S2SServer } from '../src/serve/index.js';
-import { httpRequest } from './helpers/http.js';
+import { httpRequest, startServeProcess } from './helpers/http.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 's2s.js');
@@ -149,20 +149,10 @@ test('s2s eval, s2s translate --attention-svg, s2s plot model and s2s export on 
 });
 
 test('s2s serve (the process) logs the Transformer architecture and answers /translate and the page at /', async () => {
-  const child = spawn(process.execPath, [bin, 'serve', '--model', modelDir, '--port', '0'], {
-    cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') },
-  });
+  const server = await startServeProcess(bin, ['--model', modelDir], { cwd: root, env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') } });
+  const { url } = server;
   try {
-    let err = '';
-    const url = await new Promise<string>((ok, fail) => {
-      child.stderr.on('data', (c) => {
-        err += c;
-        const m = /on (http:\/\/\S+)/.exec(err);
-        if (m) ok(m[1]);
-      });
-      child.on('exit', (code) => fail(new Error(`exited ${code}: ${err}`)));
-    });
-    assert.match(err, /model .*\(Transformer 1\+1 layers, d 24, 2 heads, ff 48, [\d,]+ parameters\)/);
+    assert.match(server.stderr(), /model .*\(Transformer 1\+1 layers, d 24, 2 heads, ff 48, [\d,]+ parameters\)/);
     const r = await httpRequest(url, 'POST', '/translate', JSON.stringify({ text: 'Where is the cat?', attention: true }), { 'content-type': 'application/json' });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.translation, bundle.translator.translate(['Where is the cat?'])[0].text);
@@ -171,7 +161,6 @@ test('s2s serve (the process) logs the Transformer architecture and answers /tra
     assert.equal(page.status, 200);
     assert.match(page.text, /s2s-web\.js/);
   } finally {
-    child.removeAllListeners('exit');
-    await new Promise((ok) => { child.on('exit', ok); child.kill('SIGTERM'); });
+    await server.stop();
   }
 });

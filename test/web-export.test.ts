@@ -7,7 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { startServeProcess } from './helpers/http.js';
 import { mkdtempSync, readFileSync, existsSync, rmSync, copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -253,20 +254,10 @@ test('s2s serve without --web shows the translation page at /', async () => {
   const dir = tmp();
   const model = join(dir, 'model');
   saveTiny(model);
-  const child = spawn(process.execPath, [join(root, 'bin', 's2s.js'), 'serve', '--model', model, '--port', '0'], {
-    cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') },
-  });
+  const server = await startServeProcess(join(root, 'bin', 's2s.js'), ['--model', model], { cwd: root, env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') } });
+  const { url } = server;
   try {
-    let err = '';
-    const url = await new Promise<string>((ok, fail) => {
-      child.stderr.on('data', (c) => {
-        err += c;
-        const m = /on (http:\/\/\S+)/.exec(err);
-        if (m) ok(m[1]);
-      });
-      child.on('exit', (code) => fail(new Error(`exited ${code}: ${err}`)));
-    });
-    assert.match(err, /\| web .*s2s\/web\//);
+    assert.match(server.stderr(), /\| web .*s2s\/web\//);
     const page = await fetch(`${url}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<script type="module" src="s2s-web\.js"><\/script>/);
@@ -274,8 +265,7 @@ test('s2s serve without --web shows the translation page at /', async () => {
     assert.deepEqual(await (await fetch(`${url}/model/config.json`)).json(), JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')));
     assert.equal((await (await fetch(`${url}/health`)).json() as { status: string }).status, 'ok');
   } finally {
-    child.removeAllListeners('exit');
-    await new Promise((ok) => { child.on('exit', ok); child.kill('SIGTERM'); });
+    await server.stop();
     rmSync(dir, { recursive: true });
   }
 });

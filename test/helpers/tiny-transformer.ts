@@ -5,9 +5,7 @@ import { Vocab } from '../../src/data/vocab.js';
 import { encodePairs, type Example } from '../../src/data/batching.js';
 import { Transformer } from '../../src/model/transformer.js';
 import type { ModelConfig } from '../../src/model/config.js';
-import type { BundleParts } from '../../src/bundle/format.js';
-import type { DataOptions } from '../../src/data/options.js';
-import { PRESETS } from '../../src/train/options.js';
+import { bundlePartsFor } from './tiny.js';
 
 export interface TinyTransformerSetup {
   pairs: { source: string; target: string }[];
@@ -40,18 +38,5 @@ export function tinyTransformerSetup(n = 16, model: Partial<ModelConfig> = {}, s
   return tinyTransformer(n, { ...TINY_TRANSFORMER, ...model }, seed);
 }
 
-/** Bundle parts for a tiny Transformer setup (char tokenizers, the seed's data and training options), data options overridden as given. */
-export function transformerBundleParts(setup: Pick<TinyTransformerSetup, 'vocabs'> & { model: BundleParts['model'] }, data: Partial<DataOptions> = {}): BundleParts {
-  return {
-    config: {
-      format: 's2s-model', version: 1, model: setup.model.config,
-      tokenizers: { source: { level: 'char' }, target: { level: 'char' } },
-      data: { ...PRESETS.seed.data, ...data, corpus: '<built-in>' },
-      train: { ...PRESETS.seed.train, epochs: 1, batchSize: 8 },
-      createdBy: 'test',
-    },
-    vocabs: setup.vocabs,
-    model: setup.model,
-    history: [],
-  };
-}
+/** Bundle parts for a tiny Transformer setup: the same as the RNN tests' (char tokenizers, the seed's options). */
+export const transformerBundleParts = bundlePartsFor;

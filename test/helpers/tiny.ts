@@ -30,7 +30,7 @@ export function tinySetup(n = 24, model: Partial<ModelConfig> = {}, seed = 3): T
 }
 
 /** Bundle parts for a tiny setup (char tokenizers, the seed's options), with data options overridden as given. */
-export function bundlePartsFor(setup: TinySetup, data: Partial<DataOptions> = {}): BundleParts {
+export function bundlePartsFor(setup: Pick<TinySetup, 'vocabs'> & { model: BundleParts['model'] }, data: Partial<DataOptions> = {}): BundleParts {
   return {
     config: {
       format: 's2s-model', version: 1, model: setup.model.config,
