@@ -17,9 +17,32 @@
  */
 #include "kernels.h"
 
+#if defined(__wasm__)
+/*
+ * WebAssembly build (native/wasm.c includes this file): freestanding, no libc.
+ * The few libc pieces used map to compiler builtins (memcpy/memset/memmove
+ * lower to memory.copy/fill with -mbulk-memory; fabsf, copysignf and sqrtf
+ * are single instructions); log() of a double comes from the host (Math.log).
+ * The built-in blocked GEMM below (which allocates its packing buffers) and
+ * the kernel table are left out: wasm.c has its own 128-bit SIMD GEMM that
+ * takes its packing buffers from the caller.
+ */
+#define S2S_WASM 1
+#define memcpy __builtin_memcpy
+#define memset __builtin_memset
+#define memmove __builtin_memmove
+#define fabsf __builtin_fabsf
+#define copysignf __builtin_copysignf
+#define sqrtf __builtin_sqrtf
+#define INFINITY __builtin_inff()
+__attribute__((import_module("env"), import_name("log"))) double s2s_host_log(double);
+#define S2S_LOG(x) s2s_host_log(x)
+#else
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#define S2S_LOG(x) log(x)
+#endif
 
 #ifndef S2S_VARIANT
 #error "S2S_VARIANT must be defined (avx2 or generic)"
@@ -105,6 +128,8 @@ S2S_INLINE float fast_tanh(float x) {
 #define NC 2048
 
 typedef float v8f __attribute__((vector_size(32)));
+
+#if !defined(S2S_WASM)
 
 /*
  * Packing buffers are allocated per call (2.1 MB; glibc serves that from the
@@ -239,6 +264,8 @@ static void gemm_blocked(int transA, int transB, int m, int n, int k, float alph
   free(scratch.a);
   free(scratch.b);
 }
+
+#endif /* !S2S_WASM */
 
 static void scale_matrix(int m, int n, float beta, float *c, int ldc) {
   for (int i = 0; i < m; i++) {
@@ -436,10 +463,10 @@ static double softmax_xent(int rows, int cols, const float *logits, const int32_
     float max = row_max(cols, x);
     float sum = row_exp_sum(cols, x, max, d);
     if (eps == 0.0f)
-      loss += log((double)sum) - ((double)x[t] - (double)max);
+      loss += S2S_LOG((double)sum) - ((double)x[t] - (double)max);
     else {
       double mean = row_sum(cols, x) / cols;
-      loss += log((double)sum) - (1.0 - (double)eps) * ((double)x[t] - (double)max) - (double)eps * (mean - (double)max);
+      loss += S2S_LOG((double)sum) - (1.0 - (double)eps) * ((double)x[t] - (double)max) - (double)eps * (mean - (double)max);
     }
     if (d) {
       float inv = (float)((double)scale / (double)sum);
@@ -462,7 +489,7 @@ static void softmax_rows(int rows, int cols, const float *x, float *out, int log
     float max = row_max(cols, xr);
     if (log_) {
       float sum = row_exp_sum(cols, xr, max, NULL);
-      float ls = (float)(log((double)sum) + (double)max);
+      float ls = (float)(S2S_LOG((double)sum) + (double)max);
       for (int j = 0; j < cols; j++) o[j] = xr[j] - ls;
     } else {
       float sum = row_exp_sum(cols, xr, max, o);
@@ -977,6 +1004,7 @@ static void copy_block(int rows, int cols, const float *src, int srcStride, floa
   }
 }
 
+#if !defined(S2S_WASM)
 const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .isa = S2S_STR(S2S_VARIANT),
     .gemm = gemm_blocked,
@@ -1010,3 +1038,4 @@ const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .argmax_rows = argmax_rows,
     .copy_block = copy_block,
 };
+#endif

@@ -97,6 +97,9 @@ export {
 export { modelDiagrams, historySvg, attentionSvg, type HistoryPoint, type HistoryPlotOptions, type AttentionPlotOptions, type GraphName } from './plot/index.js';
 
 // Compute kernels
-export { kernels, setKernels, nativeLoadError, type Kernels } from './engine/kernels/index.js';
+export {
+  kernels, setKernels, nativeLoadError, loadWasmKernels, wasmLoadError, wasmSimdSupported, sharedMemorySupported, WasmKernelsError,
+  type Kernels, type WasmKernels, type LoadWasmOptions,
+} from './engine/kernels/index.js';
 export { WeightsError } from './engine/io.js';
 export { ShapeError } from './engine/tensor.js';

@@ -287,7 +287,12 @@ test('every reply carries Content-Security-Policy, X-Frame-Options, nosniff and 
     await request(s, 'GET', '/model', undefined, { host: 'evil.example' }),
   ];
   for (const r of replies) {
-    assert.match(String(r.headers['content-security-policy']), /default-src 'self'; script-src 'self'; style-src 'self'.*frame-ancestors 'none'/);
+    // 'wasm-unsafe-eval' compiles the wasm kernels; eval itself stays refused.
+    assert.match(String(r.headers['content-security-policy']), /default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'.*frame-ancestors 'none'/);
+    assert.doesNotMatch(String(r.headers['content-security-policy']), /'unsafe-eval'/);
+    // Cross-origin isolation (SharedArrayBuffer, so the wasm kernels' threads).
+    assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp');
     assert.equal(r.headers['x-frame-options'], 'DENY');
     assert.equal(r.headers['x-content-type-options'], 'nosniff');
     assert.equal(r.headers['referrer-policy'], 'no-referrer');

@@ -1,4 +1,6 @@
-/** Float32Arrays for results that are overwritten entirely: allocation without the zero-fill. */
+/** Float32Arrays for results that are overwritten entirely (allocation without the zero-fill), and long-lived ones. */
+import { kernels } from './kernels/index.js';
+
 type AllocUnsafe = (size: number) => Uint8Array;
 const nodeBuffer = (globalThis as { Buffer?: { allocUnsafe?: AllocUnsafe } }).Buffer;
 const allocUnsafe: AllocUnsafe | undefined = nodeBuffer?.allocUnsafe?.bind(nodeBuffer);
@@ -22,4 +24,21 @@ export function copyFloat32(x: Float32Array): Float32Array {
   const out = uninitializedFloat32(x.length);
   out.set(x);
   return out;
+}
+
+/**
+ * A zeroed Float32Array meant to live as long as a model (parameters, their
+ * gradients, optimizer slots): inside the active kernel set's memory when it
+ * has one (the wasm kernels then read it without copying), else an ordinary array.
+ */
+export function longLivedFloat32(n: number): Float32Array {
+  return kernels().allocFloat32?.(n) ?? new Float32Array(n);
+}
+
+/** `data` moved into long-lived storage (a copy when the kernel set has a memory of its own; else `data` itself). */
+export function adoptLongLived(data: Float32Array): Float32Array {
+  const home = kernels().allocFloat32?.(data.length);
+  if (!home) return data;
+  home.set(data);
+  return home;
 }

@@ -8,4 +8,9 @@ export * from './io.js';
 export { Rng } from './rng.js';
 export { sinusoidalPositions } from './positions.js';
 export type { AttentionOptions, AttentionResult } from './attention.js';
-export { kernels, setKernels, loadNativeKernels, nativeLoadError, jsKernels, type Kernels, type UnaryOp, type Activation } from './kernels/index.js';
+export {
+  kernels, setKernels, loadNativeKernels, nativeLoadError, jsKernels, loadWasmKernels, loadWasmKernelsSync, wasmLoadError, createWasmKernels,
+  wasmSimdSupported, sharedMemorySupported, WasmKernelsError, WASM_FILES, WASM_DEFAULTS,
+  type Kernels, type UnaryOp, type Activation, type WasmKernels, type WasmKernelOptions, type LoadWasmOptions,
+} from './kernels/index.js';
+export { longLivedFloat32, adoptLongLived } from './buffers.js';

@@ -4,6 +4,7 @@
  * LSTM forget gate set to one. All draw from a seeded Rng, so a seed fixes
  * every initial weight.
  */
+import { adoptLongLived } from './buffers.js';
 import type { Rng } from './rng.js';
 import { Tensor, shapeSize, type Shape } from './tensor.js';
 
@@ -72,5 +73,5 @@ export function lstmBias(hidden: number): Float32Array {
 
 /** A named trainable parameter. */
 export function parameter(name: string, shape: Shape, data: Float32Array): Tensor {
-  return new Tensor(data, shape, true, name);
+  return new Tensor(adoptLongLived(data), shape, true, name);
 }

@@ -4,6 +4,7 @@
  * checkpoints resume exactly.
  */
 import { kernels } from './kernels/index.js';
+import { longLivedFloat32 } from './buffers.js';
 import type { Tensor } from './tensor.js';
 import { ConfigError } from '../errors.js';
 import { WeightsError } from './io.js';
@@ -91,7 +92,11 @@ export abstract class Optimizer {
         if (v.length !== p.size) throw new WeightsError(`optimizer slot ${p.name}/${k} has ${v.length} values, parameter has ${p.size}`);
       }
       // Copies, so two optimizers restored from one state do not share buffers.
-      this.slots.set(p, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Float32Array.from(v)])));
+      this.slots.set(p, Object.fromEntries(Object.entries(s).map(([k, v]) => {
+        const copy = longLivedFloat32(v.length);
+        copy.set(v);
+        return [k, copy];
+      })));
     }
   }
 }
@@ -110,7 +115,7 @@ export class RMSprop extends Optimizer {
     return 'rmsprop';
   }
   protected newSlots(size: number): Record<string, Float32Array> {
-    return { ms: new Float32Array(size) };
+    return { ms: longLivedFloat32(size) };
   }
   protected apply(p: Float32Array, g: Float32Array, s: Record<string, Float32Array>): void {
     kernels().rmspropUpdate(p, g, s.ms, this.learningRate, this.rho, this.epsilon);
@@ -133,7 +138,7 @@ export class Adam extends Optimizer {
     return 'adam';
   }
   protected newSlots(size: number): Record<string, Float32Array> {
-    return { m: new Float32Array(size), v: new Float32Array(size) };
+    return { m: longLivedFloat32(size), v: longLivedFloat32(size) };
   }
   protected apply(p: Float32Array, g: Float32Array, s: Record<string, Float32Array>): void {
     const t = this.step;

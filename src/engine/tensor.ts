@@ -6,6 +6,7 @@
  * Under `noGrad` nothing is recorded and intermediate tensors carry no
  * gradient buffers, so inference allocates only its outputs.
  */
+import { longLivedFloat32 } from './buffers.js';
 import { S2SError } from '../errors.js';
 
 export type Shape = readonly number[];
@@ -126,7 +127,8 @@ export class Tensor {
   /** The gradient buffer, allocated (zeroed) if absent. */
   gradBuffer(): Float32Array {
     if (this.base) return this.base.gradBuffer().subarray(this.baseOffset, this.baseOffset + this.data.length);
-    if (!this.ownGrad) this.ownGrad = new Float32Array(this.size);
+    // A parameter's gradient lives as long as it does: beside it in the kernels' memory when they have one.
+    if (!this.ownGrad) this.ownGrad = this.name !== undefined && this.requiresGrad ? longLivedFloat32(this.size) : new Float32Array(this.size);
     return this.ownGrad;
   }
 

@@ -52,11 +52,15 @@ export const SERVE_DEFAULTS = {
 /**
  * Headers on every reply (API and static files). The page needs only its own files: script, style,
  * fetches and the model; images may be data: URLs (the favicon). Frames are refused (clickjacking).
- * Cross-Origin-Opener-Policy / -Embedder-Policy (for SharedArrayBuffer) can be added here.
+ * 'wasm-unsafe-eval' lets the page compile its WebAssembly kernels (and nothing else: no eval).
+ * Cross-Origin-Opener-Policy / -Embedder-Policy make the page cross-origin isolated, so it may use
+ * SharedArrayBuffer and run the wasm kernels on several threads (web/export.ts ISOLATION_HEADERS).
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
   'Content-Security-Policy':
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'X-Frame-Options': 'DENY',
   'X-Content-Type-Options': 'nosniff',

@@ -3,10 +3,14 @@
  * browser. Layout (relative URLs only, so any static host serves it, e.g.
  * `python3 -m http.server` inside the folder):
  *
- *   index.html  page.css  s2s-web.js
+ *   index.html  page.css  s2s-web.js  s2s-kernels.wasm  s2s-kernels-mt.wasm  _headers
  *   model/config.json  model/vocab.json  model/weights.json  model/weights-XXXXXXXX.bin  model/history.json
  *
- * The page assets come from dist/web/ (built by scripts/build-web.mjs).
+ * The page assets come from dist/web/ (built by scripts/build-web.mjs); the
+ * .wasm kernels are copied when the build has them (without them the page
+ * runs on the js kernels). `_headers` asks Netlify / Cloudflare Pages style
+ * hosts for the COOP/COEP headers that make the page cross-origin isolated,
+ * which the wasm kernels' threads need (`s2s serve` sends them itself).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -19,6 +23,23 @@ import { S2SError, ConfigError } from '../errors.js';
 
 /** The files of the page itself, as built into dist/web/. */
 export const WEB_ASSETS = ['index.html', 'page.css', 's2s-web.js'] as const;
+/** Built page files copied when present: the wasm kernels (plain and shared memory). */
+export const OPTIONAL_WEB_ASSETS = ['s2s-kernels.wasm', 's2s-kernels-mt.wasm'] as const;
+
+/** The headers that make the page cross-origin isolated (SharedArrayBuffer, so wasm threads). */
+export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } as const;
+
+/** The `_headers` file export-web writes (Netlify, Cloudflare Pages), with the note on other hosts. */
+export const HEADERS_FILE = `# Cross-origin isolation for the s2s page: with these two headers the browser
+# allows SharedArrayBuffer, and the page runs its WebAssembly kernels on
+# several threads (without them it runs on one). Netlify and Cloudflare Pages
+# read this file as it is. Elsewhere, send the same headers for every file of
+# this folder: nginx \`add_header Cross-Origin-Opener-Policy same-origin;\`
+# (and Cross-Origin-Embedder-Policy require-corp), Apache \`Header set ...\`,
+# GitHub Pages cannot (the page then runs single-threaded). \`s2s serve\` sends them.
+/*
+${Object.entries(ISOLATION_HEADERS).map(([k, v]) => `  ${k}: ${v}`).join('\n')}
+`;
 
 /** Options of `exportWeb`. */
 export interface ExportOptions {
@@ -69,7 +90,10 @@ export function exportWeb(modelDir: string, outDir: string, options: ExportOptio
   const files = exported.files.map((f) => `model/${f}`);
   let bytes = exported.bytes;
   // The page last: a folder with index.html is a complete one.
-  for (const f of WEB_ASSETS) {
+  writeFileAtomic(join(outDir, '_headers'), HEADERS_FILE);
+  bytes += Buffer.byteLength(HEADERS_FILE);
+  files.push('_headers');
+  for (const f of [...OPTIONAL_WEB_ASSETS.filter((f) => existsSync(join(assets, f))), ...WEB_ASSETS]) {
     const to = join(outDir, f);
     writeFileAtomic(to, readFileSync(join(assets, f)));
     bytes += statSync(to).size;
@@ -94,7 +118,7 @@ export function cachedWebFolder(modelDir: string, options: ExportOptions & { cac
     try { bytes = readBundleFile(join(modelDir, f), BUNDLE_JSON_LIMIT); } catch { /* reported by exportWeb below */ }
     hash.update(`${f}:`).update(bytes);
   }
-  for (const f of WEB_ASSETS) {
+  for (const f of [...WEB_ASSETS, ...OPTIONAL_WEB_ASSETS]) {
     const p = join(assetsDir, f);
     hash.update(`${f}:`).update(existsSync(p) ? readFileSync(p) : '');
   }

@@ -1,14 +1,19 @@
 /**
- * Kernel selection. The native addon is used when it loads (Node only),
- * otherwise the TypeScript kernels; `S2S_KERNELS=native|js` overrides the
- * choice, and asking for native where it cannot load is an error.
+ * Kernel selection. In Node the native addon is used when it loads, else the
+ * WebAssembly kernels when build/wasm holds them, else the TypeScript ones;
+ * `S2S_KERNELS=native|wasm|js` overrides the choice, and asking for a set
+ * that cannot load is an error. Browsers start on js; the page switches to
+ * wasm after `loadWasmKernels()` (compiling is asynchronous there).
  */
 import type { Kernels } from './types.js';
 import { jsKernels } from './js.js';
+import { createWasmKernels, wasmSimdSupported, sharedMemorySupported, WASM_FILES, type WasmKernels, type WasmKernelOptions } from './wasm.js';
 import { S2SError, ConfigError } from '../../errors.js';
 
 export type { Kernels, UnaryOp, Activation } from './types.js';
+export type { WasmKernels, WasmKernelOptions } from './wasm.js';
 export { jsKernels } from './js.js';
+export { createWasmKernels, wasmSimdSupported, sharedMemorySupported, WasmKernelsError, WASM_FILES, WASM_DEFAULTS } from './wasm.js';
 
 let active: Kernels | null = null;
 let nativeCache: Kernels | null | undefined;
@@ -48,6 +53,104 @@ export function loadNativeKernels(): Kernels | null {
   return nativeCache;
 }
 
+let wasmCache: WasmKernels | null | undefined;
+let wasmError = '';
+
+type NodeBuiltins = { fs: typeof import('node:fs'); path: typeof import('node:path'); url: typeof import('node:url') };
+function nodeBuiltins(): NodeBuiltins | null {
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  const getBuiltin = proc?.getBuiltinModule as ((id: string) => unknown) | undefined;
+  if (!getBuiltin) return null;
+  return { fs: getBuiltin('node:fs') as NodeBuiltins['fs'], path: getBuiltin('node:path') as NodeBuiltins['path'], url: getBuiltin('node:url') as NodeBuiltins['url'] };
+}
+
+/** Where Node finds the built .wasm: S2S_WASM_DIR, else build/wasm, else dist/web (the npm tarball ships both). */
+function wasmFileCandidates(node: NodeBuiltins, file: string): string[] {
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  const here = node.path.dirname(node.url.fileURLToPath(import.meta.url));
+  const root = node.path.resolve(here, '..', '..', '..', '..');
+  const dir = proc?.env.S2S_WASM_DIR;
+  if (dir) return [node.path.join(dir, file)];
+  return [node.path.join(root, 'build', 'wasm', file), node.path.join(root, 'dist', 'web', file)];
+}
+
+/**
+ * The wasm kernels, loaded synchronously (Node: the shared-memory build read
+ * from disk), or the set loadWasmKernels() made; null when neither is there.
+ */
+export function loadWasmKernelsSync(): WasmKernels | null {
+  if (wasmCache !== undefined) return wasmCache;
+  const node = nodeBuiltins();
+  if (!node) {
+    wasmError = 'not loaded yet (in a browser, await loadWasmKernels() first)';
+    return null;
+  }
+  wasmCache = null;
+  if (!wasmSimdSupported()) {
+    wasmError = 'this runtime lacks WebAssembly 128-bit SIMD';
+    return null;
+  }
+  const shared = sharedMemorySupported();
+  const file = shared ? WASM_FILES.shared : WASM_FILES.plain;
+  const path = wasmFileCandidates(node, file).find((f) => node.fs.existsSync(f));
+  if (!path) {
+    wasmError = `no ${file} in ${wasmFileCandidates(node, file).join(' or ')}; build it with \`npm run build:wasm\` (needs clang-16 and lld-16)`;
+    return null;
+  }
+  try {
+    wasmCache = createWasmKernels(new WebAssembly.Module(node.fs.readFileSync(path)), { shared });
+  } catch (err) {
+    wasmError = `${path}: ${(err as Error).message}`;
+  }
+  return wasmCache;
+}
+
+/** Options of loadWasmKernels. */
+export interface LoadWasmOptions extends WasmKernelOptions {
+  /** Where the .wasm is (browsers; default: next to the page, as export-web puts it). In Node it is read from disk when absent. */
+  url?: string | URL;
+  /** The .wasm's bytes, instead of a URL. */
+  bytes?: BufferSource;
+  /** The fetch to use (default: globalThis.fetch). */
+  fetch?: (url: string) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
+}
+
+/**
+ * The wasm kernels, compiled asynchronously (what browsers need: they refuse
+ * to compile large modules synchronously on the main thread). The shared
+ * build is used where shared memory is available (Node; browsers when
+ * crossOriginIsolated). Loaded once; later calls return the same set.
+ * Does not make it the active set: call setKernels() with it.
+ */
+export async function loadWasmKernels(options: LoadWasmOptions = {}): Promise<WasmKernels> {
+  if (wasmCache) return wasmCache;
+  if (!wasmSimdSupported()) throw new S2SError('wasm kernels unavailable: this runtime lacks WebAssembly 128-bit SIMD');
+  const shared = options.shared ?? sharedMemorySupported();
+  const file = shared ? WASM_FILES.shared : WASM_FILES.plain;
+  let bytes: BufferSource | undefined = options.bytes;
+  if (!bytes && options.url === undefined) {
+    const k = loadWasmKernelsSync();
+    if (k) return k;
+    throw new S2SError(`wasm kernels unavailable: ${wasmError}`);
+  }
+  if (!bytes) {
+    const url = new URL(file, options.url as string | URL).href;
+    const doFetch = options.fetch ?? (globalThis.fetch?.bind(globalThis) as LoadWasmOptions['fetch']);
+    if (!doFetch) throw new S2SError(`wasm kernels unavailable: no fetch to load ${url}`);
+    const res = await doFetch(url);
+    if (!res.ok) throw new S2SError(`wasm kernels unavailable: ${url}: HTTP ${res.status}`);
+    bytes = await res.arrayBuffer();
+  }
+  const module = await WebAssembly.compile(bytes);
+  wasmCache = createWasmKernels(module, { ...options, shared });
+  return wasmCache;
+}
+
+/** Why the wasm kernels did not load ('' when they did or were not tried). */
+export function wasmLoadError(): string {
+  return wasmError;
+}
+
 /** The active kernel set (chosen on first use). */
 export function kernels(): Kernels {
   if (active) return active;
@@ -59,21 +162,30 @@ export function kernels(): Kernels {
     const native = loadNativeKernels();
     if (!native) throw new ConfigError(`S2S_KERNELS=native but the native addon cannot be loaded: ${nativeError}. Build it with \`npm run build:native\`.`);
     active = native;
+  } else if (wanted === 'wasm') {
+    const wasm = loadWasmKernelsSync();
+    if (!wasm) throw new ConfigError(`S2S_KERNELS=wasm but the wasm kernels cannot be loaded: ${wasmError}`);
+    active = wasm;
   } else if (wanted !== undefined && wanted !== '' && wanted !== 'auto') {
-    throw new ConfigError(`S2S_KERNELS must be "native", "js" or "auto", got "${wanted}"`);
+    throw new ConfigError(`S2S_KERNELS must be "native", "wasm", "js" or "auto", got "${wanted}"`);
   } else {
-    active = loadNativeKernels() ?? jsKernels;
+    // Browsers have no addon and no synchronous wasm: js until the page switches.
+    active = loadNativeKernels() ?? (nodeBuiltins() ? loadWasmKernelsSync() : null) ?? jsKernels;
   }
   return active;
 }
 
-/** Switch kernel sets explicitly (tests compare them; the browser forces js). */
-export function setKernels(k: Kernels | 'js' | 'native'): Kernels {
+/** Switch kernel sets explicitly (tests compare them; the page picks wasm or js). */
+export function setKernels(k: Kernels | 'js' | 'native' | 'wasm'): Kernels {
   if (k === 'js') active = jsKernels;
   else if (k === 'native') {
     const native = loadNativeKernels();
     if (!native) throw new S2SError(`native kernels unavailable: ${nativeError}`);
     active = native;
+  } else if (k === 'wasm') {
+    const wasm = loadWasmKernelsSync();
+    if (!wasm) throw new S2SError(`wasm kernels unavailable: ${wasmError}`);
+    active = wasm;
   } else active = k;
   return active;
 }

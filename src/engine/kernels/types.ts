@@ -1,16 +1,25 @@
 /**
  * The kernel interface: every numerically heavy primitive the engine needs.
- * Two implementations exist — the native addon (C, OpenBLAS) and plain
- * TypeScript — and tests hold them to the same results.
+ * Three implementations exist — the native addon (C, OpenBLAS), the same C
+ * compiled to WebAssembly (wasm.ts) and plain TypeScript — and tests hold
+ * them to the same results.
  *
  * Conventions: matrices are row-major Float32Array views; `rows`/`cols`
  * describe the logical shape. Functions write into caller-provided outputs
  * so that hot loops allocate nothing.
  */
 export interface Kernels {
-  readonly name: 'native' | 'js';
+  readonly name: 'native' | 'js' | 'wasm';
   /** Human-readable description (e.g. which BLAS is used). */
   readonly description: string;
+
+  /**
+   * Where long-lived buffers (parameters, their gradients, optimizer slots)
+   * should live, when the kernel set has a memory of its own (wasm: arrays
+   * in its memory are passed without copies). A zeroed array of n floats, or
+   * null when none can be had; absent on kernel sets that take any array.
+   */
+  allocFloat32?(n: number): Float32Array | null;
 
   /**
    * C = alpha · op(A) · op(B) + beta · C, with op(X) = X or Xᵀ.

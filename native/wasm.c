@@ -1,0 +1,394 @@
+/*
+ * s2s WebAssembly kernels: native/kernels.c (the same C the native addon
+ * runs) plus a 128-bit SIMD GEMM, compiled by scripts/build-wasm.mjs with
+ * clang --target=wasm32 -msimd128 (no relaxed SIMD, so results do not depend
+ * on the engine's FMA choice) into build/wasm/s2s-kernels.wasm and, with
+ * -matomics over a shared memory, s2s-kernels-mt.wasm.
+ *
+ * Freestanding: no libc, no allocator. The memory is imported and managed by
+ * src/engine/kernels/wasm.ts, which passes every buffer as a byte offset and
+ * hands the GEMM and attention their scratch; so the module has no mutable
+ * static data and several instances (one per worker thread) can share one
+ * memory, each with its own stack (__stack_pointer is exported for that).
+ * Every routine trusts its arguments: wasm.ts checks lengths first.
+ */
+#include "kernels.c"
+
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+/* ------------------------------------------------------------ GEMM */
+
+/*
+ * C += alpha·op(A)·op(B). Two paths:
+ *   - few rows of C (decoding: batch 1–8 against a weight matrix): no
+ *     packing, B streamed once from where it lies (packing a weight matrix
+ *     for a GEMV would cost as much as the GEMV);
+ *   - otherwise Goto-style: op(B) packed into KC×NC panels of 8-wide strips,
+ *     op(A) into MC×KC blocks of 4-tall strips (alpha folded in, edges
+ *     zero-padded), and a 4×8 register tile (8 v128 accumulators, which with
+ *     the two B vectors and the broadcast A value fit in the 16 vector
+ *     registers of x86-64 and arm64 engines) runs over them.
+ * No FMA in plain simd128: products are rounded before the add, which keeps
+ * results within float32 rounding of the js kernels' double sums.
+ */
+#define GMR 4
+#define GNR 8
+#define GKC 256
+#define GMC 128
+#define GNC 1024
+#define DIRECT_ROWS 8
+
+/* Floats of packing workspace gemm needs (wasm.ts reserves this per thread). */
+EXPORT(s2s_gemm_workspace) int s2s_gemm_workspace(void) { return GMC * GKC + GKC * GNC; }
+
+S2S_INLINE float a_at(int transA, const float *a, int lda, int i, int p) {
+  return transA ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+}
+
+/* R rows × 4·NV columns of C += A·B with B row-major (not transposed), straight from memory. */
+S2S_INLINE void direct_nn_block(int R, int NV, int transA, int k, float alpha, const float *a, int lda, int i0,
+                                const float *b, int ldb, int j0, float *c, int ldc) {
+  v128_t acc[4][8];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) acc[r][v] = wasm_f32x4_splat(0.0f);
+  for (int p = 0; p < k; p++) {
+    const float *brow = b + (size_t)p * ldb + j0;
+    v128_t bv[8];
+    for (int v = 0; v < NV; v++) bv[v] = wasm_v128_load(brow + 4 * v);
+    for (int r = 0; r < R; r++) {
+      v128_t av = wasm_f32x4_splat(alpha * a_at(transA, a, lda, i0 + r, p));
+      for (int v = 0; v < NV; v++) acc[r][v] = wasm_f32x4_add(acc[r][v], wasm_f32x4_mul(av, bv[v]));
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    float *crow = c + (size_t)(i0 + r) * ldc + j0;
+    for (int v = 0; v < NV; v++) wasm_v128_store(crow + 4 * v, wasm_f32x4_add(wasm_v128_load(crow + 4 * v), acc[r][v]));
+  }
+}
+
+/* The same R rows over all n columns: wide blocks, then 4-wide, then scalar columns. */
+S2S_INLINE void direct_nn_rows(int R, int NV, int transA, int n, int k, float alpha, const float *a, int lda, int i0,
+                               const float *b, int ldb, float *c, int ldc) {
+  int j = 0;
+  for (; j + 4 * NV <= n; j += 4 * NV) direct_nn_block(R, NV, transA, k, alpha, a, lda, i0, b, ldb, j, c, ldc);
+  for (; j + 4 <= n; j += 4) direct_nn_block(R, 1, transA, k, alpha, a, lda, i0, b, ldb, j, c, ldc);
+  for (; j < n; j++)
+    for (int r = 0; r < R; r++) {
+      float s = 0.0f;
+      for (int p = 0; p < k; p++) s += a_at(transA, a, lda, i0 + r, p) * b[(size_t)p * ldb + j];
+      c[(size_t)(i0 + r) * ldc + j] += alpha * s;
+    }
+}
+
+static void direct_nn(int transA, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                      float *c, int ldc) {
+  int i = 0;
+  for (; i + 4 <= m; i += 4) direct_nn_rows(4, 2, transA, n, k, alpha, a, lda, i, b, ldb, c, ldc);
+  for (; i + 2 <= m; i += 2) direct_nn_rows(2, 4, transA, n, k, alpha, a, lda, i, b, ldb, c, ldc);
+  for (; i < m; i++) direct_nn_rows(1, 8, transA, n, k, alpha, a, lda, i, b, ldb, c, ldc);
+}
+
+S2S_INLINE float hsum(v128_t v) {
+  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
+         (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+/* R rows × NJ columns of C += A·Bᵀ (A row-major, B stored n×k): dot products along k, 4 lanes at a time. */
+S2S_INLINE void direct_nt_block(int R, int NJ, int k, float alpha, const float *a, int lda, int i0, const float *b,
+                                int ldb, int j0, float *c, int ldc) {
+  v128_t acc[2][4];
+  for (int r = 0; r < R; r++)
+    for (int q = 0; q < NJ; q++) acc[r][q] = wasm_f32x4_splat(0.0f);
+  int p = 0;
+  for (; p + 4 <= k; p += 4) {
+    v128_t av[2], bv[4];
+    for (int r = 0; r < R; r++) av[r] = wasm_v128_load(a + (size_t)(i0 + r) * lda + p);
+    for (int q = 0; q < NJ; q++) bv[q] = wasm_v128_load(b + (size_t)(j0 + q) * ldb + p);
+    for (int r = 0; r < R; r++)
+      for (int q = 0; q < NJ; q++) acc[r][q] = wasm_f32x4_add(acc[r][q], wasm_f32x4_mul(av[r], bv[q]));
+  }
+  for (int r = 0; r < R; r++)
+    for (int q = 0; q < NJ; q++) {
+      float s = hsum(acc[r][q]);
+      const float *ar = a + (size_t)(i0 + r) * lda, *br = b + (size_t)(j0 + q) * ldb;
+      for (int pp = p; pp < k; pp++) s += ar[pp] * br[pp];
+      c[(size_t)(i0 + r) * ldc + j0 + q] += alpha * s;
+    }
+}
+
+static void direct_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float *c,
+                      int ldc) {
+  int i = 0;
+  for (; i + 2 <= m; i += 2) {
+    int j = 0;
+    for (; j + 4 <= n; j += 4) direct_nt_block(2, 4, k, alpha, a, lda, i, b, ldb, j, c, ldc);
+    for (; j < n; j++) direct_nt_block(2, 1, k, alpha, a, lda, i, b, ldb, j, c, ldc);
+  }
+  for (; i < m; i++) {
+    int j = 0;
+    for (; j + 4 <= n; j += 4) direct_nt_block(1, 4, k, alpha, a, lda, i, b, ldb, j, c, ldc);
+    for (; j < n; j++) direct_nt_block(1, 1, k, alpha, a, lda, i, b, ldb, j, c, ldc);
+  }
+}
+
+static void pack_a4(int transA, const float *a, int lda, int i0, int mc, int p0, int kc, float alpha, float *out) {
+  for (int ir = 0; ir < mc; ir += GMR) {
+    int mr = mc - ir < GMR ? mc - ir : GMR;
+    float *dst = out + (size_t)ir * kc;
+    if (!transA) {
+      for (int i = 0; i < GMR; i++) {
+        if (i < mr) {
+          const float *src = a + (size_t)(i0 + ir + i) * lda + p0;
+          for (int p = 0; p < kc; p++) dst[p * GMR + i] = alpha * src[p];
+        } else
+          for (int p = 0; p < kc; p++) dst[p * GMR + i] = 0.0f;
+      }
+    } else {
+      for (int p = 0; p < kc; p++) {
+        const float *src = a + (size_t)(p0 + p) * lda + i0 + ir;
+        int i = 0;
+        for (; i < mr; i++) dst[p * GMR + i] = alpha * src[i];
+        for (; i < GMR; i++) dst[p * GMR + i] = 0.0f;
+      }
+    }
+  }
+}
+
+static void pack_b8(int transB, const float *b, int ldb, int p0, int kc, int j0, int nc, float *out) {
+  for (int jr = 0; jr < nc; jr += GNR) {
+    int nr = nc - jr < GNR ? nc - jr : GNR;
+    float *dst = out + (size_t)jr * kc;
+    if (!transB) {
+      for (int p = 0; p < kc; p++) {
+        const float *src = b + (size_t)(p0 + p) * ldb + j0 + jr;
+        if (nr == GNR) {
+          wasm_v128_store(dst + p * GNR, wasm_v128_load(src));
+          wasm_v128_store(dst + p * GNR + 4, wasm_v128_load(src + 4));
+        } else {
+          int j = 0;
+          for (; j < nr; j++) dst[p * GNR + j] = src[j];
+          for (; j < GNR; j++) dst[p * GNR + j] = 0.0f;
+        }
+      }
+    } else {
+      for (int j = 0; j < GNR; j++) {
+        if (j < nr) {
+          const float *src = b + (size_t)(j0 + jr + j) * ldb + p0;
+          for (int p = 0; p < kc; p++) dst[p * GNR + j] = src[p];
+        } else
+          for (int p = 0; p < kc; p++) dst[p * GNR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+static void micro_4x8(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int p = 0; p < kc; p++) {
+    const v128_t b0 = wasm_v128_load(bp + p * GNR), b1 = wasm_v128_load(bp + p * GNR + 4);
+    const float *ar = ap + p * GMR;
+    v128_t a0 = wasm_f32x4_splat(ar[0]);
+    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
+    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
+    v128_t a1 = wasm_f32x4_splat(ar[1]);
+    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
+    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
+    v128_t a2 = wasm_f32x4_splat(ar[2]);
+    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a2, b0));
+    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a2, b1));
+    v128_t a3 = wasm_f32x4_splat(ar[3]);
+    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a3, b0));
+    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a3, b1));
+  }
+  if (mr == GMR && nr == GNR) {
+    float *r0 = c, *r1 = c + ldc, *r2 = r1 + ldc, *r3 = r2 + ldc;
+    wasm_v128_store(r0, wasm_f32x4_add(wasm_v128_load(r0), c00));
+    wasm_v128_store(r0 + 4, wasm_f32x4_add(wasm_v128_load(r0 + 4), c01));
+    wasm_v128_store(r1, wasm_f32x4_add(wasm_v128_load(r1), c10));
+    wasm_v128_store(r1 + 4, wasm_f32x4_add(wasm_v128_load(r1 + 4), c11));
+    wasm_v128_store(r2, wasm_f32x4_add(wasm_v128_load(r2), c20));
+    wasm_v128_store(r2 + 4, wasm_f32x4_add(wasm_v128_load(r2 + 4), c21));
+    wasm_v128_store(r3, wasm_f32x4_add(wasm_v128_load(r3), c30));
+    wasm_v128_store(r3 + 4, wasm_f32x4_add(wasm_v128_load(r3 + 4), c31));
+    return;
+  }
+  float tmp[GMR][GNR];
+  wasm_v128_store(&tmp[0][0], c00);
+  wasm_v128_store(&tmp[0][4], c01);
+  wasm_v128_store(&tmp[1][0], c10);
+  wasm_v128_store(&tmp[1][4], c11);
+  wasm_v128_store(&tmp[2][0], c20);
+  wasm_v128_store(&tmp[2][4], c21);
+  wasm_v128_store(&tmp[3][0], c30);
+  wasm_v128_store(&tmp[3][4], c31);
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) c[(size_t)i * ldc + j] += tmp[i][j];
+}
+
+static void gemm_packed(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+                        const float *b, int ldb, float *c, int ldc, float *ws) {
+  float *ap = ws, *bp = ws + GMC * GKC;
+  for (int j0 = 0; j0 < n; j0 += GNC) {
+    int nc = n - j0 < GNC ? n - j0 : GNC;
+    for (int p0 = 0; p0 < k; p0 += GKC) {
+      int kc = k - p0 < GKC ? k - p0 : GKC;
+      pack_b8(transB, b, ldb, p0, kc, j0, nc, bp);
+      for (int i0 = 0; i0 < m; i0 += GMC) {
+        int mc = m - i0 < GMC ? m - i0 : GMC;
+        pack_a4(transA, a, lda, i0, mc, p0, kc, alpha, ap);
+        for (int jr = 0; jr < nc; jr += GNR) {
+          int nr = nc - jr < GNR ? nc - jr : GNR;
+          for (int ir = 0; ir < mc; ir += GMR) {
+            int mr = mc - ir < GMR ? mc - ir : GMR;
+            micro_4x8(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc, c + (size_t)(i0 + ir) * ldc + j0 + jr, ldc, mr,
+                      nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The whole gemm contract of types.ts (beta included); `ws` holds s2s_gemm_workspace() floats. */
+EXPORT(s2s_gemm)
+void s2s_gemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+              float beta, float *c, int ldc, float *ws) {
+  if (m == 0 || n == 0) return;
+  if (beta != 1.0f) scale_matrix(m, n, beta, c, ldc);
+  if (k == 0 || alpha == 0.0f) return;
+  if (m <= DIRECT_ROWS && !transB)
+    direct_nn(transA, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  else if (m <= DIRECT_ROWS && !transA)
+    direct_nt(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  else
+    gemm_packed(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, ws);
+}
+
+/* ------------------------------------------------------------ the rest of the kernel set */
+
+EXPORT(s2s_lstm_forward) void s2s_lstm_forward(int rows, int H, float *gates, const float *cPrev, float *c, float *h) {
+  lstm_forward(rows, H, gates, cPrev, c, h);
+}
+EXPORT(s2s_lstm_backward)
+void s2s_lstm_backward(int rows, int H, const float *gates, const float *cPrev, const float *c, const float *dh,
+                       float *dc, float *dGates) {
+  lstm_backward(rows, H, gates, cPrev, c, dh, dc, dGates);
+}
+EXPORT(s2s_gru_forward)
+void s2s_gru_forward(int rows, int H, float *xGates, const float *hGates, const float *hPrev, float *h) {
+  gru_forward(rows, H, xGates, hGates, hPrev, h);
+}
+EXPORT(s2s_gru_backward)
+void s2s_gru_backward(int rows, int H, const float *gates, const float *hGates, const float *hPrev, float *dh,
+                      float *dxGates, float *dhGates) {
+  gru_backward(rows, H, gates, hGates, hPrev, dh, dxGates, dhGates);
+}
+EXPORT(s2s_softmax_xent)
+double s2s_softmax_xent(int rows, int cols, const float *logits, const int32_t *targets, float *dLogits, float scale,
+                        float eps) {
+  return softmax_xent(rows, cols, logits, targets, dLogits, scale, eps);
+}
+EXPORT(s2s_softmax_rows) void s2s_softmax_rows(int rows, int cols, const float *x, float *out, int log_) {
+  softmax_rows(rows, cols, x, out, log_);
+}
+EXPORT(s2s_unary) void s2s_unary(int op, size_t n, const float *x, float *out) { unary(op, n, x, out); }
+EXPORT(s2s_unary_backward) void s2s_unary_backward(int op, size_t n, const float *y, const float *dy, float *dx) {
+  unary_backward(op, n, y, dy, dx);
+}
+EXPORT(s2s_add_row_vector) void s2s_add_row_vector(int rows, int cols, float *x, const float *bias) {
+  add_row_vector(rows, cols, x, bias);
+}
+EXPORT(s2s_sum_rows) void s2s_sum_rows(int rows, int cols, const float *x, float *out) { sum_rows(rows, cols, x, out); }
+EXPORT(s2s_gather_rows)
+void s2s_gather_rows(int cols, const float *src, const int32_t *index, size_t count, float *out) {
+  gather_rows(cols, src, index, count, out);
+}
+EXPORT(s2s_scatter_add_rows)
+void s2s_scatter_add_rows(int cols, const float *src, const int32_t *index, size_t count, float *dst) {
+  scatter_add_rows(cols, src, index, count, dst);
+}
+EXPORT(s2s_sum_squares) double s2s_sum_squares(size_t n, const float *x) { return sum_squares(n, x); }
+EXPORT(s2s_scale) void s2s_scale(size_t n, float *x, float s) { scale_vec(n, x, s); }
+EXPORT(s2s_rmsprop)
+void s2s_rmsprop(size_t n, float *p, const float *g, float *ms, float lr, float rho, float eps) {
+  rmsprop(n, p, g, ms, lr, rho, eps);
+}
+EXPORT(s2s_adam)
+void s2s_adam(size_t n, float *p, const float *g, float *m, float *v, float lrT, float beta1, float beta2, float eps) {
+  adam(n, p, g, m, v, lrT, beta1, beta2, eps);
+}
+
+/* Floats of scratch attention needs for one call of these shapes. */
+EXPORT(s2s_attention_scratch) int s2s_attention_scratch_floats(int tq, int tk, int hd) {
+  s2s_attention a;
+  a.tq = tq;
+  a.tk = tk;
+  a.hd = hd;
+  return (int)s2s_attention_scratch(&a);
+}
+
+/* (batch, head) pairs [pair0, pair1) of one attention call (threads split the pairs). */
+EXPORT(s2s_attention_forward)
+void s2s_attention_forward(int batch, int heads, int tq, int tk, int hd, const float *q, const float *k, const float *v,
+                           const uint8_t *keyMask, int causal, const uint8_t *dropMask, float keepScale, float *probs,
+                           float *out, int pair0, int pair1, float *scratch) {
+  s2s_attention a = {0};
+  a.batch = batch, a.heads = heads, a.tq = tq, a.tk = tk, a.hd = hd, a.causal = causal;
+  a.q = q, a.k = k, a.v = v, a.keyMask = keyMask, a.dropMask = dropMask, a.keepScale = keepScale;
+  a.probs = probs, a.out = out;
+  attention_forward(&a, pair0, pair1, scratch);
+}
+EXPORT(s2s_attention_backward)
+void s2s_attention_backward(int batch, int heads, int tq, int tk, int hd, const float *q, const float *k,
+                            const float *v, const float *probs, const uint8_t *dropMask, float keepScale,
+                            const float *dOut, float *dq, float *dk, float *dv, int pair0, int pair1, float *scratch) {
+  s2s_attention a = {0};
+  a.batch = batch, a.heads = heads, a.tq = tq, a.tk = tk, a.hd = hd, a.causal = 0;
+  a.q = q, a.k = k, a.v = v, a.probs = (float *)probs, a.dropMask = dropMask, a.keepScale = keepScale;
+  a.dOut = dOut, a.dq = dq, a.dk = dk, a.dv = dv;
+  attention_backward(&a, pair0, pair1, scratch);
+}
+EXPORT(s2s_layer_norm_forward)
+void s2s_layer_norm_forward(int rows, int cols, const float *x, const float *gain, const float *bias, float eps,
+                            float *out, float *mean, float *rstd) {
+  layer_norm_forward(rows, cols, x, gain, bias, eps, out, mean, rstd);
+}
+EXPORT(s2s_layer_norm_backward)
+void s2s_layer_norm_backward(int row0, int row1, int cols, const float *x, const float *gain, const float *mean,
+                             const float *rstd, const float *dy, float *dx, float *dGain, float *dBias) {
+  layer_norm_backward(row0, row1, cols, x, gain, mean, rstd, dy, dx, dGain, dBias);
+}
+EXPORT(s2s_bias_activation)
+void s2s_bias_activation(int rows, int cols, const float *x, const float *bias, int act, float *pre, float *out) {
+  bias_activation(rows, cols, x, bias, act, pre, out);
+}
+EXPORT(s2s_activation_backward)
+void s2s_activation_backward(int act, size_t n, const float *z, const float *dy, float *dx) {
+  activation_backward(act, n, z, dy, dx);
+}
+EXPORT(s2s_embed_positions)
+void s2s_embed_positions(int cols, const float *table, const int32_t *ids, size_t count, float scale,
+                         const float *positions, const int32_t *positionIds, float *out) {
+  embed_positions(cols, table, ids, count, scale, positions, positionIds, out);
+}
+EXPORT(s2s_embed_positions_backward)
+void s2s_embed_positions_backward(int cols, const float *dy, const int32_t *ids, size_t count, float scale,
+                                  const int32_t *positionIds, float *dTable, float *dPositions) {
+  embed_positions_backward(cols, dy, ids, count, scale, positionIds, dTable, dPositions);
+}
+EXPORT(s2s_keep_mask) void s2s_keep_mask(uint32_t *state, double threshold, size_t n, uint8_t *mask) {
+  keep_mask(state, threshold, n, mask);
+}
+EXPORT(s2s_argmax_rows) void s2s_argmax_rows(int rows, int cols, const float *x, int32_t *out) {
+  argmax_rows(rows, cols, x, out);
+}
+EXPORT(s2s_dropout_apply)
+void s2s_dropout_apply(size_t n, const uint8_t *mask, float scale, const float *x, float *out, int accumulate) {
+  dropout_apply(n, mask, scale, x, out, accumulate);
+}
+EXPORT(s2s_copy_block)
+void s2s_copy_block(int rows, int cols, const float *src, int srcStride, float *dst, int dstStride, int accumulate) {
+  copy_block(rows, cols, src, srcStride, dst, dstStride, accumulate);
+}
