@@ -15,7 +15,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setKernels } from '../src/engine/index.js';
 import { saveBundle, loadBundle } from '../src/bundle/bundle.js';
-import { exportWeb, cachedWebFolder, defaultWebFolder, defaultAssetsDir, WEB_ASSETS } from '../src/web/export.js';
+import { exportWeb, cachedWebFolder, defaultWebFolder, defaultAssetsDir, WEB_ASSETS, OPTIONAL_WEB_ASSETS } from '../src/web/export.js';
 import type * as WebApi from '../src/web/browser.js';
 import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
 import { tinyTransformerSetup, transformerBundleParts, TINY_TRANSFORMER } from './helpers/tiny-transformer.js';
@@ -76,11 +76,14 @@ test('export-web writes a self-contained static folder with relative URLs only',
   const r = exportWeb(model, out);
   const blob = JSON.parse(readFileSync(join(model, 'weights.json'), 'utf8')).file as string;
   assert.match(blob, /^weights-[0-9a-f]{8}\.bin$/);
-  const expected = ['index.html', 'page.css', 's2s-web.js', 'model/config.json', 'model/vocab.json', 'model/weights.json', `model/${blob}`, 'model/history.json'];
+  // The wasm kernels when this build has them (no clang: the page runs on js), and the COOP/COEP _headers file.
+  const wasm = OPTIONAL_WEB_ASSETS.filter((f) => existsSync(join(defaultAssetsDir(), f)));
+  const expected = ['index.html', 'page.css', 's2s-web.js', ...wasm, '_headers', 'model/config.json', 'model/vocab.json', 'model/weights.json', `model/${blob}`, 'model/history.json'];
   assert.deepEqual([...r.files].sort(), [...expected].sort());
   for (const f of expected) assert.ok(existsSync(join(out, f)), f);
   assert.deepEqual(readFileSync(join(out, 'model', blob)), readFileSync(join(model, blob)));
   assert.ok(!existsSync(join(out, 'model', 'checkpoints')), 'checkpoints are not exported');
+  assert.match(readFileSync(join(out, '_headers'), 'utf8'), /^\/\*\n {2}Cross-Origin-Opener-Policy: same-origin\n {2}Cross-Origin-Embedder-Policy: require-corp\n/m);
   assert.equal(r.bytes, expected.reduce((n, f) => n + readFileSync(join(out, f)).length, 0));
 
   const html = readFileSync(join(out, 'index.html'), 'utf8');
@@ -220,7 +223,8 @@ test('s2s export-web on the command line', () => {
   const out = join(dir, 'site');
   const r = spawnSync(process.execPath, [join(root, 'bin', 's2s.js'), 'export-web', '--model', model, '--out', out], { encoding: 'utf8', cwd: root });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /wrote 8 files .* to .*site; try: cd .*site && python3 -m http\.server/);
+  const files = 9 + OPTIONAL_WEB_ASSETS.filter((f) => existsSync(join(defaultAssetsDir(), f))).length;
+  assert.match(r.stdout, new RegExp(`wrote ${files} files .* to .*site; try: cd .*site && python3 -m http\\.server`));
   for (const f of ['index.html', 'page.css', 's2s-web.js', 'model/config.json']) assert.ok(existsSync(join(out, f)), f);
   const bad = spawnSync(process.execPath, [join(root, 'bin', 's2s.js'), 'export-web', '--model', join(dir, 'nope'), '--out', out], { encoding: 'utf8', cwd: root });
   assert.notEqual(bad.status, 0);

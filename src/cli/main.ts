@@ -190,13 +190,15 @@ export function buildProgram(): Command {
     .command('export-web')
     .description('write a static web page that translates with the model in the browser (serve the folder from any static host)')
     .requiredOption('--model <dir>', 'model bundle directory')
-    .requiredOption('--out <dir>', 'folder to write (index.html, page.css, s2s-web.js, model/)')
+    .requiredOption('--out <dir>', 'folder to write (index.html, page.css, s2s-web.js, the .wasm kernels, _headers, model/)')
     .action(async (o: { model: string; out: string }) => {
       const { exportWeb } = await import('../web/export.js');
       const r = exportWeb(o.model, o.out);
       for (const w of r.warnings) console.error(`warning: ${w}`);
       if (r.replaced.length) console.log(`replaced an earlier export in ${o.out}/model (${r.replaced.join(', ')})`);
       console.log(`wrote ${r.files.length} files (${(r.bytes / 1024).toFixed(1)} KiB) to ${r.outDir}; try: cd ${r.outDir} && python3 -m http.server`);
+      if (!r.files.some((f) => f.endsWith('.wasm'))) console.log('note: this build has no wasm kernels (npm run build:wasm needs clang-16 and lld-16); the page runs on the js kernels');
+      console.log('note: the wasm kernels run multi-threaded when the host sends the COOP/COEP headers in _headers (Netlify, Cloudflare Pages; s2s serve does)');
     });
   const plot = program.command('plot').description('draw SVG plots of a model bundle: architecture diagrams, training history');
   plot

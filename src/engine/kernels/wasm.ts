@@ -47,6 +47,8 @@ export interface WasmKernels extends Kernels {
   reserve(bytes: number): void;
   /** Bytes of wasm memory in use: long-lived allocations, scratch, the module's own. */
   memoryBytes(): number;
+  /** Whether the view lies in the wasm memory (so calls pass it without a copy). */
+  contains(view: ArrayBufferView): boolean;
 }
 
 /** Options of createWasmKernels; defaults in WASM_DEFAULTS. */
@@ -191,6 +193,10 @@ class WasmKernelSet implements WasmKernels {
 
   memoryBytes(): number {
     return this.top;
+  }
+
+  contains(view: ArrayBufferView): boolean {
+    return this.inMemory(view.buffer);
   }
 
   private inMemory(b: ArrayBufferLike): boolean {
