@@ -3,8 +3,12 @@
  * export the page, and type a sentence into it — first from a plain static
  * host (no server: the switch is hidden, the browser translates), then from
  * `s2s serve` (createServer with the exported folder): the browser and the
- * server must both print exactly what `s2s translate` prints. A screenshot is
- * saved to test-artifacts/web-e2e.png.
+ * server must both print exactly what `s2s translate` prints on the same
+ * kernels — the page runs the wasm kernels (plain memory on the static host,
+ * shared memory under s2s serve's COOP/COEP headers), so it must print what
+ * `S2S_KERNELS=wasm s2s translate` prints, and the server (js here) what
+ * `S2S_KERNELS=js s2s translate` prints. Without a wasm build the page runs on
+ * js and is held to js. A screenshot is saved to test-artifacts/web-e2e.png.
  *
  * Needs Debian's chromium (/usr/bin/chromium, or S2S_CHROMIUM) and the
  * playwright-core dev dependency; skipped with a message when either is missing.
@@ -48,11 +52,15 @@ const skip = !existsSync(chromiumPath)
     : false;
 if (skip) process.stderr.write(`web-e2e: skipped: ${skip}\n`);
 
-/** Every engine here computes with the TypeScript kernels, as the browser does, so results are bit-identical. */
+/** The server and training compute with the TypeScript kernels; the page with wasm when it is built (checked against the CLI on wasm). */
 const JS_ENV = { ...process.env, S2S_KERNELS: 'js' };
+const WASM_BUILT = existsSync(join(root, 'build', 'wasm', 's2s-kernels.wasm')) && existsSync(join(root, 'build', 'wasm', 's2s-kernels-mt.wasm'));
+const PAGE_ENV = WASM_BUILT ? { ...process.env, S2S_KERNELS: 'wasm' } : JS_ENV;
+/** What the page's engine line names. */
+const PAGE_KERNELS = WASM_BUILT ? /in this browser · wasm kernels/ : /in this browser · TypeScript kernels/;
 
-function s2s(args: string[]): string {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: root, env: JS_ENV, timeout: 300_000 });
+function s2s(args: string[], env: NodeJS.ProcessEnv = JS_ENV): string {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: root, env, timeout: 300_000 });
   assert.equal(r.status, 0, `s2s ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -83,6 +91,15 @@ async function typeAndTranslate(page: Page, text: string, engine: 'browser' | 's
   return waitForTranslation(page, engine);
 }
 
+/** Which kernels the page's model runs on, whether the page is cross-origin isolated, and the wasm memory kind. */
+async function pageKernels(page: Page): Promise<{ kernels: string; isolated: boolean; memory: string }> {
+  return page.evaluate(async () => {
+    const web = await import(new URL('s2s-web.js', location.href).href) as { modelInfo(): { kernels: string; engine: string } };
+    const info = web.modelInfo();
+    return { kernels: info.kernels, isolated: crossOriginIsolated, memory: /shared memory/.test(info.engine) ? 'shared' : 'plain' };
+  });
+}
+
 async function waitForTranslation(page: Page, engine: 'browser' | 'server'): Promise<string> {
   await page.waitForFunction((want) => {
     const out = document.getElementById('translation') as HTMLElement;
@@ -108,6 +125,8 @@ test('the page translates in Chromium, in the browser and on the server, exactly
   const withUnknown = 'Are you happy? Ω';
   const expected = s2s(['translate', '--model', model, sentence]).replace(/\n$/, '');
   const expectedUnknown = s2s(['translate', '--model', model, withUnknown]).replace(/\n$/, '');
+  const pageExpected = s2s(['translate', '--model', model, sentence], PAGE_ENV).replace(/\n$/, '');
+  const pageExpectedUnknown = s2s(['translate', '--model', model, withUnknown], PAGE_ENV).replace(/\n$/, '');
   assert.ok(expected.length > 0);
 
   const browser = await playwright.chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 's2s-chromium-')), {
@@ -134,8 +153,9 @@ test('the page translates in Chromium, in the browser and on the server, exactly
     await page.waitForSelector('#s2s-app[data-ready="yes"]', { timeout: 60_000 });
     assert.equal(await page.locator('#s2s-app').getAttribute('data-server'), 'no');
     assert.equal(await page.locator('#mode').isVisible(), false, 'the browser/server switch is hidden on a static host');
-    assert.equal(await typeAndTranslate(page, sentence, 'browser'), expected);
-    assert.match((await page.locator('#engine').textContent()) ?? '', /in this browser · TypeScript kernels/);
+    assert.equal(await typeAndTranslate(page, sentence, 'browser'), pageExpected);
+    assert.match((await page.locator('#engine').textContent()) ?? '', PAGE_KERNELS);
+    if (WASM_BUILT) assert.deepEqual(await pageKernels(page), { kernels: 'wasm', isolated: false, memory: 'plain' }, 'a static host without COOP/COEP: wasm over a plain memory');
     assert.match((await page.locator('#model-info').textContent()) ?? '', /LSTM, 1 × 32 units.*general.*Source vocabulary\d+ characters/s);
     assert.ok(await page.locator('#attention svg.heatmap rect.cell').count() > 0, 'attention map drawn');
     // Both drawings are src/plot/'s (the attention map's colour bar, the history plot's series), not page copies.
@@ -167,7 +187,8 @@ test('the page translates in Chromium, in the browser and on the server, exactly
     await page.waitForSelector('#s2s-app[data-ready="yes"]', { timeout: 60_000 });
     assert.equal(await page.locator('#s2s-app').getAttribute('data-server'), 'yes');
     assert.equal(await page.locator('#mode').isVisible(), true, 'the switch is shown next to a server');
-    assert.equal(await typeAndTranslate(page, sentence, 'browser'), expected, 'browser mode');
+    assert.equal(await typeAndTranslate(page, sentence, 'browser'), pageExpected, 'browser mode');
+    if (WASM_BUILT) assert.deepEqual(await pageKernels(page), { kernels: 'wasm', isolated: true, memory: 'shared' }, 's2s serve sends COOP/COEP: wasm over a shared memory');
     assert.equal(posts.length, 0, 'browser mode does not ask the server');
     await page.locator('label[for="mode-server"]').click();
     assert.equal(await waitForTranslation(page, 'server'), expected, 'server mode, after switching');
@@ -180,7 +201,7 @@ test('the page translates in Chromium, in the browser and on the server, exactly
     assert.match((await page.locator('#unknown').textContent()) ?? '', /Unknown to the model: Ω/);
     // And back to the browser, with the same text.
     await page.locator('label[for="mode-browser"]').click();
-    assert.equal(await waitForTranslation(page, 'browser'), expectedUnknown, 'browser mode, switched back');
+    assert.equal(await waitForTranslation(page, 'browser'), pageExpectedUnknown, 'browser mode, switched back');
 
     // 3. A hostile history.json on the static host (records without numeric losses, deep nesting): the page
     //    still loads and translates; the invalid records are dropped, so there is no chart instead of a stopped page.
@@ -188,7 +209,7 @@ test('the page translates in Chromium, in the browser and on the server, exactly
     writeFileSync(join(site, 'model', 'history.json'), `[{"epoch":1,"step":1,"trainLoss":"NaN"},{"epoch":2,"step":2},${deep}]`);
     await page.goto(`http://127.0.0.1:${(statics.address() as AddressInfo).port}/`);
     await page.waitForSelector('#s2s-app[data-ready="yes"]', { timeout: 60_000 });
-    assert.equal(await typeAndTranslate(page, sentence, 'browser'), expected, 'translates with a hostile history');
+    assert.equal(await typeAndTranslate(page, sentence, 'browser'), pageExpected, 'translates with a hostile history');
     assert.equal(await page.locator('figure.curve').count(), 0, 'no chart for a history without valid records');
     assert.equal(await page.locator('#source').isDisabled(), false, 'the text box is usable');
 
@@ -216,6 +237,7 @@ test('the page translates with a Transformer bundle in Chromium (browser and ser
   exportWeb(model, site);
   const sentence = 'Are you happy?';
   const expected = s2s(['translate', '--model', model, sentence]).replace(/\n$/, '');
+  const pageExpected = s2s(['translate', '--model', model, sentence], PAGE_ENV).replace(/\n$/, '');
   assert.ok(expected.length > 0);
 
   const browser = await playwright.chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 's2s-chromium-')), {
@@ -229,7 +251,8 @@ test('the page translates with a Transformer bundle in Chromium (browser and ser
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`http://127.0.0.1:${(statics.address() as AddressInfo).port}/`);
     await page.waitForSelector('#s2s-app[data-ready="yes"]', { timeout: 60_000 });
-    assert.equal(await typeAndTranslate(page, sentence, 'browser'), expected, 'the browser (TypeScript kernels) translates as s2s translate');
+    assert.equal(await typeAndTranslate(page, sentence, 'browser'), pageExpected, 'the browser translates as s2s translate on the same kernels');
+    assert.match((await page.locator('#engine').textContent()) ?? '', PAGE_KERNELS);
     const info = (await page.locator('#model-info').textContent()) ?? '';
     assert.match(info, /Transformer, 1 \+ 1 layers × 32 \(d_model\), pre-LN/);
     assert.match(info, /4 heads of 8: self-attention, cross-attention/);

@@ -1,8 +1,10 @@
 /**
  * s2s in the browser, the model API: fetches a model bundle's files over
  * HTTP, rebuilds the translator with the file-system free bundle format and
- * translates on the TypeScript kernels. Runs anywhere there is a fetch
- * (browsers; Node given one).
+ * translates on the WebAssembly SIMD kernels (s2s-kernels.wasm beside
+ * s2s-web.js), or on the TypeScript kernels where those cannot load or when
+ * asked (`kernels: 'js'`). Runs anywhere there is a fetch (browsers; Node
+ * given one).
  *
  *   import { loadModel, translate } from './s2s-web.js';
  *   await loadModel('model/');
@@ -13,7 +15,7 @@
  * checks it. The page that uses this is ./page.ts.
  */
 import { bundleFromFiles, makeTranslator, BundleError, type BundleConfig } from '../bundle/format.js';
-import { setKernels } from '../engine/kernels/index.js';
+import { setKernels, loadWasmKernels, type Kernels } from '../engine/kernels/index.js';
 import type { Translator, Translation, TranslateOptions } from '../decode/translator.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import type { Vocab } from '../data/vocab.js';
@@ -60,8 +62,12 @@ export interface ModelInfo {
   /** The validation metric that picked the kept weights ('loss' or 'bleu'). */
   monitor: 'loss' | 'bleu';
   createdBy: string;
-  /** The kernels the browser computes with. */
+  /** The kernels the browser computes with (their description). */
   engine: string;
+  /** Which kernel set that is. */
+  kernels: Kernels['name'];
+  /** Why `kernels: 'auto'` fell back to js (null when it did not). */
+  kernelsFallback: string | null;
 }
 
 /** What the page shows of a Transformer's architecture. */
@@ -133,6 +139,50 @@ export interface TextSegment {
 export interface LoadOptions {
   /** The fetch to use (default: globalThis.fetch); lets Node tests serve files from disk. */
   fetch?: (url: string) => Promise<{ ok: boolean; status: number; statusText?: string; json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer> }>;
+  /**
+   * Which kernels compute: 'wasm' (an error when they cannot load), 'js', or
+   * 'auto' (default): wasm when it loads (over a shared memory when the page
+   * is cross-origin isolated), else js.
+   */
+  kernels?: 'auto' | 'wasm' | 'js';
+  /**
+   * The folder the .wasm kernels are fetched from (default: the folder of
+   * s2s-web.js, where export-web puts them; in Node without it they are read
+   * from disk).
+   */
+  wasmUrl?: string;
+}
+
+/** Room the kernels' memory keeps for staged operands once the weights are in (a plain memory cannot grow after). */
+const WASM_WORKING_BYTES = 64 << 20;
+
+/** The folder of this script (s2s-web.js), or null when it has no URL of its own. */
+function scriptFolder(): string | null {
+  try {
+    return new URL('.', import.meta.url).href;
+  } catch {
+    return null;
+  }
+}
+
+/** The kernel set `choice` asks for, made active; with the reason when auto fell back to js. */
+async function chooseKernels(options: LoadOptions, weightsBytes: number): Promise<{ kernels: Kernels; fallback: string | null }> {
+  const choice = options.kernels ?? 'auto';
+  if (choice !== 'auto' && choice !== 'wasm' && choice !== 'js') throw new S2SError(`loadModel: kernels must be "auto", "wasm" or "js", got ${JSON.stringify(choice)}`);
+  if (choice === 'js') return { kernels: setKernels('js'), fallback: null };
+  try {
+    // In Node (tests, scripts) the .wasm is read from disk unless a URL is given; pages fetch it beside s2s-web.js.
+    const inNode = typeof (globalThis as { process?: { getBuiltinModule?: unknown } }).process?.getBuiltinModule === 'function';
+    const url = options.wasmUrl ?? (inNode ? null : scriptFolder());
+    const here = (globalThis as { location?: { href: string } }).location?.href;
+    const wasm = await loadWasmKernels(url ? { url: new URL(url, here).href, fetch: options.fetch } : {});
+    // Weights are allocated in the wasm memory; a plain memory must hold them and the working room without growing later.
+    wasm.reserve(weightsBytes + WASM_WORKING_BYTES);
+    return { kernels: setKernels(wasm), fallback: null };
+  } catch (err) {
+    if (choice === 'wasm') throw new S2SError(`loadModel: the wasm kernels cannot be loaded: ${(err as Error).message}`);
+    return { kernels: setKernels('js'), fallback: (err as Error).message };
+  }
 }
 
 /** A model loaded from a folder URL (config.json, vocab.json, weights.json, the weights blob, history.json). */
@@ -175,8 +225,7 @@ export class WebModel {
       get(file).then((r) => r.arrayBuffer()),
       json('history.json').catch(() => []),
     ]);
-    // The browser always computes with the TypeScript kernels.
-    const k = setKernels('js');
+    const { kernels: k, fallback } = await chooseKernels(options, blob.byteLength);
     const where = base.replace(/\/$/, '');
     const parts = bundleFromFiles({ config, vocab, weightsIndex, weightsBlob: new Uint8Array(blob), history }, where);
     const translator = makeTranslator(parts);
@@ -208,6 +257,8 @@ export class WebModel {
       monitor: parts.config.train?.monitor === 'bleu' ? 'bleu' : 'loss',
       createdBy: String(parts.config.createdBy ?? ''),
       engine: k.description,
+      kernels: k.name,
+      kernelsFallback: fallback,
     };
     return new WebModel(translator, parts.config, info);
   }

@@ -71,7 +71,8 @@ function wasmFileCandidates(node: NodeBuiltins, file: string): string[] {
   const root = node.path.resolve(here, '..', '..', '..', '..');
   const dir = proc?.env.S2S_WASM_DIR;
   if (dir) return [node.path.join(dir, file)];
-  return [node.path.join(root, 'build', 'wasm', file), node.path.join(root, 'dist', 'web', file)];
+  // The last one is for the page bundle (dist/web/s2s-web.js) run in Node: the .wasm lies beside it.
+  return [node.path.join(root, 'build', 'wasm', file), node.path.join(root, 'dist', 'web', file), node.path.join(here, file)];
 }
 
 /**

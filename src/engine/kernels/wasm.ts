@@ -148,7 +148,7 @@ class WasmKernelSet implements WasmKernels {
     this.workspace = this.bump(this.x.s2s_gemm_workspace() * 4);
     this.scratch = this.bump(scratchBytes);
     this.scratchCap = scratchBytes;
-    this.description = `wasm (128-bit SIMD, ${shared ? 'shared' : 'plain'} memory, 1 thread)`;
+    this.description = `wasm kernels (WebAssembly 128-bit SIMD, ${shared ? 'shared' : 'plain'} memory, 1 thread)`;
   }
 
   private refresh(): void {
