@@ -4,15 +4,17 @@
  * training, gradient checks) again on the two other arithmetic paths, after
  * `npm test` has run everything on the default one (the native addon with
  * OpenBLAS):
- *   1. the native addon built without OpenBLAS (its own blocked GEMM), and
- *   2. the TypeScript kernels (S2S_KERNELS=js).
+ *   1. the native addon built without OpenBLAS (its own blocked GEMM),
+ *   2. the WebAssembly kernels (S2S_KERNELS=wasm; skipped with a note when
+ *      build/wasm has none, i.e. no clang), and
+ *   3. the TypeScript kernels (S2S_KERNELS=js).
  * Each path sums in its own order, so a test that compares floats bit for bit
  * across shapes or kernels fails here. OPENBLAS_* variables are passed
  * through untouched.
  *
  *   npm run test:paths                      (builds dist/ and the fallback addon)
  *   S2S_FALLBACK_ADDON=path/to/s2s_native.node node scripts/test-paths.mjs
- *   node scripts/test-paths.mjs --path js   (one path only: fallback or js)
+ *   node scripts/test-paths.mjs --path js   (one path only: fallback, wasm or js)
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -62,14 +64,14 @@ if (!existsSync(testDir)) {
 }
 const files = readdirSync(testDir).filter((f) => ARITHMETIC.test(f)).sort().map((f) => join('dist', 'test', f));
 const only = arg('path');
-if (only !== undefined && only !== 'fallback' && only !== 'js') {
-  console.error(`test-paths: --path must be "fallback" or "js", got ${JSON.stringify(only)}`);
+if (only !== undefined && only !== 'fallback' && only !== 'wasm' && only !== 'js') {
+  console.error(`test-paths: --path must be "fallback", "wasm" or "js", got ${JSON.stringify(only)}`);
   process.exit(2);
 }
 
 let fallback = null;
 const paths = [];
-if (only !== 'js') {
+if (only === undefined || only === 'fallback') {
   const given = process.env.S2S_FALLBACK_ADDON;
   if (given && !existsSync(given)) {
     console.error(`test-paths: S2S_FALLBACK_ADDON=${given}: no such file`);
@@ -79,7 +81,11 @@ if (only !== 'js') {
   // S2S_KERNELS=native: fail rather than fall back to the TypeScript kernels if the addon cannot load.
   paths.push({ name: 'native addon without OpenBLAS', env: { S2S_KERNELS: 'native', S2S_NATIVE_ADDON: fallback.addon } });
 }
-if (only !== 'fallback') paths.push({ name: 'TypeScript kernels', env: { S2S_KERNELS: 'js' } });
+if (only === undefined || only === 'wasm') {
+  if (existsSync(join(root, 'build', 'wasm', 's2s-kernels-mt.wasm'))) paths.push({ name: 'WebAssembly kernels', env: { S2S_KERNELS: 'wasm' } });
+  else console.log('# test-paths: no build/wasm/s2s-kernels-mt.wasm (npm run build:wasm needs clang-16 and lld-16): the wasm path is skipped');
+}
+if (only === undefined || only === 'js') paths.push({ name: 'TypeScript kernels', env: { S2S_KERNELS: 'js' } });
 
 const results = [];
 try {

@@ -288,8 +288,11 @@ export async function mountPage(doc: Document): Promise<void> {
   setStatus('Loading the model…', 'busy');
   input.disabled = true;
   const base = app.dataset.model ?? 'model/';
+  // ?kernels=js|wasm picks the kernel set (default auto: wasm when it loads); data-kernels on #s2s-app does too.
+  const asked = new URLSearchParams(doc.defaultView?.location.search ?? '').get('kernels') ?? app.dataset.kernels ?? 'auto';
+  const kernelChoice = asked === 'js' || asked === 'wasm' ? asked : 'auto';
   const [loaded, server] = await Promise.allSettled([
-    WebModel.load(base),
+    WebModel.load(base, { kernels: kernelChoice }),
     probeServer(),
   ]);
   const hasServer = server.status === 'fulfilled' && server.value;
