@@ -140,3 +140,37 @@ export function contractMarkdown(c: OnnxContract): string {
     ...constants,
   ].join('\n');
 }
+
+/** Names every architecture's graphs share. */
+export const NAMES = {
+  encoderFile: 'encoder.onnx',
+  decoderFile: 'decoder_step.onnx',
+  /** encoder input: int64 [batch, src_len], PAD-padded source ids (no BOS/EOS, as s2s encodes sources). */
+  srcIds: 'src_ids',
+  /** encoder input: int64 [batch], the real length of each row of src_ids. */
+  srcLengths: 'src_lengths',
+  /** decoder input: int64 [batch], the previous token of each row (BOS first). */
+  tokens: 'tokens',
+  /** decoder output: float [batch, tgt_vocab]. */
+  logits: 'logits',
+  /** decoder output: float [batch, src_len] (architectures with attention). */
+  attention: 'attention',
+  /** Prefix of the decoder output that replaces a state input for the next step: h → next_h. */
+  nextPrefix: 'next_',
+} as const;
+
+/** What one architecture's exporter produces: the two graphs' bytes and their part of the contract. */
+export interface ExportedGraphs {
+  encoder: Uint8Array;
+  decoder: Uint8Array;
+  /** The graphs' documented inputs/outputs and the state threading (file names are NAMES'). */
+  contract: Pick<OnnxContract, 'encoder' | 'decoder'>;
+}
+
+/** Options every architecture's exporter receives. */
+export interface GraphExportOptions {
+  /** producer_version of both ModelProtos (the s2s version). */
+  producerVersion: string;
+  /** metadata_props of both ModelProtos. */
+  metadata: Record<string, string>;
+}

@@ -3,4 +3,4 @@ export { GraphBuilder, OPSET, IR_VERSION, PRODUCER, type Value, type Dim, type E
 export { encodeModel, decodeModel, DataType, type ModelMessage } from './proto.js';
 export * as layers from './layers.js';
 export type { Weight } from './layers.js';
-export { declareInput, declareOutput, ioTable, contractMarkdown, type TensorDoc, type GraphContract, type StateLink, type ConstantLink, type SpecialTokens, type OnnxContract } from './contract.js';
+export { declareInput, declareOutput, ioTable, contractMarkdown, NAMES, type ExportedGraphs, type GraphExportOptions, type TensorDoc, type GraphContract, type StateLink, type ConstantLink, type SpecialTokens, type OnnxContract } from './contract.js';
