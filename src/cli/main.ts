@@ -200,6 +200,16 @@ export function buildProgram(): Command {
       if (!r.files.some((f) => f.endsWith('.wasm'))) console.log('note: this build has no wasm kernels (npm run build:wasm needs clang-16 and lld-16); the page runs on the js kernels');
       console.log('note: the wasm kernels run multi-threaded when the host sends the COOP/COEP headers in _headers (Netlify, Cloudflare Pages; s2s serve does)');
     });
+  program
+    .command('export-onnx')
+    .description('export the model to ONNX (encoder.onnx, decoder_step.onnx, tokenizer.json, vocab.json, model.json, README.md) for ONNX Runtime, Triton, …')
+    .requiredOption('--model <dir>', 'model bundle directory')
+    .requiredOption('--out <dir>', 'folder to write')
+    .action(async (o: { model: string; out: string }) => {
+      const { exportOnnx } = await import('../onnx/export.js');
+      const r = exportOnnx(o.model, o.out);
+      console.log(`wrote ${r.files.join(', ')} (${(r.bytes / 1024).toFixed(1)} KiB) to ${r.outDir}: ${r.contract.architecture}, opset ${r.contract.opset}; the contract is in ${r.outDir}/README.md`);
+    });
   const plot = program.command('plot').description('draw SVG plots of a model bundle: architecture diagrams, training history');
   plot
     .command('model')
