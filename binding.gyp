@@ -12,7 +12,9 @@
 # at load time (__builtin_cpu_supports): AVX2 kernels when the CPU has AVX2
 # and FMA, with the LSTM/GRU cell kernels from the AVX-512 build when it has
 # AVX-512. So the binary stays portable; -march=native is deliberately not
-# used. Kernels are built with -O3 -fno-trapping-math -fno-math-errno (which
+# used. native/int8.c (the int8 inference kernels) is built the same way in
+# three variants (generic, avx2, avx512vnni) with -ffp-contract=off, picked
+# at load time too (AVX-512 VNNI when the CPU has it). Kernels are built with -O3 -fno-trapping-math -fno-math-errno (which
 # let gcc if-convert and vectorise the cell loops; no -ffast-math, so NaN and
 # infinity behave as in IEEE arithmetic).
 {
@@ -20,6 +22,8 @@
     # "-L<dir> -lopenblas" style linker flags, or "none".
     'openblas_libs%': '<!(sh -c \'if [ "${S2S_NO_OPENBLAS:-0}" != "0" ]; then echo none; elif pkg-config --exists openblas 2>/dev/null; then pkg-config --libs openblas; else for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib /opt/OpenBLAS/lib /opt/homebrew/opt/openblas/lib /usr/local/opt/openblas/lib; do if [ -e "$d/libopenblas.so" ] || [ -e "$d/libopenblas.dylib" ]; then echo "-L$d -lopenblas"; exit 0; fi; done; echo none; fi\')',
     'avx512_cflags': ['-mavx512f', '-mavx512dq', '-mavx512bw', '-mavx512vl', '-mavx2', '-mfma', '-mprefer-vector-width=512'],
+    # The int8 kernels promise bit-equal results across kernel sets (src/engine/kernels/types.ts): no FMA contraction.
+    'int8_cflags': ['-O3', '-fPIC', '-ffp-contract=off', '-fno-math-errno', '-std=gnu11', '-Wall', '-Wextra', '-Wno-unused-parameter'],
     'kernel_cflags': ['-O3', '-fPIC', '-fno-trapping-math', '-fno-math-errno', '-std=gnu11', '-Wall', '-Wextra', '-Wno-unused-parameter'],
   },
   'targets': [
@@ -32,9 +36,17 @@
       'xcode_settings': {'OTHER_CFLAGS': ['<@(kernel_cflags)']},
     },
     {
+      'target_name': 's2s_int8_generic',
+      'type': 'static_library',
+      'sources': ['native/int8.c'],
+      'defines': ['S2S_INT8_VARIANT=generic'],
+      'cflags': ['<@(int8_cflags)'],
+      'xcode_settings': {'OTHER_CFLAGS': ['<@(int8_cflags)']},
+    },
+    {
       'target_name': 's2s_native',
       'sources': ['native/addon.c'],
-      'dependencies': ['s2s_kernels_generic'],
+      'dependencies': ['s2s_kernels_generic', 's2s_int8_generic'],
       'cflags': ['<@(kernel_cflags)'],
       'xcode_settings': {'OTHER_CFLAGS': ['<@(kernel_cflags)']},
       'conditions': [
@@ -52,7 +64,7 @@
         }],
         ['target_arch=="x64"', {
           'defines': ['S2S_HAVE_AVX2_VARIANT', 'S2S_HAVE_AVX512_VARIANT'],
-          'dependencies': ['s2s_kernels_avx2', 's2s_kernels_avx512'],
+          'dependencies': ['s2s_kernels_avx2', 's2s_kernels_avx512', 's2s_int8_avx2', 's2s_int8_avx512vnni'],
         }],
       ],
     },
@@ -67,6 +79,22 @@
           'defines': ['S2S_VARIANT=avx2', 'S2S_HAVE_AVX2_VARIANT'],
           'cflags': ['<@(kernel_cflags)', '-mavx2', '-mfma'],
           'xcode_settings': {'OTHER_CFLAGS': ['<@(kernel_cflags)', '-mavx2', '-mfma']},
+        },
+        {
+          'target_name': 's2s_int8_avx2',
+          'type': 'static_library',
+          'sources': ['native/int8.c'],
+          'defines': ['S2S_INT8_VARIANT=avx2', 'S2S_HAVE_AVX2_VARIANT'],
+          'cflags': ['<@(int8_cflags)', '-mavx2', '-mfma'],
+          'xcode_settings': {'OTHER_CFLAGS': ['<@(int8_cflags)', '-mavx2', '-mfma']},
+        },
+        {
+          'target_name': 's2s_int8_avx512vnni',
+          'type': 'static_library',
+          'sources': ['native/int8.c'],
+          'defines': ['S2S_INT8_VARIANT=avx512vnni', 'S2S_HAVE_AVX2_VARIANT'],
+          'cflags': ['<@(int8_cflags)', '-mavx2', '-mfma', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512vnni'],
+          'xcode_settings': {'OTHER_CFLAGS': ['<@(int8_cflags)', '-mavx2', '-mfma', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512vnni']},
         },
         {
           'target_name': 's2s_kernels_avx512',

@@ -30,6 +30,7 @@
 #endif
 
 #include "kernels.h"
+#include "int8.h"
 
 #ifndef S2S_OPENBLAS
 #define S2S_OPENBLAS 0
@@ -54,6 +55,8 @@ extern int openblas_get_parallel(void);
 static s2s_kernel_table active;
 static const s2s_kernel_table *K = &active;
 static char kernel_isa[32] = "generic";
+/* The int8 inference kernels in use (native/int8.c), chosen with the others. */
+static const s2s_int8_table *I8 = &s2s_int8_generic;
 static char info_text[320];
 static const char *malloc_note = "";
 
@@ -1032,6 +1035,96 @@ static napi_value js_copy_block(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ------------------------------------------------------------ int8 inference */
+
+typedef struct {
+  int8_t *data;
+  int64_t length;
+} i8_t;
+
+static int arg_i8(args_t *a, int i, const char *name, i8_t *out) {
+  napi_env env = a->env;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, a->argv[i], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_int8_array)
+    return TYPE_ERROR("%s: argument %d (%s) must be an Int8Array", a->fn, i + 1, name);
+  out->data = (int8_t *)data;
+  out->length = (int64_t)length;
+  return 1;
+}
+
+static napi_value js_quantize_rows_int8(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0;
+  f32_t x = {0}, scales = {0};
+  i8_t q = {0};
+  CHECK(get_args(env, info, "quantizeRowsInt8", 5, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols) && arg_f32(&a, 2, "x", &x) && arg_i8(&a, 3, "q", &q) &&
+        arg_f32(&a, 4, "scales", &scales));
+  CHECK(need_len(&a, "x", x.length, (int64_t)rows * cols, "rows×cols"));
+  CHECK(need_len(&a, "q", q.length, (int64_t)rows * cols, "rows×cols"));
+  CHECK(need_len(&a, "scales", scales.length, rows, "rows"));
+  I8->quantize_rows(rows, cols, x.data, q.data, scales.data);
+  return NULL;
+}
+
+typedef struct {
+  int m, n, k, accumulate;
+  const int8_t *a, *b;
+  const float *as, *bs, *bias;
+  float *out;
+} gemm_int8_job;
+
+/* Channels [4·begin, 4·end) of one gemmInt8 call (blocks of four keep the kernel's register tiles whole). */
+static void gemm_int8_range(void *ctx, int tid, int begin, int end) {
+  const gemm_int8_job *g = (const gemm_int8_job *)ctx;
+  int j0 = 4 * begin, j1 = 4 * end < g->n ? 4 * end : g->n;
+  (void)tid;
+  if (j0 < j1) I8->gemm(g->m, g->n, g->k, g->a, g->as, g->b, g->bs, g->bias, g->accumulate, g->out, j0, j1);
+}
+
+static napi_value js_gemm_int8(napi_env env, napi_callback_info info) {
+  args_t a;
+  int m = 0, n = 0, k = 0, acc = 0;
+  i8_t A = {0}, B = {0};
+  f32_t as = {0}, bs = {0}, bias = {0}, out = {0};
+  CHECK(get_args(env, info, "gemmInt8", 10, &a));
+  CHECK(arg_dim(&a, 0, "m", &m) && arg_dim(&a, 1, "n", &n) && arg_dim(&a, 2, "k", &k));
+  CHECK(arg_i8(&a, 3, "a", &A) && arg_f32(&a, 4, "aScales", &as) && arg_i8(&a, 5, "b", &B) && arg_f32(&a, 6, "bScales", &bs));
+  CHECK(arg_f32_or_null(&a, 7, "bias", &bias) && arg_bool(&a, 8, "accumulate", &acc) && arg_f32(&a, 9, "out", &out));
+  if (k > 131072) return RANGE_ERROR("gemmInt8: k %d is above 131072 (int32 sums could overflow)", k), NULL;
+  CHECK(need_len(&a, "a", A.length, (int64_t)m * k, "m×k"));
+  CHECK(need_len(&a, "aScales", as.length, m, "m"));
+  CHECK(need_len(&a, "b", B.length, (int64_t)n * k, "n×k"));
+  CHECK(need_len(&a, "bScales", bs.length, n, "n"));
+  if (bias.data) CHECK(need_len(&a, "bias", bias.length, n, "n"));
+  CHECK(need_len(&a, "out", out.length, (int64_t)m * n, "m×n"));
+  if (m == 0 || n == 0) return NULL;
+  gemm_int8_job job = {m, n, k, acc, A.data, B.data, as.data, bs.data, bias.data, out.data};
+  int blocks = (n + 3) / 4;
+  /* Integer work is cheaper per multiply-add than float: a thread pays from about 4× the float threshold. */
+  parallel_for(blocks, threads_for((double)m * n * k / 4, blocks), gemm_int8_range, &job);
+  return NULL;
+}
+
+static napi_value js_gather_rows_int8(napi_env env, napi_callback_info info) {
+  args_t a;
+  int cols = 0;
+  i8_t table = {0};
+  f32_t scales = {0}, out = {0};
+  i32_t index = {0};
+  CHECK(get_args(env, info, "gatherRowsInt8", 5, &a));
+  CHECK(arg_dim(&a, 0, "cols", &cols) && arg_i8(&a, 1, "table", &table) && arg_f32(&a, 2, "scales", &scales) &&
+        arg_i32(&a, 3, "index", &index) && arg_f32(&a, 4, "out", &out));
+  CHECK(need_len(&a, "out", out.length, index.length * cols, "index.length×cols"));
+  int64_t rows = cols > 0 ? table.length / cols : INT64_MAX;
+  if (rows > scales.length) rows = scales.length;
+  CHECK(rows_in_range(&a, &index, rows, "a table (and its scales)"));
+  I8->gather_rows(cols, table.data, scales.data, index.data, (size_t)index.length, out.data);
+  return NULL;
+}
+
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -1072,6 +1165,10 @@ static void choose_kernels(void) {
       snprintf(kernel_isa, sizeof kernel_isa, "avx2+avx512");
     }
 #endif
+    I8 = &s2s_int8_avx2;
+    if (maxLevel >= 2 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f"))
+      I8 = &s2s_int8_avx512vnni;
   }
 #endif
 }
@@ -1111,11 +1208,11 @@ static void describe(void) {
   const char *mode = par == 2 ? "openmp" : par == 1 ? "pthread" : "sequential";
   int threads = openblas_get_num_threads();
   const char *core = openblas_get_corename();
-  snprintf(info_text, sizeof info_text, "native (%s, %s, %d thread%s, %s core; %s kernels, %d threads for attention%s)", version, mode,
-           threads, threads == 1 ? "" : "s", core ? core : "unknown", kernel_isa, thread_count, malloc_note);
+  snprintf(info_text, sizeof info_text, "native (%s, %s, %d thread%s, %s core; %s kernels, int8 %s, %d threads for attention%s)", version, mode,
+           threads, threads == 1 ? "" : "s", core ? core : "unknown", kernel_isa, I8->isa, thread_count, malloc_note);
 #else
-  snprintf(info_text, sizeof info_text, "native (built-in blocked GEMM; OpenBLAS not found; %s kernels, %d threads for attention%s)",
-           kernel_isa, thread_count, malloc_note);
+  snprintf(info_text, sizeof info_text, "native (built-in blocked GEMM; OpenBLAS not found; %s kernels, int8 %s, %d threads for attention%s)",
+           kernel_isa, I8->isa, thread_count, malloc_note);
   fprintf(stderr,
           "s2s: native addon built without OpenBLAS; using its built-in blocked GEMM "
           "(install libopenblas-dev and run `npm run build:native` for full speed)\n");
@@ -1172,6 +1269,9 @@ NAPI_MODULE_INIT() {
       {"dropoutApply", NULL, js_dropout_apply, NULL, NULL, NULL, attr, NULL},
       {"copyBlock", NULL, js_copy_block, NULL, NULL, NULL, attr, NULL},
       {"argmaxRows", NULL, js_argmax_rows, NULL, NULL, NULL, attr, NULL},
+      {"quantizeRowsInt8", NULL, js_quantize_rows_int8, NULL, NULL, NULL, attr, NULL},
+      {"gemmInt8", NULL, js_gemm_int8, NULL, NULL, NULL, attr, NULL},
+      {"gatherRowsInt8", NULL, js_gather_rows_int8, NULL, NULL, NULL, attr, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, attr, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

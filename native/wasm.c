@@ -392,3 +392,118 @@ EXPORT(s2s_copy_block)
 void s2s_copy_block(int rows, int cols, const float *src, int srcStride, float *dst, int dstStride, int accumulate) {
   copy_block(rows, cols, src, srcStride, dst, dstStride, accumulate);
 }
+
+/* ------------------------------------------------------------ int8 inference */
+
+/*
+ * The bit-exact int8 contract of types.ts (quantizeRowsInt8, gemmInt8,
+ * gatherRowsInt8). Integer dot products are exact in any order: int8 values
+ * widened to i16 and multiplied pairwise into i32 lanes (i32x4.dot_i16x8_s);
+ * each float step is one float32 operation (no FMA exists in simd128, and
+ * build-wasm.mjs compiles with -ffp-contract=off besides).
+ */
+EXPORT(s2s_quantize_rows_int8) void s2s_quantize_rows_int8(int rows, int cols, const float *x, int8_t *q, float *scales) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * cols;
+    int8_t *qr = q + (size_t)r * cols;
+    float amax = 0.0f;
+    for (int j = 0; j < cols; j++) {
+      float v = fabsf(xr[j]);
+      amax = v > amax ? v : amax;
+    }
+    if (!(amax > 0.0f)) {
+      scales[r] = 0.0f;
+      memset(qr, 0, (size_t)cols);
+      continue;
+    }
+    const float inv = 127.0f / amax;
+    scales[r] = amax / 127.0f;
+    for (int j = 0; j < cols; j++) {
+      float v = __builtin_nearbyintf(xr[j] * inv); /* f32.nearest: half to even */
+      v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+      qr[j] = (int8_t)(int)v;
+    }
+  }
+}
+
+S2S_INLINE void int8_store(float *o, int32_t s, float as, float bs, const float *bias, int j, int accumulate) {
+  float cs = as * bs;
+  float v = (float)s * cs;
+  if (bias) v = v + bias[j];
+  *o = accumulate ? *o + v : v;
+}
+
+S2S_INLINE int32_t hsum_i32(v128_t v) {
+  return (wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1)) +
+         (wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3));
+}
+
+/* R rows (1 or 2) × NJ channels (1 or 4) of dot products along k, 16 int8 at a time. */
+S2S_INLINE void int8_block(int R, int NJ, int k, const int8_t *a, int i0, const int8_t *b, int j0, int32_t sums[2][4]) {
+  v128_t acc[2][4];
+  for (int r = 0; r < R; r++)
+    for (int q = 0; q < NJ; q++) acc[r][q] = wasm_i32x4_splat(0);
+  int p = 0;
+  for (; p + 16 <= k; p += 16) {
+    v128_t al[2], ah[2];
+    for (int r = 0; r < R; r++) {
+      v128_t av = wasm_v128_load(a + (size_t)(i0 + r) * k + p);
+      al[r] = wasm_i16x8_extend_low_i8x16(av);
+      ah[r] = wasm_i16x8_extend_high_i8x16(av);
+    }
+    for (int q = 0; q < NJ; q++) {
+      v128_t bv = wasm_v128_load(b + (size_t)(j0 + q) * k + p);
+      v128_t bl = wasm_i16x8_extend_low_i8x16(bv), bh = wasm_i16x8_extend_high_i8x16(bv);
+      for (int r = 0; r < R; r++)
+        acc[r][q] = wasm_i32x4_add(acc[r][q], wasm_i32x4_add(wasm_i32x4_dot_i16x8(al[r], bl), wasm_i32x4_dot_i16x8(ah[r], bh)));
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int q = 0; q < NJ; q++) {
+      int32_t s = hsum_i32(acc[r][q]);
+      const int8_t *ar = a + (size_t)(i0 + r) * k, *br = b + (size_t)(j0 + q) * k;
+      for (int pp = p; pp < k; pp++) s += (int32_t)ar[pp] * (int32_t)br[pp];
+      sums[r][q] = s;
+    }
+}
+
+/* out[i, j] for j in [j0, j1) (threads may split the channels). */
+S2S_INLINE void int8_rows(int R, int n, int k, const int8_t *a, const float *as, const int8_t *b, const float *bs,
+                          const float *bias, int accumulate, float *out, int i0, int j0, int j1) {
+  int32_t sums[2][4];
+  int j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    int8_block(R, 4, k, a, i0, b, j, sums);
+    for (int r = 0; r < R; r++)
+      for (int q = 0; q < 4; q++)
+        int8_store(out + (size_t)(i0 + r) * n + j + q, sums[r][q], as[i0 + r], bs[j + q], bias, j + q, accumulate);
+  }
+  for (; j < j1; j++) {
+    int8_block(R, 1, k, a, i0, b, j, sums);
+    for (int r = 0; r < R; r++) int8_store(out + (size_t)(i0 + r) * n + j, sums[r][0], as[i0 + r], bs[j], bias, j, accumulate);
+  }
+}
+
+EXPORT(s2s_gemm_int8)
+void s2s_gemm_int8(int m, int n, int k, const int8_t *a, const float *as, const int8_t *b, const float *bs,
+                   const float *bias, int accumulate, float *out, int j0, int j1) {
+  int i = 0;
+  for (; i + 2 <= m; i += 2) int8_rows(2, n, k, a, as, b, bs, bias, accumulate, out, i, j0, j1);
+  for (; i < m; i++) int8_rows(1, n, k, a, as, b, bs, bias, accumulate, out, i, j0, j1);
+}
+
+EXPORT(s2s_gather_rows_int8)
+void s2s_gather_rows_int8(int cols, const int8_t *table, const float *scales, const int32_t *index, size_t count,
+                          float *out) {
+  for (size_t i = 0; i < count; i++) {
+    float *o = out + i * (size_t)cols;
+    int32_t r = index[i];
+    if (r < 0) {
+      memset(o, 0, (size_t)cols * sizeof(float));
+      continue;
+    }
+    const int8_t *t = table + (size_t)r * cols;
+    const float s = scales[r];
+    for (int j = 0; j < cols; j++) o[j] = (float)t[j] * s;
+  }
+}

@@ -45,7 +45,7 @@ if (!clang || !wasmLd) {
 const cflags = [
   '--target=wasm32', '-O3', '-std=gnu11', '-ffreestanding', '-nostdlib',
   '-msimd128', '-mbulk-memory', '-msign-ext', '-mnontrapping-fptoint', '-mmutable-globals',
-  '-fno-trapping-math', '-fno-math-errno', '-DS2S_VARIANT=wasm',
+  '-fno-trapping-math', '-fno-math-errno', '-ffp-contract=off', '-DS2S_VARIANT=wasm',
   '-Wall', '-Wextra', '-Wno-unused-parameter', '-Werror',
 ];
 const ldflags = [

@@ -20,6 +20,7 @@ export * from './browser.js';
 
 // Model bundles on disk
 export { loadBundle, saveBundle, exportBundle, type LoadedBundle } from './bundle/bundle.js';
+export { quantizeBundle, quantizeModel, quantizeParts, type QuantizedBundle, type QuantizeSummary } from './bundle/quantize.js';
 
 // Training and evaluating, as `s2s train` and `s2s eval` do
 export { train, SaveError, type TrainRunOptions, type TrainRunResult } from './train/run.js';

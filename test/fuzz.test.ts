@@ -10,6 +10,7 @@
  * --max-old-space-size=256 that also tracks array-buffer memory and peak
  * RSS, so an allocation sized by an untrusted number fails the run.
  *
+ * The bundle bases include int8 bundles (s2s quantize; seeds i8-*.json).
  * Crafted seeds live in test/fuzz/ (tsv/*.tsv with expect.json,
  * bundle/*.json edit scripts with the expected error, translate/inputs.json);
  * a seeded mutation loop derives the rest. Same seed, same cases.
@@ -24,6 +25,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePairs, CorpusError, codePointLength, CharTokenizer, WordTokenizer, Vocab, encodePairs, type ReadPairsOptions, type Corpus } from '../src/data/index.js';
 import { saveBundle, loadBundle, BundleError, type BundleParts, type LoadedBundle } from '../src/bundle/bundle.js';
+import { quantizeBundle } from '../src/bundle/quantize.js';
 import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from '../src/train/checkpoint.js';
 import { crc32 } from '../src/engine/io.js';
 import { Translator, InputTooLongError, type Translation, type TranslateOptions } from '../src/decode/translator.js';
@@ -567,6 +569,9 @@ async function bundleSuite(f: Fuzz): Promise<void> {
     await tfTrainer.run();
     saveCheckpoint(join(work, 'tfckpt'), bundleParts(tf), tfTrainer.snapshot());
     const tfLatest = readFileSync(join(checkpointsDir(join(work, 'tfckpt')), 'LATEST'), 'utf8').trim();
+    // int8 bundles (s2s quantize) of the char bundle and of the tied Transformer: version 2, int8 values and scales in the blob.
+    quantizeBundle(join(work, 'char'), join(work, 'int8'));
+    quantizeBundle(join(work, 'transformer'), join(work, 'tf8'));
     const bases: Record<string, Base> = {
       char: { files: readTree(join(work, 'char')), kind: 'bundle', bundlePath: '' },
       bpe: { files: readTree(join(work, 'bpe')), kind: 'bundle', bundlePath: '' },
@@ -574,6 +579,8 @@ async function bundleSuite(f: Fuzz): Promise<void> {
       ckpt: { files: readTree(join(work, 'ckpt')), kind: 'checkpoint', bundlePath: `checkpoints/${latest}` },
       tf: { files: readTree(join(work, 'tf')), kind: 'bundle', bundlePath: '' },
       tfckpt: { files: readTree(join(work, 'tfckpt')), kind: 'checkpoint', bundlePath: `checkpoints/${tfLatest}` },
+      int8: { files: readTree(join(work, 'int8')), kind: 'bundle', bundlePath: '' },
+      tf8: { files: readTree(join(work, 'tf8')), kind: 'bundle', bundlePath: '' },
     };
     const caseDir = join(work, 'case');
     f.phase('setup');

@@ -21,6 +21,10 @@ import {
 import { Rng } from '../src/engine/rng.js';
 import { makeBatch } from '../src/data/batching.js';
 import { kernelParitySuites } from './helpers/kernel-parity.js';
+import { int8Digest } from './helpers/int8-digest.js';
+import { quantizeModel } from '../src/bundle/quantize.js';
+import { makeSourceBatch } from '../src/data/batching.js';
+import { noGrad } from '../src/engine/tensor.js';
 import { tinySetup } from './helpers/tiny.js';
 import { tinyTransformer } from './helpers/tiny-transformer.js';
 import type { TranslationModel } from '../src/model/translation-model.js';
@@ -241,5 +245,55 @@ describe('whole models: wasm vs js, forward and backward', { skip }, () => {
     } finally {
       setKernels(initial);
     }
+  });
+});
+
+// ------------------------------------------------------------ int8
+
+describe('wasm int8 kernels', { skip }, () => {
+  const W = wasm as NonNullable<typeof wasm>;
+  test('quantizeRowsInt8, gemmInt8, gatherRowsInt8 equal the TypeScript kernels bit for bit (plain arrays and wasm memory)', () => {
+    assert.deepEqual(int8Digest(W), int8Digest(jsKernels));
+    // The same with the weights and outputs inside the wasm memory (zero copy).
+    const m = 3, n = 37, k = 77;
+    const q = W.allocInt8(m * k) as Int8Array, w = W.allocInt8(n * k) as Int8Array;
+    for (let i = 0; i < q.length; i++) q[i] = ((i * 37) % 255) - 127;
+    for (let i = 0; i < w.length; i++) w[i] = ((i * 91) % 255) - 127;
+    const as = Float32Array.from({ length: m }, (_, i) => 0.01 * (i + 1)), bs = Float32Array.from({ length: n }, (_, j) => 0.003 * (j + 1));
+    const oj = new Float32Array(m * n), ow = W.allocFloat32(m * n) as Float32Array;
+    jsKernels.gemmInt8(m, n, k, q, as, w, bs, null, false, oj);
+    W.gemmInt8(m, n, k, q, as, w, bs, null, false, ow);
+    assert.deepEqual(Array.from(ow), Array.from(oj));
+  });
+
+  test('bad arguments throw instead of reading or writing out of bounds', () => {
+    assert.throws(() => W.gemmInt8(2, 2, 4, new Int8Array(7), new Float32Array(2), new Int8Array(8), new Float32Array(2), null, false, new Float32Array(4)), RangeError);
+    assert.throws(() => W.gemmInt8(1, 2, 4, new Int8Array(4), new Float32Array(1), new Int8Array(8), new Float32Array(1), null, false, new Float32Array(2)), RangeError);
+    assert.throws(() => W.gemmInt8(1, 1, 200000, new Int8Array(200000), new Float32Array(1), new Int8Array(200000), new Float32Array(1), null, false, new Float32Array(1)), /131072/);
+    assert.throws(() => W.gatherRowsInt8(2, new Int8Array(4), new Float32Array(2), Int32Array.of(2), new Float32Array(2)), RangeError);
+    assert.throws(() => W.gatherRowsInt8(2, new Int8Array(4), new Float32Array(1), Int32Array.of(1), new Float32Array(2)), RangeError);
+    assert.throws(() => W.quantizeRowsInt8(2, 3, new Float32Array(6), new Int8Array(5), new Float32Array(2)), RangeError);
+  });
+
+  test('a quantized RNN decodes on wasm as on js (int8 weights in the wasm memory)', () => {
+    const run = (K: Kernels) => {
+      const initial = kernels();
+      setKernels(K);
+      try {
+        const setup = tinySetup(12, { cell: 'lstm', bidirectional: true, attention: 'general', embeddingDim: 16 });
+        quantizeModel(setup.model);
+        const int8 = setup.model.parameters().filter((p) => p.int8);
+        assert.ok(int8.length > 0, 'some weights are int8');
+        if (K === W) for (const p of int8) assert.ok(W.contains((p.int8 as { values: Int8Array }).values), `${p.name}'s int8 values are in the wasm memory`);
+        const b = makeSourceBatch(setup.examples.slice(0, 4).map((e) => e.src));
+        return noGrad(() => {
+          const state = setup.model.encode({ ids: b.srcIds, lengths: b.srcLengths, maxLen: b.srcMaxLen });
+          return setup.model.decodeStep(Int32Array.from({ length: 4 }, () => 1), state).logits.data.slice();
+        });
+      } finally {
+        setKernels(initial);
+      }
+    };
+    assertClose(run(W), run(jsKernels), 'int8 model logits');
   });
 });

@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { saveBundle, loadBundle, BundleError, MAX_BUNDLE_JSON_BYTES } from '../src/bundle/bundle.js';
 import { temporaryPath, openTemporary, writeFileAtomic } from '../src/bundle/atomic.js';
 import { saveCheckpoint, loadLatestCheckpoint, checkpointsDir } from '../src/train/checkpoint.js';
-import { serializeWeights, Tensor } from '../src/engine/index.js';
+import { serializeWeights, Tensor, crc32 } from '../src/engine/index.js';
+import { quantizeBundle } from '../src/bundle/quantize.js';
 import { Trainer } from '../src/train/trainer.js';
 import { train, type TrainRunOptions } from '../src/train/run.js';
 import { exportWeb, cachedWebFolder, defaultWebFolder } from '../src/web/export.js';
@@ -400,4 +401,74 @@ test('learned positions shorter than maxSourceLength: a longer input is still tr
     await s.close();
     rmSync(dir, { recursive: true });
   }
+});
+
+/** An int8 bundle (s2s quantize) whose blob and index are edited, checksums recomputed so only the int8 checks can refuse it. */
+function editedInt8Bundle(edit: (index: Int8Index, blob: Buffer) => Buffer | number | void): string {
+  const dir = tmp();
+  saveTiny(join(dir, 'f32'));
+  quantizeBundle(join(dir, 'f32'), join(dir, 'i8'));
+  const indexPath = join(dir, 'i8', 'weights.json');
+  const index = JSON.parse(readFileSync(indexPath, 'utf8')) as Int8Index;
+  const blobPath = join(dir, 'i8', index.file);
+  const read: Buffer = readFileSync(blobPath);
+  const edited = edit(index, read);
+  const blob: Buffer = Buffer.isBuffer(edited) ? edited : read;
+  for (const t of index.tensors) {
+    const bytes = t.dtype === 'int8' ? t.length : t.length * 4;
+    if (t.offset + bytes <= blob.length) t.crc32 = crc32(blob.subarray(t.offset, t.offset + bytes));
+    const n = t.dtype === 'int8' ? t.shape[t.scaleAxis as number] * 4 : 0;
+    if (n && (t.scaleOffset as number) + n <= blob.length) t.scaleCrc32 = crc32(blob.subarray(t.scaleOffset as number, (t.scaleOffset as number) + n));
+  }
+  index.byteLength = blob.length;
+  index.crc32 = crc32(blob);
+  writeFileSync(blobPath, blob);
+  writeFileSync(indexPath, JSON.stringify(index));
+  return join(dir, 'i8');
+}
+
+interface Int8Index {
+  file: string;
+  byteLength: number;
+  crc32: number;
+  tensors: { name: string; shape: number[]; dtype: string; offset: number; length: number; crc32: number; scaleAxis?: number; scaleOffset?: number; scaleCrc32?: number }[];
+}
+
+const firstInt8 = (index: Int8Index): Int8Index['tensors'][number] => index.tensors.find((t) => t.dtype === 'int8') as Int8Index['tensors'][number];
+
+test('corrupt int8 bundles are refused even with consistent checksums: NaN, infinite and negative scales, −128 values, scales of the wrong count, cut int8 data', () => {
+  const cases: [string, (index: Int8Index, blob: Buffer) => Buffer | number | void, RegExp][] = [
+    ['a NaN scale', (index, blob) => blob.writeFloatLE(NaN, firstInt8(index).scaleOffset as number), /scale 0 is NaN; scales must be finite and non-negative/],
+    ['an infinite scale', (index, blob) => blob.writeFloatLE(Infinity, (firstInt8(index).scaleOffset as number) + 4), /scale 1 is Infinity/],
+    ['a negative scale', (index, blob) => blob.writeFloatLE(-0.5, firstInt8(index).scaleOffset as number), /scale 0 is -0\.5/],
+    ['a −128 value', (index, blob) => blob.writeInt8(-128, firstInt8(index).offset + 3), /value 3 is −128; symmetric int8 weights lie in \[−127, 127\]/],
+    ['scales counted along a transposed shape (wrong number of scales for the model)', (index) => {
+      const t = firstInt8(index);
+      t.shape = [t.shape[1], t.shape[0]];
+    }, /scales must be finite and non-negative|overlap the previous tensor|has shape \[\d+, \d+\] but the model expects/],
+    ['int8 data cut short (the blob ends inside the last int8 tensor)', (index, blob) => {
+      const last = [...index.tensors].reverse().find((t) => t.dtype === 'int8') as Int8Index['tensors'][number];
+      return blob.subarray(0, last.offset + Math.floor(last.length / 2));
+    }, /lie outside the \d+-byte blob/],
+  ];
+  for (const [what, edit, expected] of cases) {
+    const dir = editedInt8Bundle(edit);
+    assert.throws(() => loadBundle(dir), (err: unknown) => {
+      assert.ok(err instanceof BundleError && (err as Error).message.includes(dir), `${what}: ${(err as Error).message}`);
+      assert.match((err as Error).message, expected, what);
+      return true;
+    }, what);
+  }
+});
+
+test('an int8 bundle names its version so an s2s that reads only version 1 refuses it at config.json with a clear message', () => {
+  const dir = editedInt8Bundle(() => undefined);
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { version: number };
+  assert.equal(config.version, 2);
+  // What s2s before int8 bundles prints (its validateBundleConfig, reading only version 1), reproduced:
+  const old = `${dir}/config.json: bundle format version ${JSON.stringify(config.version)} is not supported by this s2s (it reads version 1)`;
+  assert.match(old, /bundle format version 2 is not supported by this s2s \(it reads version 1\)/);
+  // This s2s: newer versions are named as such.
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, version: 3 }));
+  assert.throws(() => loadBundle(dir), /bundle format version 3 is not supported by this s2s 0\.1\.0 \(it reads versions 1 and 2\); it was written by a newer s2s \("test"\): upgrade s2s to load it/);
 });

@@ -15,6 +15,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setKernels } from '../src/engine/index.js';
 import { saveBundle, loadBundle } from '../src/bundle/bundle.js';
+import { quantizeBundle } from '../src/bundle/quantize.js';
 import { exportWeb, cachedWebFolder, defaultWebFolder, defaultAssetsDir, WEB_ASSETS, OPTIONAL_WEB_ASSETS } from '../src/web/export.js';
 import type * as WebApi from '../src/web/browser.js';
 import { tinySetup, bundlePartsFor } from './helpers/tiny.js';
@@ -252,6 +253,57 @@ test('cachedWebFolder exports once per model version and page build', () => {
   assert.equal(defaultWebFolder(model, (l) => lines.push(l), { cacheRoot, assetsDir: join(dir, 'none') }), null);
   assert.match(lines.join('\n'), /no web page at \/ \(.*index\.html: missing/);
   rmSync(dir, { recursive: true });
+});
+
+test('int8 bundles (s2s quantize): export-web ships them and the browser bundle translates them exactly as the Node translator, on the TypeScript kernels', async () => {
+  setKernels('js');
+  for (const arch of [{ attention: 'general', embeddingDim: 8 }, { ...TINY_TRANSFORMER, tieEmbeddings: true }] as Parameters<typeof tinySetup>[1][]) {
+    const dir = tmp();
+    saveTiny(join(dir, 'f32'), arch);
+    const model = join(dir, 'model');
+    quantizeBundle(join(dir, 'f32'), model);
+    const out = join(dir, 'site');
+    exportWeb(model, out);
+    assert.equal(JSON.parse(readFileSync(join(out, 'model', 'weights.json'), 'utf8')).version, 2);
+    const web = await importWebBundle(out);
+    const info = await web.loadModel('http://static.test/model', { fetch: folderFetch(out) });
+    assert.equal(info.weights, 'int8');
+    const node = loadBundle(model);
+    for (const s of SENTENCES) {
+      const want = node.translator.translate([s])[0], got = web.translate(s);
+      assert.equal(got.text, want.text, `${arch?.arch ?? "rnn"}: ${JSON.stringify(s)}`);
+      assert.equal(got.logProb, want.logProb);
+    }
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test('s2s quantize on the command line, then s2s translate and s2s serve with the int8 bundle', async () => {
+  const dir = tmp();
+  saveTiny(join(dir, 'f32'), { attention: 'dot', embeddingDim: 8 });
+  const int8 = join(dir, 'int8');
+  const run = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
+    spawnSync(process.execPath, [join(root, 'bin', 's2s.js'), ...args], { encoding: 'utf8', cwd: root });
+  const q = run(['quantize', '--model', join(dir, 'f32'), '--out', int8]);
+  assert.equal(q.status, 0, q.stderr);
+  assert.match(q.stdout, /^quantized \d+ matrices \([\d,]+ weights\) to int8, \d+ tensors \([\d,]+ values\) left float32: [\d.]+ MiB \(0\.\d+× the [\d.]+ MiB of .*\) in /);
+  const again = run(['quantize', '--model', int8, '--out', join(dir, 'again')]);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /already quantized/);
+  const t = run(['translate', '--model', int8, 'I am happy.']);
+  assert.equal(t.status, 0, t.stderr);
+  assert.equal(t.stdout.trim(), loadBundle(int8).translator.translate(['I am happy.'])[0].text);
+  const server = await startServeProcess(join(root, 'bin', 's2s.js'), ['--model', int8], { cwd: root, env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') } });
+  try {
+    const info = await (await fetch(`${server.url}/model`)).json() as { version: number; weights: string };
+    assert.deepEqual([info.version, info.weights], [2, 'int8']);
+    const r = await fetch(`${server.url}/translate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'I am happy.' }) });
+    assert.equal(r.status, 200);
+    assert.equal(((await r.json()) as { translation: string }).translation, t.stdout.trim());
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true });
+  }
 });
 
 test('s2s serve without --web shows the translation page at /', async () => {

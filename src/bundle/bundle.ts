@@ -6,10 +6,10 @@
  */
 import { existsSync, readdirSync, unlinkSync, statSync, lstatSync, openSync, fstatSync, readSync, closeSync, constants } from 'node:fs';
 import { basename, join } from 'node:path';
-import { serializeWeights } from '../engine/index.js';
+import { serializeWeights, WEIGHTS_VERSION_FLOAT32 } from '../engine/index.js';
 import type { Translator } from '../decode/translator.js';
 import { writeFileAtomic, ensureDir, processGone, TEMPORARY_NAME } from './atomic.js';
-import { BundleError, bundleFromFiles, makeTranslator, checkJsonDepth, type BundleParts } from './format.js';
+import { BundleError, bundleFromFiles, makeTranslator, checkJsonDepth, BUNDLE_VERSION, BUNDLE_VERSION_FLOAT32, type BundleParts } from './format.js';
 
 export * from './format.js';
 
@@ -27,7 +27,9 @@ export function saveBundle(dir: string, parts: BundleParts): void {
   const { index, blob } = serializeWeights(parts.model.parameters());
   const blobName = `weights-${index.crc32.toString(16).padStart(8, '0')}.bin`;
   writeFileAtomic(join(dir, blobName), blob);
-  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(parts.config, null, 2));
+  // Version 2 only when the weights need it (int8), so float32 bundles stay readable by s2s before int8 bundles.
+  const config = { ...parts.config, version: index.version === WEIGHTS_VERSION_FLOAT32 ? BUNDLE_VERSION_FLOAT32 : BUNDLE_VERSION };
+  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   writeFileAtomic(join(dir, 'vocab.json'), JSON.stringify({ source: parts.vocabs.source.toJSON(), target: parts.vocabs.target.toJSON() }));
   writeFileAtomic(join(dir, 'history.json'), JSON.stringify(parts.history, null, 1));
   // The index last: until it is renamed into place the bundle is the previous one (or none, on a first save).

@@ -4,7 +4,7 @@
  * training options, format version), vocab.json, the weights index and
  * blob, history.json. Node-side reading and writing is in bundle.ts.
  */
-import { deserializeWeights, assignWeights, WeightsError } from '../engine/index.js';
+import { deserializeWeights, assignWeights, indexHasInt8, WeightsError } from '../engine/index.js';
 import { createModel, type TranslationModel } from '../model/model.js';
 import { resolveModelConfig, describeArchitecture, encoderLayerCount, decoderLayerCount, type ModelConfig } from '../model/config.js';
 import { Vocab, type VocabJSON } from '../data/vocab.js';
@@ -16,8 +16,16 @@ import { S2SError } from '../errors.js';
 
 /** The `format` field of every bundle's config.json. */
 export const BUNDLE_FORMAT = 's2s-model';
-/** The bundle format version this s2s writes and reads. */
-export const BUNDLE_VERSION = 1;
+/**
+ * The newest bundle format version this s2s reads and writes: 2, a dtype per
+ * weights tensor (int8 bundles from `s2s quantize`). Bundles whose weights
+ * are all float32 are still written as version 1, which s2s before int8
+ * bundles reads; those refuse a version-2 bundle at config.json
+ * ("bundle format version 2 is not supported by this s2s (it reads version 1)").
+ */
+export const BUNDLE_VERSION = 2;
+/** The version of a bundle whose weights are all float32. */
+export const BUNDLE_VERSION_FLOAT32 = 1;
 /** This s2s's version (package.json's; a test holds them equal), recorded in bundles as `createdBy`. */
 export const S2S_VERSION = '0.1.0';
 
@@ -55,8 +63,12 @@ export function validateBundleConfig(raw: unknown, where: string): BundleConfig 
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new BundleError(`${where}: expected a JSON object`);
   const c = raw as Partial<BundleConfig>;
   if (c.format !== BUNDLE_FORMAT) throw new BundleError(`${where}: field "format" must be "${BUNDLE_FORMAT}", got ${JSON.stringify(c.format)}`);
-  if (c.version !== BUNDLE_VERSION) {
-    throw new BundleError(`${where}: bundle format version ${JSON.stringify(c.version)} is not supported by this s2s (it reads version ${BUNDLE_VERSION})`);
+  if (c.version !== BUNDLE_VERSION && c.version !== BUNDLE_VERSION_FLOAT32) {
+    const newer = typeof c.version === 'number' && c.version > BUNDLE_VERSION;
+    throw new BundleError(
+      `${where}: bundle format version ${JSON.stringify(c.version)} is not supported by this s2s ${S2S_VERSION} (it reads versions ${BUNDLE_VERSION_FLOAT32} and ${BUNDLE_VERSION})` +
+        (newer ? `; it was written by a newer s2s${typeof c.createdBy === 'string' ? ` (${describe(c.createdBy)})` : ''}: upgrade s2s to load it` : ''),
+    );
   }
   if (typeof c.model !== 'object' || c.model === null) throw new BundleError(`${where}: field "model" must be an object`);
   try {
@@ -152,6 +164,10 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
         `(srcVocabSize ${config.model.srcVocabSize}, tgtVocabSize ${config.model.tgtVocabSize})`,
     );
   }
+  const int8 = indexHasInt8(files.weightsIndex);
+  if (int8 && config.version < BUNDLE_VERSION) {
+    throw new BundleError(`${where}/config.json: bundle format version ${config.version} cannot hold int8 weights, but weights.json has some (int8 bundles are version ${BUNDLE_VERSION})`);
+  }
   let weights;
   try {
     weights = deserializeWeights(files.weightsIndex, files.weightsBlob, `${where}/weights`);
@@ -160,10 +176,11 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
     throw err;
   }
   const needed = minimumParameterCount(config.model);
-  if (needed > 2 * (files.weightsBlob.length / 4) + 1024) {
+  const held = int8 ? files.weightsBlob.length : files.weightsBlob.length / 4; // at most one value per byte (int8) or per 4 bytes
+  if (needed > 2 * held + 1024) {
     throw new BundleError(
       `${where}: config.json's model (${describeArchitecture(config.model)}${config.model.arch === 'rnn' ? `, embedding ${config.model.embeddingDim}` : ''}) ` +
-        `needs at least ${needed} parameters but the weights blob holds ${files.weightsBlob.length / 4}`,
+        `needs at least ${needed} parameters but the weights blob holds ${int8 ? 'at most ' : ''}${held}`,
     );
   }
   const model = createModel(config.model);
@@ -175,6 +192,11 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
   }
   const { history, warnings } = validateHistory(files.history ?? [], `${where}/history.json`);
   return { config, vocabs, model, history, ...(warnings.length ? { warnings } : {}) };
+}
+
+/** 'int8' when any of the model's weights is int8 (a quantized bundle), else 'float32'. */
+export function weightsDtype(model: TranslationModel): 'float32' | 'int8' {
+  return model.parameters().some((p) => p.int8) ? 'int8' : 'float32';
 }
 
 /** Most epochs a history may record (a real run has tens to a few thousand). */

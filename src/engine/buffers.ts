@@ -42,3 +42,11 @@ export function adoptLongLived(data: Float32Array): Float32Array {
   home.set(data);
   return home;
 }
+
+/** Int8 weights moved into long-lived storage, as adoptLongLived does for floats. */
+export function adoptLongLivedInt8(data: Int8Array): Int8Array {
+  const home = kernels().allocInt8?.(data.length);
+  if (!home) return data;
+  home.set(data);
+  return home;
+}

@@ -8,6 +8,7 @@ import { Tensor, ShapeError, needsGrad, record, shapeString } from './tensor.js'
 import { kernels } from './kernels/index.js';
 import { uninitializedFloat32, copyFloat32 } from './buffers.js';
 import type { Rng } from './rng.js';
+import { checkInference, denseOf, int8Product, quantizeRows } from './int8.js';
 
 /** dst += src; long arrays through the kernels (native under Node). */
 function addInto(dst: Float32Array, src: Float32Array): void {
@@ -74,6 +75,19 @@ export function linearSplit(x: Tensor, w: Tensor, b: Tensor | null, widths: numb
   const lead = x.shape.slice(0, -1);
   const outs: Tensor[] = [];
   let off = 0;
+  if (w.int8?.axis === 1) {
+    // int8 weights (inference): x quantized once, one int8 GEMM per channel block, the bias in its epilogue.
+    checkInference(w, 'linearSplit', x, b);
+    const qx = quantizeRows(x.data, m, k);
+    for (const width of widths) {
+      const z = uninitializedFloat32(m * width);
+      if (m > 0 && width > 0) int8Product(x.data, m, w.int8, b ? b.data.subarray(off, off + width) : null, z, false, off, width, qx);
+      outs.push(new Tensor(z, [...lead, width]));
+      off += width;
+    }
+    return outs;
+  }
+  w = denseOf(w, 'linearSplit');
   for (const width of widths) {
     const z = uninitializedFloat32(m * width);
     if (m > 0 && width > 0) {

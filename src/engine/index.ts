@@ -5,6 +5,7 @@ export * from './rnn.js';
 export * from './init.js';
 export * from './optim.js';
 export * from './io.js';
+export * from './int8.js';
 export { Rng } from './rng.js';
 export { sinusoidalPositions } from './positions.js';
 export type { AttentionOptions, AttentionResult } from './attention.js';

@@ -1,29 +1,51 @@
 /**
- * Named parameters to and from one binary blob (float32, little-endian, each
- * tensor 4-byte aligned) plus a JSON index with names, shapes, offsets and
+ * Named parameters to and from one binary blob (little-endian, each tensor
+ * 4-byte aligned) plus a JSON index with names, shapes, dtypes, offsets and
  * CRC-32 checksums. No file system here, so the browser can read bundles;
  * the bundle layer writes the files.
+ *
+ * Version 1: every tensor float32. Version 2 (written only when some tensor
+ * is int8, so float32 bundles stay readable by older s2s): a dtype per
+ * tensor, `float32` or `int8`; an int8 tensor is `length` int8 values in its
+ * row-major order followed (4-aligned, at `scaleOffset`) by one float32
+ * scale per channel along `scaleAxis` (0: per row, 1: per column), value =
+ * int8 × scale, each part with its own CRC.
  */
 import { Tensor, shapeSize } from './tensor.js';
+import { int8FromLogical, int8Logical, attachInt8 } from './int8.js';
 import { S2SError } from '../errors.js';
 
 export const WEIGHTS_FORMAT = 's2s-weights';
-export const WEIGHTS_VERSION = 1;
+/** The newest weights index version this s2s writes and reads. */
+export const WEIGHTS_VERSION = 2;
+/** The version of an index whose tensors are all float32 (what s2s before int8 bundles reads). */
+export const WEIGHTS_VERSION_FLOAT32 = 1;
+
+export type WeightsDtype = 'float32' | 'int8';
 
 export interface WeightsEntry {
   name: string;
   shape: number[];
+  /** Version 2 (absent in version 1, where every tensor is float32). */
+  dtype?: WeightsDtype;
   /** Byte offset in the blob. */
   offset: number;
-  /** Number of float32 values. */
+  /** Number of values (float32 or int8). */
   length: number;
   crc32: number;
+  /** int8: the axis the scales run along (0: one per row, 1: one per column). */
+  scaleAxis?: 0 | 1;
+  /** int8: byte offset of the shape[scaleAxis] float32 scales (after the values, 4-aligned). */
+  scaleOffset?: number;
+  /** int8: CRC-32 of the scales' bytes. */
+  scaleCrc32?: number;
 }
 
 export interface WeightsIndex {
   format: typeof WEIGHTS_FORMAT;
   version: number;
-  dtype: 'float32';
+  /** Version 1 only: every tensor's dtype. */
+  dtype?: 'float32';
   byteLength: number;
   crc32: number;
   tensors: WeightsEntry[];
@@ -60,10 +82,25 @@ function assertLittleEndian(): void {
   if (!LITTLE_ENDIAN) throw new WeightsError('weights I/O needs a little-endian host');
 }
 
-/** Packs named tensors into a blob and its index (order preserved). */
-export function serializeWeights(tensors: readonly { name?: string; shape: readonly number[]; data: Float32Array }[]): { index: WeightsIndex; blob: Uint8Array } {
+/** What serializeWeights takes: a name, a shape and float32 data, or an int8 payload (Tensor fits). */
+export interface NamedWeights {
+  name?: string;
+  shape: readonly number[];
+  data: Float32Array;
+  int8?: import('./tensor.js').Int8Weight | null;
+}
+
+const align4 = (n: number): number => (n + 3) & ~3;
+
+/** Packs named tensors into a blob and its index (order preserved): version 1 when all are float32, else version 2. */
+export function serializeWeights(tensors: readonly NamedWeights[]): { index: WeightsIndex; blob: Uint8Array } {
   assertLittleEndian();
-  const byteLength = tensors.reduce((s, t) => s + t.data.length * 4, 0);
+  const anyInt8 = tensors.some((t) => t.int8);
+  let byteLength = 0;
+  for (const t of tensors) {
+    if (t.int8) byteLength = align4(byteLength + t.int8.values.length) + t.int8.scales.length * 4;
+    else byteLength += t.data.length * 4;
+  }
   const blob = new Uint8Array(byteLength);
   const entries: WeightsEntry[] = [];
   const seen = new Set<string>();
@@ -72,15 +109,35 @@ export function serializeWeights(tensors: readonly { name?: string; shape: reado
     if (!t.name) throw new WeightsError('serializeWeights: every tensor needs a name');
     if (seen.has(t.name)) throw new WeightsError(`serializeWeights: duplicate name "${t.name}"`);
     seen.add(t.name);
+    if (t.int8) {
+      const values = int8Logical(t.int8);
+      const bytes = new Uint8Array(values.buffer, values.byteOffset, values.length);
+      blob.set(bytes, offset);
+      const scaleOffset = align4(offset + bytes.length);
+      const scaleBytes = new Uint8Array(t.int8.scales.buffer, t.int8.scales.byteOffset, t.int8.scales.length * 4);
+      blob.set(scaleBytes, scaleOffset);
+      entries.push({
+        name: t.name, shape: [...t.shape], dtype: 'int8', offset, length: values.length, crc32: crc32(bytes),
+        scaleAxis: t.int8.axis, scaleOffset, scaleCrc32: crc32(scaleBytes),
+      });
+      offset = scaleOffset + scaleBytes.length;
+      continue;
+    }
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4);
     blob.set(bytes, offset);
-    entries.push({ name: t.name, shape: [...t.shape], offset, length: t.data.length, crc32: crc32(bytes) });
+    entries.push({ name: t.name, shape: [...t.shape], ...(anyInt8 ? { dtype: 'float32' as const } : {}), offset, length: t.data.length, crc32: crc32(bytes) });
     offset += bytes.length;
   }
-  return {
-    index: { format: WEIGHTS_FORMAT, version: WEIGHTS_VERSION, dtype: 'float32', byteLength, crc32: crc32(blob), tensors: entries },
-    blob,
-  };
+  const index: WeightsIndex = anyInt8
+    ? { format: WEIGHTS_FORMAT, version: WEIGHTS_VERSION, byteLength, crc32: crc32(blob), tensors: entries }
+    : { format: WEIGHTS_FORMAT, version: WEIGHTS_VERSION_FLOAT32, dtype: 'float32', byteLength, crc32: crc32(blob), tensors: entries };
+  return { index, blob };
+}
+
+/** True when an index (already validated or not) holds int8 tensors. */
+export function indexHasInt8(indexJson: unknown): boolean {
+  const t = (indexJson as { tensors?: unknown } | null)?.tensors;
+  return Array.isArray(t) && t.some((e) => (e as { dtype?: unknown } | null)?.dtype === 'int8');
 }
 
 /**
@@ -98,8 +155,11 @@ export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source 
   if (typeof indexJson !== 'object' || indexJson === null) fail('index is not a JSON object');
   const index = indexJson as Partial<WeightsIndex>;
   if (index.format !== WEIGHTS_FORMAT) fail(`index field "format" must be "${WEIGHTS_FORMAT}", got ${JSON.stringify(index.format)}`);
-  if (index.version !== WEIGHTS_VERSION) fail(`weights format version ${JSON.stringify(index.version)} is not supported (this s2s reads version ${WEIGHTS_VERSION})`);
-  if (index.dtype !== 'float32') fail(`index field "dtype" must be "float32", got ${JSON.stringify(index.dtype)}`);
+  if (index.version !== WEIGHTS_VERSION_FLOAT32 && index.version !== WEIGHTS_VERSION) {
+    fail(`weights format version ${JSON.stringify(index.version)} is not supported (this s2s reads versions ${WEIGHTS_VERSION_FLOAT32} and ${WEIGHTS_VERSION}); was it written by a newer s2s?`);
+  }
+  const v1 = index.version === WEIGHTS_VERSION_FLOAT32;
+  if (v1 && index.dtype !== 'float32') fail(`index field "dtype" must be "float32", got ${JSON.stringify(index.dtype)}`);
   if (index.byteLength !== blob.length) fail(`blob has ${blob.length} bytes but the index says ${JSON.stringify(index.byteLength)}: the file is truncated or does not belong to this index`);
   if (!Array.isArray(index.tensors)) fail('index field "tensors" must be an array');
   if (crc32(blob) !== index.crc32) fail('checksum mismatch: the weights file is corrupted');
@@ -119,6 +179,12 @@ export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source 
     if (e.length !== size) fail(`${where} ("${name}"): length ${JSON.stringify(e.length)} does not match shape [${(e.shape as number[]).join(', ')}]`);
     if (!Number.isSafeInteger(e.offset) || (e.offset as number) < 0 || (e.offset as number) % 4 !== 0) fail(`${where} ("${name}"): bad offset ${JSON.stringify(e.offset)}`);
     const offset = e.offset as number;
+    const dtype = v1 ? 'float32' : e.dtype;
+    if (dtype !== 'float32' && dtype !== 'int8') fail(`${where} ("${name}"): field "dtype" must be "float32" or "int8", got ${JSON.stringify(e.dtype)}`);
+    if (dtype === 'int8') {
+      end = readInt8Entry(e, name, where, size, offset, end, blob, out, fail);
+      return;
+    }
     if (offset + size * 4 > blob.length) fail(`${where} ("${name}"): bytes [${offset}, ${offset + size * 4}) lie outside the ${blob.length}-byte blob`);
     if (offset < end) fail(`${where} ("${name}"): bytes from ${offset} overlap the previous tensor (which ends at ${end}); tensors must be stored in order`);
     end = offset + size * 4;
@@ -129,6 +195,40 @@ export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source 
     out.set(name, new Tensor(data, e.shape as number[], false, name));
   });
   return out;
+}
+
+/** Checks and reads one int8 entry of a version-2 index; returns where it ends. */
+function readInt8Entry(
+  e: Partial<WeightsEntry>, name: string, where: string, size: number, offset: number, end: number, blob: Uint8Array,
+  out: Map<string, Tensor>, fail: (msg: string) => never,
+): number {
+  const shape = e.shape as number[];
+  if (shape.length !== 2) fail(`${where} ("${name}"): an int8 tensor must be a matrix, got shape [${shape.join(', ')}]`);
+  if (e.scaleAxis !== 0 && e.scaleAxis !== 1) fail(`${where} ("${name}"): field "scaleAxis" must be 0 or 1, got ${JSON.stringify(e.scaleAxis)}`);
+  const axis = e.scaleAxis as 0 | 1;
+  const channels = shape[axis];
+  if (offset < end) fail(`${where} ("${name}"): bytes from ${offset} overlap the previous tensor (which ends at ${end}); tensors must be stored in order`);
+  if (offset + size > blob.length) fail(`${where} ("${name}"): bytes [${offset}, ${offset + size}) lie outside the ${blob.length}-byte blob`);
+  const so = e.scaleOffset;
+  if (!Number.isSafeInteger(so) || (so as number) % 4 !== 0 || (so as number) < offset + size) {
+    fail(`${where} ("${name}"): bad scaleOffset ${JSON.stringify(so)} (the scales follow the ${size} int8 values, 4-byte aligned)`);
+  }
+  const scaleOffset = so as number;
+  if (scaleOffset + channels * 4 > blob.length) fail(`${where} ("${name}"): the ${channels} scales at [${scaleOffset}, ${scaleOffset + channels * 4}) lie outside the ${blob.length}-byte blob`);
+  const bytes = blob.subarray(offset, offset + size);
+  if (crc32(bytes) !== e.crc32) fail(`${where} ("${name}"): checksum mismatch`);
+  const scaleBytes = blob.subarray(scaleOffset, scaleOffset + channels * 4);
+  if (crc32(scaleBytes) !== e.scaleCrc32) fail(`${where} ("${name}"): scale checksum mismatch`);
+  const values = new Int8Array(size);
+  new Uint8Array(values.buffer).set(bytes);
+  const scales = new Float32Array(channels);
+  new Uint8Array(scales.buffer).set(scaleBytes);
+  for (let c = 0; c < channels; c++) {
+    if (!(Number.isFinite(scales[c]) && scales[c] >= 0)) fail(`${where} ("${name}"): scale ${c} is ${scales[c]}; scales must be finite and non-negative`);
+  }
+  for (let i = 0; i < size; i++) if (values[i] === -128) fail(`${where} ("${name}"): value ${i} is −128; symmetric int8 weights lie in [−127, 127]`);
+  out.set(name, Tensor.quantized(shape, int8FromLogical(shape, axis, values, scales), name));
+  return scaleOffset + channels * 4;
 }
 
 /**
@@ -148,5 +248,12 @@ export function assignWeights(params: readonly Tensor[], loaded: Map<string, Ten
       throw new WeightsError(`${source}: parameter "${p.name}" has shape [${w.shape.join(', ')}] but the model expects [${p.shape.join(', ')}]`);
     }
   }
-  for (const p of params) p.data.set((loaded.get(p.name as string) as Tensor).data);
+  for (const p of params) {
+    const w = loaded.get(p.name as string) as Tensor;
+    if (w.int8) attachInt8(p, w.int8); // the parameter keeps the int8 payload and drops its float32 data
+    else if (p.int8) {
+      p.int8 = null;
+      (p as { data: Float32Array }).data = w.data.slice();
+    } else p.data.set(w.data);
+  }
 }

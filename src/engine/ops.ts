@@ -8,6 +8,7 @@ import { Tensor, ShapeError, needsGrad, record, shapeString, type Shape } from '
 import { kernels, type UnaryOp, type Activation } from './kernels/index.js';
 import type { Rng } from './rng.js';
 import { uninitializedFloat32, copyFloat32 } from './buffers.js';
+import { checkInference, denseOf, int8Product, int8GatherRows } from './int8.js';
 
 /** dst += src elementwise; long arrays through the kernels (a one-row addRowVector), which is native under Node. */
 function addInto(dst: Float32Array, src: Float32Array): void {
@@ -37,6 +38,14 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   const outShape = transA || a.rank === 1 ? [m, n] : [...a.shape.slice(0, -1), n];
   if (a.rank === 1) outShape.splice(0, 1);
   const out = new Tensor(uninitializedFloat32(m * n), a.rank === 1 ? [n] : outShape); // gemm with beta = 0 overwrites it
+  // int8 weights (inference): x·W with W's channels along its columns, or x·Wᵀ with them along its rows.
+  if (b.int8 && !transA && !a.int8 && b.int8.axis === (transB ? 0 : 1)) {
+    checkInference(b, 'matmul', a);
+    int8Product(a.data, m, b.int8, null, out.data, false);
+    return out;
+  }
+  a = denseOf(a, 'matmul');
+  b = denseOf(b, 'matmul');
   const K = kernels();
   const lda = a.cols, ldb = b.cols;
   K.gemm(transA, transB, m, n, k, 1, a.data, lda, b.data, ldb, 0, out.data, n);
@@ -349,6 +358,12 @@ export function gatherRows(table: Tensor, index: Int32Array): Tensor {
     if (index[i] >= rows) throw new ShapeError(`gatherRows: index ${index[i]} at position ${i} is out of range for ${rows} rows`);
   }
   const out = new Tensor(uninitializedFloat32(index.length * cols), [index.length, cols]); // every row is written
+  if (table.int8?.axis === 0) {
+    checkInference(table, 'gatherRows');
+    int8GatherRows(table.int8, index, out.data);
+    return out;
+  }
+  table = denseOf(table, 'gatherRows');
   const K = kernels();
   K.gatherRows(cols, table.data, index, out.data);
   if (needsGrad(table)) {
@@ -517,7 +532,13 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, activation: Activ
   if (activation !== 'none' && activation !== 'relu' && activation !== 'gelu') throw new RangeError(`linear: unknown activation "${String(activation)}"`);
   const K = kernels();
   const z = uninitializedFloat32(m * n);
-  K.gemm(false, false, m, n, k, 1, x.data, k, w.data, n, 0, z, n);
+  if (w.int8?.axis === 1) {
+    checkInference(w, 'linear', x, b);
+    int8Product(x.data, m, w.int8, null, z, false);
+  } else {
+    w = denseOf(w, 'linear');
+    K.gemm(false, false, m, n, k, 1, x.data, k, w.data, n, 0, z, n);
+  }
   // 'gelu' keeps the pre-activation for its backward; 'relu' can use its output instead.
   const out = activation === 'gelu' ? uninitializedFloat32(m * n) : z;
   K.biasActivation(m, n, z, b ? b.data : null, activation, activation === 'gelu' ? z : null, out);
@@ -581,6 +602,23 @@ export function embedPositions(table: Tensor, ids: Int32Array, scale: number, po
   }
   const K = kernels();
   const out = new Tensor(uninitializedFloat32(ids.length * cols), [ids.length, cols]); // every row is written
+  if (table.int8 || positions.int8) {
+    // int8 tables (inference): their rows gathered and dequantized first, then the same fused kernel over them.
+    if (table.int8) checkInference(table, 'embedPositions', positions);
+    if (positions.int8) checkInference(positions, 'embedPositions', table);
+    const rowsOf = (t: Tensor, index: Int32Array): Float32Array => {
+      const r = uninitializedFloat32(index.length * cols);
+      if (t.int8?.axis === 0) int8GatherRows(t.int8, index, r);
+      else K.gatherRows(cols, denseOf(t, 'embedPositions').data, index, r);
+      return r;
+    };
+    const iota = new Int32Array(ids.length);
+    for (let i = 0; i < iota.length; i++) iota[i] = i;
+    const tableRows = table.int8 ? rowsOf(table, ids) : null;
+    const positionRows = positions.int8 ? rowsOf(positions, positionIds) : null;
+    K.embedPositions(cols, tableRows ?? table.data, tableRows ? iota : ids, scale, positionRows ?? positions.data, positionRows ? iota : positionIds, out.data);
+    return out;
+  }
   K.embedPositions(cols, table.data, ids, scale, positions.data, positionIds, out.data);
   if (needsGrad(table, positions)) {
     record(out, () => {

@@ -13,6 +13,7 @@
 import { Tensor, ShapeError, needsGrad, record, shapeString } from './tensor.js';
 import { kernels } from './kernels/index.js';
 import { copyFloat32, uninitializedFloat32 } from './ops.js';
+import { checkInference, denseOf, int8Product } from './int8.js';
 
 export interface PackedLayout {
   /** Sequence lengths, non-increasing. */
@@ -155,6 +156,9 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
   const K = kernels();
   const G = 4 * H;
   const N = layout.total;
+  if (wHH.int8?.axis === 1) checkInference(wHH, 'lstm', xProj, h0, c0);
+  else wHH = denseOf(wHH, 'lstm');
+  const w8 = wHH.int8;
   // Every step writes all of its rows of these, so none needs zero-filling.
   const gates = options.reuseInput ? xProj.data : copyFloat32(xProj.data);
   const cAll = uninitializedFloat32(N * H);
@@ -167,7 +171,10 @@ export function lstm(xProj: Tensor, wHH: Tensor, h0: Tensor, c0: Tensor, layout:
     const hPrev = t === 0 ? h0.data : hAll.subarray(prevOff * H);
     const cPrev = t === 0 ? c0.data : cAll.subarray(prevOff * H);
     const g = gates.subarray(off * G, (off + n) * G);
-    if (t > 0 || !h0Zero) K.gemm(false, false, n, G, H, 1, hPrev, H, wHH.data, G, 1, g, G);
+    if (t > 0 || !h0Zero) {
+      if (w8) int8Product(hPrev, n, w8, null, g, true);
+      else K.gemm(false, false, n, G, H, 1, hPrev, H, wHH.data, G, 1, g, G);
+    }
     K.lstmCellForward(n, H, g, cPrev, cAll.subarray(off * H, (off + n) * H), hAll.subarray(off * H, (off + n) * H));
   }
   const h = new Tensor(gatherFinal(layout, H, hAll, h0.data), [layout.batch, H]);
@@ -241,6 +248,9 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
   if (bHH.size !== G) throw new ShapeError(`gru: recurrent bias must have ${G} elements, got ${shapeString(bHH.shape)}`);
   const K = kernels();
   const N = layout.total;
+  if (wHH.int8?.axis === 1) checkInference(wHH, 'gru', xProj, bHH, h0);
+  else wHH = denseOf(wHH, 'gru');
+  const w8 = wHH.int8;
   const gates = options.reuseInput ? xProj.data : copyFloat32(xProj.data);
   const hGates = uninitializedFloat32(N * G);
   const output = new Tensor(uninitializedFloat32(N * H), [N, H]);
@@ -251,7 +261,10 @@ export function gru(xProj: Tensor, wHH: Tensor, bHH: Tensor, h0: Tensor, layout:
     const hPrev = t === 0 ? h0.data : hAll.subarray(layout.offsets[t - 1] * H);
     const hg = hGates.subarray(off * G, (off + n) * G);
     for (let r = 0; r < n; r++) hg.set(bHH.data, r * G);
-    if (t > 0 || !h0Zero) K.gemm(false, false, n, G, H, 1, hPrev, H, wHH.data, G, 1, hg, G);
+    if (t > 0 || !h0Zero) {
+      if (w8) int8Product(hPrev, n, w8, null, hg, true);
+      else K.gemm(false, false, n, G, H, 1, hPrev, H, wHH.data, G, 1, hg, G);
+    }
     K.gruCellForward(n, H, gates.subarray(off * G, (off + n) * G), hg, hPrev, hAll.subarray(off * H, (off + n) * H));
   }
   const h = new Tensor(gatherFinal(layout, H, hAll, h0.data), [layout.batch, H]);

@@ -32,9 +32,31 @@ export function shapeString(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
+/**
+ * A weight matrix's int8 payload (quantized bundles, inference only):
+ * symmetric, one float32 scale per output channel. `axis` says which axis
+ * of the tensor's [rows, cols] shape the channels run along: 0 for tables
+ * read by row and used as x·Wᵀ (embeddings, tied output layers), 1 for
+ * kernels used as x·W. `values` is channel-major [channels, depth] (the
+ * tensor itself for axis 0, its transpose for axis 1): the layout the int8
+ * GEMM reads. A tensor carrying one keeps no float32 copy (`data` is
+ * empty); ops/int8.ts routes the ops that read weights to the int8 kernels.
+ */
+export interface Int8Weight {
+  readonly axis: 0 | 1;
+  readonly channels: number;
+  readonly depth: number;
+  readonly values: Int8Array;
+  readonly scales: Float32Array;
+}
+
 export class Tensor {
   readonly shape: Shape;
   readonly data: Float32Array;
+  /** Number of elements (of the shape: an int8 tensor's `data` is empty). */
+  readonly size: number;
+  /** The int8 payload of a quantized weight, or null (see Int8Weight). */
+  int8: Int8Weight | null = null;
   private ownGrad: Float32Array | null = null;
   requiresGrad: boolean;
   /** Parameter name, for weights I/O and error messages. */
@@ -53,6 +75,7 @@ export class Tensor {
       throw new ShapeError(`data of length ${data.length} does not fit shape ${shapeString(shape)} (size ${size})`);
     }
     this.data = data;
+    this.size = size;
     this.shape = Object.freeze([...shape]);
     this.requiresGrad = requiresGrad;
     this.name = name;
@@ -89,6 +112,15 @@ export class Tensor {
     else dst.fill(0);
   }
 
+  /** A tensor of `shape` whose values are an int8 payload (no float32 data; see Int8Weight). */
+  static quantized(shape: Shape, w: Int8Weight, name?: string): Tensor {
+    const t = new Tensor(new Float32Array(0), [0], false, name);
+    (t as { shape: Shape }).shape = Object.freeze([...shape]);
+    (t as { size: number }).size = shapeSize(shape);
+    t.int8 = w;
+    return t;
+  }
+
   static zeros(shape: Shape, requiresGrad = false): Tensor {
     return new Tensor(new Float32Array(shapeSize(shape)), shape, requiresGrad);
   }
@@ -99,10 +131,6 @@ export class Tensor {
 
   static scalar(value: number): Tensor {
     return new Tensor(Float32Array.of(value), []);
-  }
-
-  get size(): number {
-    return this.data.length;
   }
 
   get rank(): number {

@@ -13,7 +13,7 @@ import { Tensor, ops, packedLayout, reverseIndex, glorotUniform, uniform, parame
 import { Attention, selectMemory, type Memory } from './attention.js';
 import { resolveModelConfig, type ModelConfig } from './config.js';
 import { RecurrentLayer, gatherState, type LayerState, type LayerInput } from './recurrent.js';
-import { countCorrect, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
+import { countCorrect, type Int8PlanEntry, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
 import { lengthOrder, packedPositions, pick } from './packing.js';
 
 // The shared model types live in translation-model.ts; re-exported for existing imports.
@@ -98,6 +98,28 @@ export class Seq2Seq implements TranslationModel<DecoderState> {
     if (!this.tiedOutput) p.push(this.outputKernel);
     p.push(this.outputBias);
     return p;
+  }
+
+  int8Plan(): Int8PlanEntry[] {
+    const plan: Int8PlanEntry[] = [];
+    const D = this.config.embeddingDim;
+    if (this.srcEmbedding) plan.push({ param: this.srcEmbedding, axis: 0 });
+    if (this.tgtEmbedding && this.tgtEmbedding !== this.srcEmbedding) plan.push({ param: this.tgtEmbedding, axis: 0 });
+    const layer = (l: RecurrentLayer, first: boolean): void => {
+      // Without embeddings the first layer's kernel is only ever gathered by token id: per-row scales.
+      plan.push({ param: l.kernel, axis: first && D === 0 ? 0 : 1 }, { param: l.recurrentKernel, axis: 1 });
+      if (l.feedKernel) plan.push({ param: l.feedKernel, axis: 1 });
+    };
+    this.encoder.forEach((l, i) => layer(l, i === 0));
+    this.encoderReverse.forEach((l, i) => layer(l, i === 0));
+    this.decoder.forEach((l, i) => layer(l, i === 0));
+    for (const b of this.bridges) {
+      plan.push({ param: b.h[0], axis: 1 });
+      if (b.c) plan.push({ param: b.c[0], axis: 1 });
+    }
+    if (this.attention) for (const p of this.attention.parameters()) plan.push({ param: p, axis: 1 });
+    if (!this.tiedOutput) plan.push({ param: this.outputKernel, axis: 1 });
+    return plan;
   }
 
   get hasAttention(): boolean {

@@ -18,7 +18,7 @@
 import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout } from '../engine/index.js';
 import { resolveModelConfig, encoderLayerCount, decoderLayerCount, type ModelConfig } from './config.js';
 import { EncoderBlock, DecoderBlock, LayerNorm, type BlockCache, type BlockRun, type SequenceShape } from './transformer-layers.js';
-import { countCorrect, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
+import { countCorrect, type Int8PlanEntry, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
 import { lengthOrder, packedPositions, pick } from './packing.js';
 import { S2SError } from '../errors.js';
 
@@ -126,6 +126,12 @@ export class Transformer implements TranslationModel<TransformerState> {
     if (this.outputKernel) p.push(this.outputKernel);
     if (this.outputBias) p.push(this.outputBias);
     return p;
+  }
+
+  int8Plan(): Int8PlanEntry[] {
+    const tables = new Set([this.srcEmbedding, this.tgtEmbedding, this.srcPositions, this.tgtPositions].filter((t): t is Tensor => t !== null));
+    // Tables (the tied one serving as output layer too) per row; every other matrix is a kernel used as x·W.
+    return this.parameters().filter((p) => p.rank === 2).map((p) => ({ param: p, axis: tables.has(p) ? 0 : 1 }));
   }
 
   parameterCount(): number {

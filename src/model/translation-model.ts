@@ -39,6 +39,12 @@ export interface RunOptions {
   labelSmoothing?: number;
 }
 
+/** A weight matrix and the axis of its int8 scales (see TranslationModel.int8Plan). */
+export interface Int8PlanEntry {
+  param: Tensor;
+  axis: 0 | 1;
+}
+
 /** One step of the one-step decoder. */
 export interface StepResult<S> {
   /** Next-token logits [rows, V]. */
@@ -65,6 +71,13 @@ export interface TranslationModel<S = unknown> {
   selectState(state: S, index: Int32Array): S;
   /** Training graph (teacher forcing). */
   forward(batch: TrainingBatch, opts?: RunOptions): ForwardResult;
+  /**
+   * The weight matrices int8 quantization stores (`s2s quantize`), each with
+   * the axis its output channels run along: 0 for tables read by row and
+   * used as x·Wᵀ (embeddings, tied output layers, id-input kernels), 1 for
+   * kernels used as x·W. Biases and layer norms are not listed (they stay float32).
+   */
+  int8Plan(): Int8PlanEntry[];
 }
 
 /** Rows whose argmax equals the target. */

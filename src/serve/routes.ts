@@ -11,7 +11,7 @@
  */
 import type http from 'node:http';
 import { basename } from 'node:path';
-import { BUNDLE_VERSION, type LoadedBundle } from '../bundle/bundle.js';
+import { BUNDLE_VERSION, weightsDtype, type LoadedBundle } from '../bundle/bundle.js';
 import type { Translation } from '../decode/translator.js';
 import { codePointLength } from '../data/corpus.js';
 import { QueueFullError, BatcherClosedError, JobAbortedError, type Batcher, type BatchKey } from './batcher.js';
@@ -87,6 +87,7 @@ export function createRoutes(ctx: RouteContext): (req: http.IncomingMessage, res
       data: { ...data, corpus: corpus === '<built-in>' ? corpus : basename(String(corpus)) },
       vocab: { source: bundle.vocabs.source.size, target: bundle.vocabs.target.size },
       parameters: bundle.model.parameterCount(),
+      weights: weightsDtype(bundle.model),
       history: { epochs: h.length, last: h.length ? h[h.length - 1] : null },
       limits,
     };

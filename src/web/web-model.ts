@@ -14,7 +14,7 @@
  * src/data/index.ts or src/bundle/bundle.ts); test/architecture.test.ts
  * checks it. The page that uses this is ./page.ts.
  */
-import { bundleFromFiles, makeTranslator, BundleError, type BundleConfig } from '../bundle/format.js';
+import { bundleFromFiles, makeTranslator, weightsDtype, BundleError, type BundleConfig } from '../bundle/format.js';
 import { setKernels, loadWasmKernels, type Kernels } from '../engine/kernels/index.js';
 import type { Translator, Translation, TranslateOptions } from '../decode/translator.js';
 import type { Tokenizer } from '../data/tokenizer.js';
@@ -49,6 +49,8 @@ export interface ModelInfo {
   sourceLevel: string;
   targetLevel: string;
   parameters: number;
+  /** How the weights are stored: 'float32', or 'int8' for a quantized bundle (s2s quantize). */
+  weights: 'float32' | 'int8';
   /** Size of the weights blob in bytes. */
   weightsBytes: number;
   /** Longest translation in tokens. */
@@ -248,6 +250,7 @@ export class WebModel {
       sourceLevel: translator.parts.sourceTokenizer.level,
       targetLevel: translator.parts.targetTokenizer.level,
       parameters: parts.model.parameterCount(),
+      weights: weightsDtype(parts.model),
       weightsBytes: blob.byteLength,
       maxOutputLength: translator.parts.maxOutputLength,
       epochs: parts.history.length,

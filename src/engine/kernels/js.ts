@@ -9,6 +9,12 @@ import { gelu, geluDerivative } from './erf.js';
 const K_BLOCK = 256;
 const N_BLOCK = 1024;
 
+/** Round half to even (lrintf in the default mode): Math.round rounds halves up. */
+export function roundEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && (r & 1) !== 0 ? r - 1 : r;
+}
+
 let scratchA = new Float32Array(0);
 let scratchB = new Float32Array(0);
 
@@ -548,6 +554,51 @@ export const jsKernels: Kernels = {
   },
   scale(x, s) {
     for (let i = 0; i < x.length; i++) x[i] *= s;
+  },
+  quantizeRowsInt8(rows, cols, x, q, scales) {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let amax = 0;
+      for (let j = 0; j < cols; j++) {
+        const v = Math.abs(x[base + j]);
+        if (v > amax) amax = v;
+      }
+      if (!(amax > 0)) {
+        scales[r] = 0;
+        q.fill(0, base, base + cols);
+        continue;
+      }
+      const inv = Math.fround(127 / amax);
+      scales[r] = Math.fround(amax / 127);
+      for (let j = 0; j < cols; j++) {
+        const v = roundEven(Math.fround(x[base + j] * inv));
+        q[base + j] = v > 127 ? 127 : v < -127 ? -127 : v;
+      }
+    }
+  },
+  gemmInt8(m, n, k, a, aScales, b, bScales, bias, accumulate, out) {
+    for (let i = 0; i < m; i++) {
+      const ai = i * k, oi = i * n, as = aScales[i];
+      for (let j = 0; j < n; j++) {
+        const bj = j * k;
+        let s = 0; // exact: |s| < 2³¹ by the contract, far below 2⁵³
+        for (let p = 0; p < k; p++) s += a[ai + p] * b[bj + p];
+        let v = Math.fround(Math.fround(s) * Math.fround(as * bScales[j]));
+        if (bias) v = Math.fround(v + bias[j]);
+        out[oi + j] = accumulate ? out[oi + j] + v : v; // the Float32Array store rounds
+      }
+    }
+  },
+  gatherRowsInt8(cols, table, scales, index, out) {
+    for (let i = 0; i < index.length; i++) {
+      const r = index[i], d = i * cols;
+      if (r < 0) {
+        out.fill(0, d, d + cols);
+        continue;
+      }
+      const s = scales[r], base = r * cols;
+      for (let j = 0; j < cols; j++) out[d + j] = table[base + j] * s;
+    }
   },
   rmspropUpdate(p, g, ms, lr, rho, eps) {
     for (let i = 0; i < p.length; i++) {

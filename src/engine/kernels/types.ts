@@ -20,6 +20,8 @@ export interface Kernels {
    * null when none can be had; absent on kernel sets that take any array.
    */
   allocFloat32?(n: number): Float32Array | null;
+  /** The same for int8 weights (quantized bundles). */
+  allocInt8?(n: number): Int8Array | null;
 
   /**
    * C = alpha · op(A) · op(B) + beta · C, with op(X) = X or Xᵀ.
@@ -193,6 +195,50 @@ export interface Kernels {
 
   /** out[r] = the index of the largest of row r's `cols` values (the first on ties; 0 when none is > −∞). */
   argmaxRows(rows: number, cols: number, x: Float32Array, out: Int32Array): void;
+
+  // ------------------------------------------------------------ int8 inference (quantized bundles)
+  //
+  // Bit-exact contract: every kernel set must give the same bits as the js
+  // kernels. Integer sums are exact; the float steps are spelled out below
+  // as single float32 operations, each rounded to nearest-even (no FMA
+  // contraction, no reassociation). roundEven(v) is round-half-to-even
+  // (C lrintf / nearbyintf in the default mode, _mm256_cvtps_epi32, wasm
+  // f32x4.nearest).
+
+  /**
+   * Symmetric per-row quantization of activations: for each of `rows` rows
+   * of `cols` floats in x (row-major, contiguous), amax = max |x[r, j]|
+   * (0 for an empty row); when amax > 0: inv = fl(127 / amax),
+   * scales[r] = fl(amax / 127), q[r, j] = clamp(roundEven(fl(x[r, j] · inv)), −127, 127);
+   * when amax = 0: scales[r] = 0 and the row of q is 0. q has rows·cols
+   * entries, scales rows. NaN/±∞ inputs give unspecified (but in-bounds) results.
+   */
+  quantizeRowsInt8(rows: number, cols: number, x: Float32Array, q: Int8Array, scales: Float32Array): void;
+
+  /**
+   * int8 GEMM with dequantization: a is [m, k] row-major (quantized
+   * activations, one scale per row in aScales[m]), b is [n, k] row-major
+   * (channel-major weights: row j holds output channel j's k weights, one
+   * scale per channel in bScales[n]). With s = Σ_p a[i, p]·b[j, p] in exact
+   * integer arithmetic (|s| < 2³¹; k ≤ 131072 guarantees it for values in
+   * [−127, 127]):
+   *   v = fl(float32(s) · fl(aScales[i] · bScales[j]))     (float32(s): s rounded to nearest-even float32)
+   *   v = fl(v + bias[j])            when bias is given (n entries)
+   *   out[i·n + j] = accumulate ? fl(out[i·n + j] + v) : v
+   * out is [m, n] row-major (contiguous). Results must not depend on how a
+   * kernel splits the work (threads, blocks).
+   */
+  gemmInt8(
+    m: number, n: number, k: number, a: Int8Array, aScales: Float32Array, b: Int8Array, bScales: Float32Array,
+    bias: Float32Array | null, accumulate: boolean, out: Float32Array,
+  ): void;
+
+  /**
+   * Dequantizing row gather from an int8 table with one scale per row
+   * (embedding lookups): out[i, j] = fl(float32(table[index[i]·cols + j]) · scales[index[i]]),
+   * or 0 where index[i] < 0. out has index.length·cols entries.
+   */
+  gatherRowsInt8(cols: number, table: Int8Array, scales: Float32Array, index: Int32Array, out: Float32Array): void;
 
   /** RMSprop (Keras): ms = ρ·ms + (1−ρ)·g²; p −= lr·g / (√ms + ε). */
   rmspropUpdate(p: Float32Array, g: Float32Array, ms: Float32Array, lr: number, rho: number, eps: number): void;

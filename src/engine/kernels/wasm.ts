@@ -43,6 +43,8 @@ export interface WasmKernels extends Kernels {
   readonly shared: boolean;
   /** A zeroed view of n floats inside the wasm memory, or null when it cannot grow (see the file comment). */
   allocFloat32(n: number): Float32Array | null;
+  /** The same for int8 weights (quantized bundles). */
+  allocInt8(n: number): Int8Array | null;
   /** Grows the memory so that `bytes` more can be allocated without growing again. */
   reserve(bytes: number): void;
   /** Bytes of wasm memory in use: long-lived allocations, scratch, the module's own. */
@@ -69,7 +71,7 @@ export const WASM_FILES = { plain: 's2s-kernels.wasm', shared: 's2s-kernels-mt.w
 /** A wasm kernel module that cannot be loaded or instantiated. */
 export class WasmKernelsError extends S2SError {}
 
-type View = Float32Array | Int32Array | Uint8Array | Uint32Array;
+type View = Float32Array | Int32Array | Uint8Array | Uint32Array | Int8Array;
 type Fn = (...args: number[]) => number;
 
 interface Exports {
@@ -84,6 +86,7 @@ interface Exports {
   s2s_layer_norm_forward: Fn; s2s_layer_norm_backward: Fn; s2s_bias_activation: Fn; s2s_activation_backward: Fn;
   s2s_embed_positions: Fn; s2s_embed_positions_backward: Fn; s2s_keep_mask: Fn; s2s_argmax_rows: Fn;
   s2s_dropout_apply: Fn; s2s_copy_block: Fn;
+  s2s_quantize_rows_int8: Fn; s2s_gemm_int8: Fn; s2s_gather_rows_int8: Fn;
 }
 
 const PAGE = 65536;
@@ -183,6 +186,15 @@ class WasmKernelSet implements WasmKernels {
     if (p < 0) return null;
     this.longLived++;
     const view = new Float32Array(this.buf, p, n);
+    view.fill(0);
+    return view;
+  }
+
+  allocInt8(n: number): Int8Array | null {
+    const p = this.bump(n);
+    if (p < 0) return null;
+    this.longLived++;
+    const view = new Int8Array(this.buf, p, n);
     view.fill(0);
     return view;
   }
@@ -737,6 +749,51 @@ class WasmKernelSet implements WasmKernels {
     this.arg(src.subarray(0, se), IN); this.arg(dst.subarray(0, de), accumulate || (rows > 1 && dstStride !== cols) ? INOUT : OUT);
     if (!this.stage()) return jsKernels.copyBlock(rows, cols, src, srcStride, dst, dstStride, accumulate);
     this.x.s2s_copy_block(rows, cols, this.ptr(0), srcStride, this.ptr(1), dstStride, +accumulate);
+    this.finish();
+  }
+
+  // ---------------------------------------------------------------- int8 (bit-exact with js: see types.ts)
+
+  quantizeRowsInt8(rows: number, cols: number, x: Float32Array, q: Int8Array, scales: Float32Array): void {
+    const fn = 'quantizeRowsInt8', s = rows * cols;
+    dim(fn, 'rows', rows); dim(fn, 'cols', cols);
+    need(fn, 'x', x.length, s, 'rows×cols'); need(fn, 'q', q.length, s, 'rows×cols'); need(fn, 'scales', scales.length, rows, 'rows');
+    if (rows === 0) return;
+    this.begin();
+    this.arg(x.subarray(0, s), IN); this.arg(q.subarray(0, s), OUT); this.arg(scales.subarray(0, rows), OUT);
+    if (!this.stage()) return jsKernels.quantizeRowsInt8(rows, cols, x, q, scales);
+    this.x.s2s_quantize_rows_int8(rows, cols, this.ptr(0), this.ptr(1), this.ptr(2));
+    this.finish();
+  }
+
+  gemmInt8(m: number, n: number, k: number, a: Int8Array, aScales: Float32Array, b: Int8Array, bScales: Float32Array,
+    bias: Float32Array | null, accumulate: boolean, out: Float32Array): void {
+    const fn = 'gemmInt8';
+    dim(fn, 'm', m); dim(fn, 'n', n); dim(fn, 'k', k);
+    if (k > 131072) rangeError(`${fn}: k ${k} is above 131072 (int32 sums could overflow)`);
+    need(fn, 'a', a.length, m * k, 'm×k'); need(fn, 'aScales', aScales.length, m, 'm');
+    need(fn, 'b', b.length, n * k, 'n×k'); need(fn, 'bScales', bScales.length, n, 'n');
+    if (bias) need(fn, 'bias', bias.length, n, 'n');
+    need(fn, 'out', out.length, m * n, 'm×n');
+    if (m === 0 || n === 0) return;
+    this.begin();
+    this.arg(a.subarray(0, m * k), IN); this.arg(aScales.subarray(0, m), IN); this.arg(b.subarray(0, n * k), IN);
+    this.arg(bScales.subarray(0, n), IN); this.arg(bias ? bias.subarray(0, n) : null, IN); this.arg(out.subarray(0, m * n), accumulate ? INOUT : OUT);
+    if (!this.stage()) return jsKernels.gemmInt8(m, n, k, a, aScales, b, bScales, bias, accumulate, out);
+    this.x.s2s_gemm_int8(m, n, k, this.ptr(0), this.ptr(1), this.ptr(2), this.ptr(3), this.ptr(4), +accumulate, this.ptr(5), 0, n);
+    this.finish();
+  }
+
+  gatherRowsInt8(cols: number, table: Int8Array, scales: Float32Array, index: Int32Array, out: Float32Array): void {
+    const fn = 'gatherRowsInt8';
+    dim(fn, 'cols', cols);
+    need(fn, 'out', out.length, index.length * cols, 'index.length×cols');
+    if (cols > 0) indicesBelow(fn, index, Math.min(Math.floor(table.length / cols), scales.length), 'a table');
+    if (index.length === 0 || cols === 0) return;
+    this.begin();
+    this.arg(table, IN); this.arg(scales, IN); this.arg(index, IN); this.arg(out.subarray(0, index.length * cols), OUT);
+    if (!this.stage()) return jsKernels.gatherRowsInt8(cols, table, scales, index, out);
+    this.x.s2s_gather_rows_int8(cols, this.ptr(0), this.ptr(1), this.ptr(2), index.length, this.ptr(3));
     this.finish();
   }
 
