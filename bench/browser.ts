@@ -8,11 +8,12 @@
  * first translation after opening the page, milliseconds per sentence one at
  * a time and sentences per second in batches of 32, on the first N sentences
  * of the fra.txt test split; then the same sentences in Node on native, wasm
- * and js. Greedy decoding without the attention replay (the page's own
+ * and js. All of it for the float32 bundle and for its int8 quantization
+ * (`s2s quantize`, made in a temporary folder; --no-int8 skips it). Greedy decoding without the attention replay (the page's own
  * translate() adds a forced pass for its attention map) on both sides.
  * Each browser run gets a fresh profile, so nothing comes from a cache.
  *
- * Usage: npm run bench:browser -- --model DIR [--sentences 200] [--batch 32] [--no-node]
+ * Usage: npm run bench:browser -- --model DIR [--sentences 200] [--batch 32] [--no-node] [--no-int8]
  * Skips with a message when ../shared/data/fra-eng/fra.txt, chromium or the model is missing.
  */
 import { createServer, type Server } from 'node:http';
@@ -24,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { loadBundle } from '../src/bundle/bundle.js';
 import { readSplit } from '../src/data/read-split.js';
 import { exportWeb } from '../src/web/export.js';
+import { quantizeBundle } from '../src/bundle/quantize.js';
 import { setKernels, loadNativeKernels, loadWasmKernelsSync, jsKernels, type Kernels } from '../src/engine/kernels/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -53,8 +55,8 @@ const playwright = await import('playwright-core').catch(() => skip('playwright-
 const bundleConfig = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { data: Parameters<typeof readSplit>[1] };
 const { split } = readSplit(corpus, bundleConfig.data);
 const sentences = split.test.slice(0, COUNT).map((p) => p.source);
-const site = mkdtempSync(join(tmpdir(), 's2s-bench-browser-'));
-exportWeb(modelDir, site);
+const work = mkdtempSync(join(tmpdir(), 's2s-bench-browser-'));
+let site = join(work, 'site');
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm' };
 /** A static host counting the bytes it sends; with `isolated`, the COOP/COEP headers s2s serve sends. */
@@ -123,14 +125,14 @@ async function browserRun(name: string, isolated: boolean, kernels: 'js' | 'wasm
   }
 }
 
-function nodeRun(name: string, k: Kernels | null): string[] | null {
+function nodeRun(name: string, k: Kernels | null, model: string): string[] | null {
   if (!k) {
     rows.push({ name, download: '', load: '', first: '', one: NaN, batched: NaN, detail: 'not available' });
     return null;
   }
   setKernels(k);
   const t0 = performance.now();
-  const { translator } = loadBundle(modelDir as string); // after setKernels: the weights go where these kernels want them
+  const { translator } = loadBundle(model); // after setKernels: the weights go where these kernels want them
   const load = performance.now() - t0;
   translator.translate(sentences.slice(0, 4), { batchSize: 4 }); // warm-up
   const outs: string[] = [];
@@ -149,18 +151,27 @@ function nodeRun(name: string, k: Kernels | null): string[] | null {
 console.log(`bench:browser: ${modelDir}, ${sentences.length} sentences of the fra.txt test split, batches of ${BATCH}`);
 console.log(`  ${availableParallelism()} CPUs, load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other processes skew timings); Chromium ${chromiumPath}`);
 const outputs: Record<string, string[] | null> = {};
-outputs.js = await browserRun('Chromium · js', false, 'js');
-outputs.wasm = await browserRun('Chromium · wasm', false, 'wasm');
-outputs.wasmShared = await browserRun('Chromium · wasm (isolated)', true, 'wasm');
-rows.push({ name: 'Chromium · wasm+threads', download: '', load: '', first: '', one: NaN, batched: NaN, detail: 'not implemented yet (one thread)' });
-if (!args.includes('--no-node')) {
-  outputs.nodeNative = nodeRun('Node · native', loadNativeKernels());
-  outputs.nodeWasm = nodeRun('Node · wasm', loadWasmKernelsSync());
-  outputs.nodeJs = nodeRun('Node · js', jsKernels);
+const variants: [string, string][] = [['float32', modelDir]];
+if (!args.includes('--no-int8')) {
+  quantizeBundle(modelDir, join(work, 'int8'));
+  variants.push(['int8', join(work, 'int8')]);
+}
+for (const [dtype, model] of variants) {
+  site = join(work, `site-${dtype}`);
+  exportWeb(model, site);
+  outputs[`js ${dtype}`] = await browserRun(`Chromium · js · ${dtype}`, false, 'js');
+  outputs[`wasm ${dtype}`] = await browserRun(`Chromium · wasm · ${dtype}`, false, 'wasm');
+  outputs[`wasmShared ${dtype}`] = await browserRun(`Chromium · wasm iso. · ${dtype}`, true, 'wasm');
+  rows.push({ name: `Chromium · wasm+thr. · ${dtype}`, download: '', load: '', first: '', one: NaN, batched: NaN, detail: 'threads not implemented yet (one thread)' });
+  if (!args.includes('--no-node')) {
+    outputs[`nodeNative ${dtype}`] = nodeRun(`Node · native · ${dtype}`, loadNativeKernels(), model);
+    outputs[`nodeWasm ${dtype}`] = nodeRun(`Node · wasm · ${dtype}`, loadWasmKernelsSync(), model);
+    outputs[`nodeJs ${dtype}`] = nodeRun(`Node · js · ${dtype}`, jsKernels, model);
+  }
 }
 
 const js = rows[0];
-const w = [22, 10, 9, 10, 11, 9, 12, 8];
+const w = [30, 10, 9, 10, 9, 7, 14, 7];
 const cells = (c: string[]): string => '| ' + c.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join(' | ') + ' |';
 console.log('');
 console.log(cells(['kernels', 'download', 'load', 'first', 'ms/sent.', 'vs js', `sent./s (${BATCH})`, 'vs js']));
@@ -172,6 +183,8 @@ for (const r of rows) {
 console.log('');
 for (const r of rows) console.log(`  ${r.name}: ${r.detail}`);
 const same = (a: string[] | null | undefined, b: string[] | null | undefined): string => (!a || !b ? 'n/a' : a.every((x, i) => x === b[i]) ? 'identical' : `${a.filter((x, i) => x !== b[i]).length} differ`);
-console.log(`  translations: Chromium wasm vs Node wasm ${same(outputs.wasm, outputs.nodeWasm)}; Chromium wasm plain vs isolated ${same(outputs.wasm, outputs.wasmShared)}; Chromium js vs Node js ${same(outputs.js, outputs.nodeJs)}`);
-console.log(`  "first" = load + the first sentence; "vs js" = Chromium js as 1×; vs the issue's targets: wasm ≥ 5× js, first translation within 1 s`);
-rmSync(site, { recursive: true, force: true });
+for (const [dtype] of variants) {
+  console.log(`  translations (${dtype}): Chromium wasm vs Node wasm ${same(outputs[`wasm ${dtype}`], outputs[`nodeWasm ${dtype}`])}; Chromium wasm plain vs isolated ${same(outputs[`wasm ${dtype}`], outputs[`wasmShared ${dtype}`])}; Chromium js vs Node js ${same(outputs[`js ${dtype}`], outputs[`nodeJs ${dtype}`])}`);
+}
+console.log(`  "first" = load + the first sentence; "vs js" = Chromium js on float32 as 1×; the issue's targets: wasm ≥ 5× js; int8 wasm+threads ≥ 150 sentences/s batched and < 10 ms one at a time; first translation within 1 s`);
+rmSync(work, { recursive: true, force: true });

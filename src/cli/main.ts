@@ -212,7 +212,7 @@ export function buildProgram(): Command {
       if (r.replaced.length) console.log(`replaced an earlier export in ${o.out}/model (${r.replaced.join(', ')})`);
       console.log(`wrote ${r.files.length} files (${(r.bytes / 1024).toFixed(1)} KiB) to ${r.outDir}; try: cd ${r.outDir} && python3 -m http.server`);
       if (!r.files.some((f) => f.endsWith('.wasm'))) console.log('note: this build has no wasm kernels (npm run build:wasm needs clang-16 and lld-16); the page runs on the js kernels');
-      console.log('note: the wasm kernels run multi-threaded when the host sends the COOP/COEP headers in _headers (Netlify, Cloudflare Pages; s2s serve does)');
+      console.log('note: _headers asks Netlify / Cloudflare Pages for the COOP/COEP headers that give the wasm kernels a shared memory (s2s serve sends them; other hosts: see the file)');
     });
   program
     .command('export-onnx')

@@ -54,7 +54,7 @@ export const SERVE_DEFAULTS = {
  * fetches and the model; images may be data: URLs (the favicon). Frames are refused (clickjacking).
  * 'wasm-unsafe-eval' lets the page compile its WebAssembly kernels (and nothing else: no eval).
  * Cross-Origin-Opener-Policy / -Embedder-Policy make the page cross-origin isolated, so it may use
- * SharedArrayBuffer and run the wasm kernels on several threads (web/export.ts ISOLATION_HEADERS).
+ * SharedArrayBuffer: the wasm kernels' shared memory (web/export.ts ISOLATION_HEADERS).
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Opener-Policy': 'same-origin',

@@ -10,7 +10,8 @@
  * .wasm kernels are copied when the build has them (without them the page
  * runs on the js kernels). `_headers` asks Netlify / Cloudflare Pages style
  * hosts for the COOP/COEP headers that make the page cross-origin isolated,
- * which the wasm kernels' threads need (`s2s serve` sends them itself).
+ * which lets the wasm kernels use a shared memory, the basis for their
+ * threads (`s2s serve` sends them itself).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -26,17 +27,18 @@ export const WEB_ASSETS = ['index.html', 'page.css', 's2s-web.js'] as const;
 /** Built page files copied when present: the wasm kernels (plain and shared memory). */
 export const OPTIONAL_WEB_ASSETS = ['s2s-kernels.wasm', 's2s-kernels-mt.wasm'] as const;
 
-/** The headers that make the page cross-origin isolated (SharedArrayBuffer, so wasm threads). */
+/** The headers that make the page cross-origin isolated (SharedArrayBuffer: the wasm kernels' shared memory). */
 export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } as const;
 
 /** The `_headers` file export-web writes (Netlify, Cloudflare Pages), with the note on other hosts. */
 export const HEADERS_FILE = `# Cross-origin isolation for the s2s page: with these two headers the browser
-# allows SharedArrayBuffer, and the page runs its WebAssembly kernels on
-# several threads (without them it runs on one). Netlify and Cloudflare Pages
+# allows SharedArrayBuffer, and the page runs its WebAssembly kernels over a
+# shared memory (what their worker threads need; without the headers the page
+# uses a plain memory and one thread). Netlify and Cloudflare Pages
 # read this file as it is. Elsewhere, send the same headers for every file of
 # this folder: nginx \`add_header Cross-Origin-Opener-Policy same-origin;\`
 # (and Cross-Origin-Embedder-Policy require-corp), Apache \`Header set ...\`,
-# GitHub Pages cannot (the page then runs single-threaded). \`s2s serve\` sends them.
+# GitHub Pages cannot (the page then uses a plain memory). \`s2s serve\` sends them.
 /*
 ${Object.entries(ISOLATION_HEADERS).map(([k, v]) => `  ${k}: ${v}`).join('\n')}
 `;

@@ -227,7 +227,10 @@ export class WebModel {
       get(file).then((r) => r.arrayBuffer()),
       json('history.json').catch(() => []),
     ]);
-    const { kernels: k, fallback } = await chooseKernels(options, blob.byteLength);
+    // The model is built in float32 first (int8 payloads replace those weights after), so the wasm memory needs room for both.
+    const tensors = (weightsIndex as { tensors?: { shape?: unknown }[] }).tensors;
+    const elements = Array.isArray(tensors) ? tensors.reduce((n, t) => n + (Array.isArray(t.shape) ? t.shape.reduce((a: number, d: unknown) => a * (Number(d) || 0), 1) : 0), 0) : 0;
+    const { kernels: k, fallback } = await chooseKernels(options, Math.max(blob.byteLength, 4 * elements) + (elements * 4 > blob.byteLength ? blob.byteLength : 0));
     const where = base.replace(/\/$/, '');
     const parts = bundleFromFiles({ config, vocab, weightsIndex, weightsBlob: new Uint8Array(blob), history }, where);
     const translator = makeTranslator(parts);
