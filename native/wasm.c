@@ -266,6 +266,17 @@ void s2s_gemm(int transA, int transB, int m, int n, int k, float alpha, const fl
     gemm_packed(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, ws);
 }
 
+/* Rows [·] of the packed path alone (beta applied): what threads run on row blocks of a GEMM that
+   s2s_gemm would pack, so that every block takes the packed path's arithmetic even when it has few rows. */
+EXPORT(s2s_gemm_packed)
+void s2s_gemm_packed_rows(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+                          const float *b, int ldb, float beta, float *c, int ldc, float *ws) {
+  if (m == 0 || n == 0) return;
+  if (beta != 1.0f) scale_matrix(m, n, beta, c, ldc);
+  if (k == 0 || alpha == 0.0f) return;
+  gemm_packed(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, ws);
+}
+
 /* ------------------------------------------------------------ the rest of the kernel set */
 
 EXPORT(s2s_lstm_forward) void s2s_lstm_forward(int rows, int H, float *gates, const float *cPrev, float *c, float *h) {

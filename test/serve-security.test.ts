@@ -288,7 +288,7 @@ test('every reply carries Content-Security-Policy, X-Frame-Options, nosniff and 
   ];
   for (const r of replies) {
     // 'wasm-unsafe-eval' compiles the wasm kernels; eval itself stays refused.
-    assert.match(String(r.headers['content-security-policy']), /default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'.*frame-ancestors 'none'/);
+    assert.match(String(r.headers['content-security-policy']), /default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'.*frame-ancestors 'none'/);
     assert.doesNotMatch(String(r.headers['content-security-policy']), /'unsafe-eval'/);
     // Cross-origin isolation (SharedArrayBuffer, so the wasm kernels' threads).
     assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin');

@@ -52,7 +52,8 @@ export const SERVE_DEFAULTS = {
 /**
  * Headers on every reply (API and static files). The page needs only its own files: script, style,
  * fetches and the model; images may be data: URLs (the favicon). Frames are refused (clickjacking).
- * 'wasm-unsafe-eval' lets the page compile its WebAssembly kernels (and nothing else: no eval).
+ * 'wasm-unsafe-eval' lets the page compile its WebAssembly kernels (and nothing else: no eval);
+ * worker-src blob: lets it start their worker threads (the worker script is made in the page).
  * Cross-Origin-Opener-Policy / -Embedder-Policy make the page cross-origin isolated, so it may use
  * SharedArrayBuffer: the wasm kernels' shared memory (web/export.ts ISOLATION_HEADERS).
  */
@@ -60,7 +61,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Content-Security-Policy':
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'X-Frame-Options': 'DENY',
   'X-Content-Type-Options': 'nosniff',

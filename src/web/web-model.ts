@@ -153,6 +153,12 @@ export interface LoadOptions {
    * from disk).
    */
   wasmUrl?: string;
+  /**
+   * Threads for the wasm kernels when the page is cross-origin isolated
+   * (default: the browser's hardwareConcurrency, at most 4; 1 = one thread).
+   * Elsewhere they run on one thread.
+   */
+  threads?: number;
 }
 
 /** Room the kernels' memory keeps for staged operands once the weights are in (a plain memory cannot grow after). */
@@ -178,6 +184,10 @@ async function chooseKernels(options: LoadOptions, weightsBytes: number): Promis
     const url = options.wasmUrl ?? (inNode ? null : scriptFolder());
     const here = (globalThis as { location?: { href: string } }).location?.href;
     const wasm = await loadWasmKernels(url ? { url: new URL(url, here).href, fetch: options.fetch } : {});
+    // Threads where the memory is shared (a cross-origin isolated page); one thread when workers cannot start.
+    const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+    const threads = options.threads ?? (inNode ? 1 : Math.min(4, nav?.hardwareConcurrency ?? 1));
+    if (wasm.shared && threads !== wasm.threads) await loadWasmKernels({ threads }).catch(() => loadWasmKernels({ threads: 1 }));
     // Weights are allocated in the wasm memory; a plain memory must hold them and the working room without growing later.
     wasm.reserve(weightsBytes + WASM_WORKING_BYTES);
     return { kernels: setKernels(wasm), fallback: null };

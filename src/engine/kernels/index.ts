@@ -7,13 +7,13 @@
  */
 import type { Kernels } from './types.js';
 import { jsKernels } from './js.js';
-import { createWasmKernels, wasmSimdSupported, sharedMemorySupported, WASM_FILES, type WasmKernels, type WasmKernelOptions } from './wasm.js';
+import { createWasmKernels, wasmSimdSupported, sharedMemorySupported, startNodeThreads, startBrowserThreads, WASM_FILES, type WasmKernels, type WasmKernelOptions } from './wasm.js';
 import { S2SError, ConfigError } from '../../errors.js';
 
 export type { Kernels, UnaryOp, Activation } from './types.js';
 export type { WasmKernels, WasmKernelOptions } from './wasm.js';
 export { jsKernels } from './js.js';
-export { createWasmKernels, wasmSimdSupported, sharedMemorySupported, WasmKernelsError, WASM_FILES, WASM_DEFAULTS } from './wasm.js';
+export { createWasmKernels, wasmSimdSupported, sharedMemorySupported, startNodeThreads, startBrowserThreads, WasmKernelsError, WASM_FILES, WASM_DEFAULTS } from './wasm.js';
 
 let active: Kernels | null = null;
 let nativeCache: Kernels | null | undefined;
@@ -114,6 +114,20 @@ export interface LoadWasmOptions extends WasmKernelOptions {
   bytes?: BufferSource;
   /** The fetch to use (default: globalThis.fetch). */
   fetch?: (url: string) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
+  /**
+   * Threads to compute on (default 1): with more, workers (node:worker_threads, or Web Workers in a
+   * cross-origin isolated page) share the memory and split large products. Needs the shared build.
+   */
+  threads?: number;
+}
+
+/** Starts (or changes) the worker threads of a shared-memory set; 1 stops them. */
+async function setThreads(k: WasmKernels, threads: number): Promise<void> {
+  if (threads === k.threads) return;
+  if (threads <= 1) return k.stopThreads();
+  if (!k.shared) throw new S2SError('wasm threads need a shared memory (in browsers: a cross-origin isolated page)');
+  if (nodeBuiltins()) await startNodeThreads(k, threads);
+  else await startBrowserThreads(k, threads);
 }
 
 /**
@@ -124,6 +138,12 @@ export interface LoadWasmOptions extends WasmKernelOptions {
  * Does not make it the active set: call setKernels() with it.
  */
 export async function loadWasmKernels(options: LoadWasmOptions = {}): Promise<WasmKernels> {
+  const k = await loadWasmModule(options);
+  if (options.threads !== undefined) await setThreads(k, options.threads);
+  return k;
+}
+
+async function loadWasmModule(options: LoadWasmOptions): Promise<WasmKernels> {
   if (wasmCache) return wasmCache;
   if (!wasmSimdSupported()) throw new S2SError('wasm kernels unavailable: this runtime lacks WebAssembly 128-bit SIMD');
   const shared = options.shared ?? sharedMemorySupported();

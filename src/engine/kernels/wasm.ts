@@ -51,7 +51,25 @@ export interface WasmKernels extends Kernels {
   memoryBytes(): number;
   /** Whether the view lies in the wasm memory (so calls pass it without a copy). */
   contains(view: ArrayBufferView): boolean;
+  /**
+   * Starts `threads − 1` workers over the shared memory (startWasmThreads);
+   * large GEMMs, int8 GEMMs and attention calls are then split across them.
+   * Results do not depend on the thread count (bit for bit).
+   */
+  startThreads(threads: number, spawn: SpawnWorker): Promise<void>;
+  /** Stops the workers (back to one thread). */
+  stopThreads(): void;
+  /** Threads that compute (1 without workers). */
+  readonly threads: number;
 }
+
+/** What a worker needs to look like: a browser Worker or a node:worker_threads Worker. */
+export interface WorkerLike {
+  postMessage(message: unknown): void;
+  terminate(): unknown;
+}
+/** Makes a worker running `code` (a classic script that works in both): its messages go to onMessage. */
+export type SpawnWorker = (code: string, onMessage: (data: unknown) => void, onError: (err: unknown) => void) => WorkerLike;
 
 /** Options of createWasmKernels; defaults in WASM_DEFAULTS. */
 export interface WasmKernelOptions {
@@ -78,6 +96,7 @@ interface Exports {
   __heap_base: WebAssembly.Global;
   s2s_gemm_workspace: Fn;
   s2s_gemm: Fn;
+  s2s_gemm_packed: Fn;
   s2s_lstm_forward: Fn; s2s_lstm_backward: Fn; s2s_gru_forward: Fn; s2s_gru_backward: Fn;
   s2s_softmax_xent: Fn; s2s_softmax_rows: Fn; s2s_unary: Fn; s2s_unary_backward: Fn;
   s2s_add_row_vector: Fn; s2s_sum_rows: Fn; s2s_gather_rows: Fn; s2s_scatter_add_rows: Fn;
@@ -113,6 +132,65 @@ function indicesBelow(fn: string, index: Int32Array, rows: number, what: string)
     if (v >= rows) rangeError(`${fn}: index ${v} at position ${i} is out of range for ${what} of ${rows} rows`);
   }
 }
+
+// ---------------------------------------------------------------- threads
+
+/** Work (multiply-adds) from which a call is split across threads: below it, waking workers costs more than it saves. */
+const PARALLEL_MACS = 1 << 18;
+/** Rows of C up to which native/wasm.c's GEMM takes its direct (unpacked) path: DIRECT_ROWS there. */
+const DIRECT_ROWS = 8;
+const WORKER_STACK = 256 << 10;
+/** Control block: [generation, pending] then CTL_SLOTS words of arguments per thread (the last word: the op, 0 = none). */
+const CTL_HEAD = 2, CTL_SLOTS = 24;
+const OP_GEMM = 1, OP_GEMM_PACKED = 2, OP_GEMM_INT8 = 3, OP_ATTN_FWD = 4, OP_ATTN_BWD = 5;
+/** Export and argument kinds (i = int32 word, f = float32) of each op a worker runs. */
+const WORKER_OPS: Record<number, [string, string]> = {
+  [OP_GEMM]: ['s2s_gemm', 'iiiiifiiiifiii'],
+  [OP_GEMM_PACKED]: ['s2s_gemm_packed', 'iiiiifiiiifiii'],
+  [OP_GEMM_INT8]: ['s2s_gemm_int8', 'iiiiiiiiiiii'],
+  [OP_ATTN_FWD]: ['s2s_attention_forward', 'iiiiiiiiiiifiiiii'],
+  [OP_ATTN_BWD]: ['s2s_attention_backward', 'iiiiiiiiiifiiiiiii'],
+};
+/** Whether this thread may block in Atomics.wait (not a browser's main thread). */
+const canWait = typeof (globalThis as { document?: unknown }).document === 'undefined';
+
+/**
+ * A worker: instantiates the module over the shared memory with a stack of
+ * its own, then waits for generations of the control block and runs its
+ * part. Plain script text, so it runs as a browser Worker and as a
+ * node:worker_threads eval worker alike.
+ */
+const WORKER_CODE = `
+const isNode = typeof self === 'undefined' || typeof require === 'function';
+const port = isNode ? require('node:worker_threads').parentPort : self;
+const start = (d) => {
+  try {
+    const x = new WebAssembly.Instance(d.module, { env: { memory: d.memory, log: Math.log } }).exports;
+    x.__stack_pointer.value = d.stack;
+    const n = ${CTL_HEAD} + 16 * ${CTL_SLOTS};
+    const c = new Int32Array(d.memory.buffer, d.ctl, n), f = new Float32Array(d.memory.buffer, d.ctl, n);
+    const base = ${CTL_HEAD} + d.id * ${CTL_SLOTS};
+    port.postMessage('ready');
+    let gen = Atomics.load(c, 0);
+    for (;;) {
+      Atomics.wait(c, 0, gen);
+      gen = Atomics.load(c, 0);
+      if (gen < 0) return;
+      const op = c[base + ${CTL_SLOTS} - 1];
+      if (op) {
+        const [name, sig] = d.ops[op];
+        const a = [];
+        for (let i = 0; i < sig.length; i++) a.push(sig[i] === 'f' ? f[base + i] : c[base + i]);
+        x[name](...a);
+      }
+      if (Atomics.sub(c, 1, 1) === 1) Atomics.notify(c, 1);
+    }
+  } catch (err) {
+    port.postMessage(String(err && err.message || err));
+  }
+};
+if (isNode) port.once('message', start); else self.onmessage = (e) => { self.onmessage = null; start(e.data); };
+`;
 
 /**
  * The kernel set over one instance. Every wrapper checks its lengths (an
@@ -205,6 +283,110 @@ class WasmKernelSet implements WasmKernels {
 
   memoryBytes(): number {
     return this.top;
+  }
+
+  // ---------------------------------------------------------------- threads
+
+  private workers: WorkerLike[] = [];
+  private ctl = 0;
+  private ctlI32: Int32Array | null = null;
+  private ctlF32: Float32Array | null = null;
+  private workerWs: number[] = [];
+  private module: WebAssembly.Module | null = null;
+
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  /** The module the instance came from (needed to instantiate it again in workers). */
+  setModule(module: WebAssembly.Module): void {
+    this.module = module;
+  }
+
+  async startThreads(threads: number, spawn: SpawnWorker): Promise<void> {
+    if (!this.shared) throw new WasmKernelsError('wasm threads need the shared-memory build (s2s-kernels-mt.wasm over a shared memory)');
+    if (!this.module) throw new WasmKernelsError('wasm threads: the kernel set was made without its module');
+    this.stopThreads();
+    const n = Math.max(0, Math.min(15, Math.floor(threads) - 1));
+    if (n === 0) return;
+    // Control block: [generation, pending], then one argument block per thread.
+    if (!this.ctl) this.ctl = this.bump(4 * (CTL_HEAD + 16 * CTL_SLOTS));
+    if (this.ctl < 0) throw new WasmKernelsError('wasm threads: no memory for the control block');
+    this.ctlI32 = new Int32Array(this.buf, this.ctl, CTL_HEAD + 16 * CTL_SLOTS);
+    this.ctlF32 = new Float32Array(this.buf, this.ctl, CTL_HEAD + 16 * CTL_SLOTS);
+    Atomics.store(this.ctlI32, 0, 0);
+    const ready: Promise<void>[] = [];
+    const workers: WorkerLike[] = [];
+    for (let t = 1; t <= n; t++) {
+      if (this.workerWs[t] === undefined) {
+        const stack = this.bump(WORKER_STACK);
+        const ws = this.bump(this.x.s2s_gemm_workspace() * 4);
+        if (stack < 0 || ws < 0) throw new WasmKernelsError('wasm threads: no memory for the workers\' stacks');
+        this.workerWs[t] = ws;
+        this.workerWs[t + 16] = stack + WORKER_STACK; // the stack grows down from its top
+      }
+      ready.push(new Promise<void>((resolve, reject) => {
+        const w = spawn(WORKER_CODE, (data) => (data === 'ready' ? resolve() : reject(new WasmKernelsError(`wasm worker: ${String(data)}`))), reject);
+        workers.push(w);
+        w.postMessage({ module: this.module, memory: this.memory, stack: this.workerWs[t + 16], ctl: this.ctl, id: t, ops: WORKER_OPS });
+      }));
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      for (const w of workers) w.terminate();
+      throw err;
+    }
+    this.workers = workers;
+    (this as { description: string }).description = this.description.replace(/\d+ threads?\)$/, `${this.threads} threads)`);
+  }
+
+  stopThreads(): void {
+    if (!this.workers.length) return;
+    const c = this.ctlI32 as Int32Array;
+    Atomics.store(c, 0, -1);
+    Atomics.notify(c, 0);
+    for (const w of this.workers) w.terminate();
+    this.workers = [];
+    (this as { description: string }).description = this.description.replace(/\d+ threads?\)$/, '1 thread)');
+  }
+
+  /**
+   * Runs `parts` (one argument list per thread, for export `op`): parts[0] here, the others on the
+   * workers; returns when all are done. Workers wait with Atomics.wait; this thread waits too where
+   * it may (Node, workers) and spins where it may not (a browser's main thread).
+   */
+  private parallel(op: number, parts: number[][]): void {
+    const c = this.ctlI32 as Int32Array, f = this.ctlF32 as Float32Array;
+    const sig = WORKER_OPS[op][1];
+    for (let t = 1; t < parts.length; t++) {
+      const base = CTL_HEAD + t * CTL_SLOTS, a = parts[t];
+      for (let i = 0; i < a.length; i++) {
+        if (sig[i] === 'f') f[base + i] = a[i];
+        else c[base + i] = a[i];
+      }
+    }
+    // Threads without a part this time are told so by an empty argument count.
+    for (let t = parts.length; t <= this.workers.length; t++) c[CTL_HEAD + t * CTL_SLOTS + CTL_SLOTS - 1] = 0;
+    for (let t = 1; t < parts.length; t++) c[CTL_HEAD + t * CTL_SLOTS + CTL_SLOTS - 1] = op;
+    Atomics.store(c, 1, this.workers.length);
+    Atomics.add(c, 0, 1);
+    Atomics.notify(c, 0);
+    (this.x as unknown as Record<string, Fn>)[WORKER_OPS[op][0]](...parts[0]);
+    for (;;) {
+      const left = Atomics.load(c, 1);
+      if (left === 0) break;
+      if (canWait) Atomics.wait(c, 1, left, 50);
+    }
+  }
+
+  /** Splits [0, n) into up to `threads` parts at multiples of `grain`. */
+  private split(n: number, grain: number, minPart: number): [number, number][] {
+    const t = Math.min(this.threads, Math.max(1, Math.floor(n / minPart)));
+    const step = Math.ceil(n / t / grain) * grain;
+    const out: [number, number][] = [];
+    for (let s = 0; s < n; s += step) out.push([s, Math.min(n, s + step)]);
+    return out;
   }
 
   contains(view: ArrayBufferView): boolean {
@@ -339,7 +521,29 @@ class WasmKernelSet implements WasmKernels {
     this.begin();
     this.arg(av, IN); this.arg(bv, IN); this.arg(cv, beta === 0 && ldc === n ? OUT : INOUT);
     if (!this.stage()) return jsKernels.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    this.x.s2s_gemm(+transA, +transB, m, n, k, alpha, this.ptr(0), lda, this.ptr(1), ldb, beta, this.ptr(2), ldc, this.workspace);
+    const pa = this.ptr(0), pb = this.ptr(1), pc = this.ptr(2);
+    if (this.workers.length && m * n * k >= PARALLEL_MACS) {
+      if (m <= DIRECT_ROWS && !(transA && transB)) {
+        // The direct path (few rows): columns split at multiples of its widest block, so each column sees the same arithmetic.
+        const parts = this.split(n, 32, 64).map(([j0, j1]) => [+transA, +transB, m, j1 - j0, k, alpha, pa, lda,
+          pb + 4 * (transB ? j0 * ldb : j0), ldb, beta, pc + 4 * j0, ldc, 0]);
+        if (parts.length > 1) {
+          this.parallel(OP_GEMM, parts);
+          this.finish();
+          return;
+        }
+      } else {
+        // The packed path: row blocks, each packed on its own thread (s2s_gemm_packed keeps few-row blocks on this path).
+        const parts = this.split(m, 4, 16).map(([i0, i1], t) => [+transA, +transB, i1 - i0, n, k, alpha,
+          pa + 4 * (transA ? i0 : i0 * lda), lda, pb, ldb, beta, pc + 4 * i0 * ldc, ldc, t === 0 ? this.workspace : this.workerWs[t]]);
+        if (parts.length > 1) {
+          this.parallel(OP_GEMM_PACKED, parts);
+          this.finish();
+          return;
+        }
+      }
+    }
+    this.x.s2s_gemm(+transA, +transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, this.workspace);
     this.finish();
   }
 
@@ -577,10 +781,13 @@ class WasmKernelSet implements WasmKernels {
     this.arg(q.subarray(0, nq), IN); this.arg(k.subarray(0, nk), IN); this.arg(v.subarray(0, nk), IN);
     this.arg(keyMask ? keyMask.subarray(0, batch * tk) : null, IN); this.arg(dropMask ? dropMask.subarray(0, np) : null, IN);
     this.arg(probs.subarray(0, np), OUT); this.arg(out.subarray(0, nq), OUT);
-    this.temp(this.x.s2s_attention_scratch(tq, tk, headDim) * 4);
+    const scratch = align16(this.x.s2s_attention_scratch(tq, tk, headDim) * 4);
+    const parts = this.workers.length && pairs * tq * tk * headDim >= PARALLEL_MACS ? this.split(pairs, 1, 1) : [[0, pairs]];
+    this.temp(scratch * parts.length);
     if (!this.stage()) return jsKernels.attentionForward(batch, heads, tq, tk, headDim, q, k, v, keyMask, causal, dropMask, keepScale, probs, out);
-    this.x.s2s_attention_forward(batch, heads, tq, tk, headDim, this.ptr(0), this.ptr(1), this.ptr(2), this.ptr(3), +causal,
-      this.ptr(4), keepScale, this.ptr(5), this.ptr(6), 0, pairs, this.ptr(7));
+    const args = [batch, heads, tq, tk, headDim, this.ptr(0), this.ptr(1), this.ptr(2), this.ptr(3), +causal, this.ptr(4), keepScale, this.ptr(5), this.ptr(6)];
+    if (parts.length > 1) this.parallel(OP_ATTN_FWD, parts.map(([p0, p1], t) => [...args, p0, p1, this.ptr(7) + t * scratch]));
+    else this.x.s2s_attention_forward(...args, 0, pairs, this.ptr(7));
     this.finish();
   }
 
@@ -602,10 +809,14 @@ class WasmKernelSet implements WasmKernels {
     this.arg(q.subarray(0, nq), IN); this.arg(k.subarray(0, nk), IN); this.arg(v.subarray(0, nk), IN);
     this.arg(probs.subarray(0, np), IN); this.arg(dropMask ? dropMask.subarray(0, np) : null, IN); this.arg(dOut.subarray(0, nq), IN);
     this.arg(dq ? dq.subarray(0, nq) : null, INOUT); this.arg(dk ? dk.subarray(0, nk) : null, INOUT); this.arg(dv ? dv.subarray(0, nk) : null, INOUT);
-    this.temp(this.x.s2s_attention_scratch(tq, tk, headDim) * 4);
+    const scratch = align16(this.x.s2s_attention_scratch(tq, tk, headDim) * 4);
+    const parts = this.workers.length && pairs * tq * tk * headDim >= PARALLEL_MACS ? this.split(pairs, 1, 1) : [[0, pairs]];
+    this.temp(scratch * parts.length);
     if (!this.stage()) return jsKernels.attentionBackward(batch, heads, tq, tk, headDim, q, k, v, probs, dropMask, keepScale, dOut, dq, dk, dv);
-    this.x.s2s_attention_backward(batch, heads, tq, tk, headDim, this.ptr(0), this.ptr(1), this.ptr(2), this.ptr(3), this.ptr(4),
-      keepScale, this.ptr(5), this.ptr(6), this.ptr(7), this.ptr(8), 0, pairs, this.ptr(9));
+    const args = [batch, heads, tq, tk, headDim, this.ptr(0), this.ptr(1), this.ptr(2), this.ptr(3), this.ptr(4), keepScale,
+      this.ptr(5), this.ptr(6), this.ptr(7), this.ptr(8)];
+    if (parts.length > 1) this.parallel(OP_ATTN_BWD, parts.map(([p0, p1], t) => [...args, p0, p1, this.ptr(9) + t * scratch]));
+    else this.x.s2s_attention_backward(...args, 0, pairs, this.ptr(9));
     this.finish();
   }
 
@@ -780,7 +991,10 @@ class WasmKernelSet implements WasmKernels {
     this.arg(a.subarray(0, m * k), IN); this.arg(aScales.subarray(0, m), IN); this.arg(b.subarray(0, n * k), IN);
     this.arg(bScales.subarray(0, n), IN); this.arg(bias ? bias.subarray(0, n) : null, IN); this.arg(out.subarray(0, m * n), accumulate ? INOUT : OUT);
     if (!this.stage()) return jsKernels.gemmInt8(m, n, k, a, aScales, b, bScales, bias, accumulate, out);
-    this.x.s2s_gemm_int8(m, n, k, this.ptr(0), this.ptr(1), this.ptr(2), this.ptr(3), this.ptr(4), +accumulate, this.ptr(5), 0, n);
+    const args = [m, n, k, this.ptr(0), this.ptr(1), this.ptr(2), this.ptr(3), this.ptr(4), +accumulate, this.ptr(5)];
+    const parts = this.workers.length && m * n * k >= PARALLEL_MACS ? this.split(n, 4, 16) : [[0, n]];
+    if (parts.length > 1) this.parallel(OP_GEMM_INT8, parts.map(([j0, j1]) => [...args, j0, j1]));
+    else this.x.s2s_gemm_int8(...args, 0, n);
     this.finish();
   }
 
@@ -838,7 +1052,42 @@ export function createWasmKernels(module: WebAssembly.Module, options: WasmKerne
   } catch (err) {
     throw new WasmKernelsError(`cannot instantiate the wasm kernels (${shared ? WASM_FILES.shared : WASM_FILES.plain}): ${(err as Error).message}`);
   }
-  return new WasmKernelSet(memory, instance, shared, scratchBytes);
+  const set = new WasmKernelSet(memory, instance, shared, scratchBytes);
+  set.setModule(module);
+  return set;
+}
+
+/** Starts worker threads for a shared-memory kernel set in Node (node:worker_threads). */
+export async function startNodeThreads(k: WasmKernels, threads: number): Promise<void> {
+  const getBuiltin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+  if (!getBuiltin) throw new WasmKernelsError('node:worker_threads is not available here');
+  const { Worker } = getBuiltin('node:worker_threads') as typeof import('node:worker_threads');
+  await k.startThreads(threads, (code, onMessage, onError) => {
+    const w = new Worker(code, { eval: true });
+    w.on('message', (data: unknown) => {
+      if (data === 'ready') w.unref(); // once started, idle workers must not keep the process alive
+      onMessage(data);
+    });
+    w.on('error', onError);
+    return w;
+  });
+}
+
+/** Starts Web Workers for a shared-memory kernel set in a cross-origin isolated page (the worker script comes from a Blob). */
+export async function startBrowserThreads(k: WasmKernels, threads: number): Promise<void> {
+  const g = globalThis as unknown as { Worker?: new (url: string) => WorkerLike & { onmessage: unknown; onerror: unknown }; URL: typeof URL; Blob?: typeof Blob };
+  if (!g.Worker || !g.Blob) throw new WasmKernelsError('Web Workers are not available here');
+  const url = g.URL.createObjectURL(new g.Blob([WORKER_CODE], { type: 'text/javascript' }));
+  try {
+    await k.startThreads(threads, (code, onMessage, onError) => {
+      const w = new (g.Worker as NonNullable<typeof g.Worker>)(url);
+      w.onmessage = (e: { data: unknown }) => onMessage(e.data);
+      w.onerror = (e: unknown) => onError(e);
+      return w;
+    });
+  } finally {
+    g.URL.revokeObjectURL(url);
+  }
 }
 
 /** Whether this runtime can run the wasm kernels: WebAssembly with 128-bit SIMD. */
