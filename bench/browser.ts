@@ -3,7 +3,8 @@
  * opens it in headless Chromium (Debian's chromium through playwright-core)
  * and measures, for each kernel set the page can run —
  *   js, wasm (plain memory: a static host without COOP/COEP),
- *   wasm over a shared memory (the page cross-origin isolated, as under s2s serve)
+ *   wasm over a shared memory (the page cross-origin isolated, as under s2s serve), one thread,
+ *   and the same with worker threads (--threads, default min(4, CPUs))
  * — the download size, the load time (navigation to the page ready), the
  * first translation after opening the page, milliseconds per sentence one at
  * a time and sentences per second in batches of 32, on the first N sentences
@@ -13,7 +14,7 @@
  * translate() adds a forced pass for its attention map) on both sides.
  * Each browser run gets a fresh profile, so nothing comes from a cache.
  *
- * Usage: npm run bench:browser -- --model DIR [--sentences 200] [--batch 32] [--no-node] [--no-int8]
+ * Usage: npm run bench:browser -- --model DIR [--sentences 200] [--batch 32] [--threads N] [--no-node] [--no-int8]
  * Skips with a message when ../shared/data/fra-eng/fra.txt, chromium or the model is missing.
  */
 import { createServer, type Server } from 'node:http';
@@ -26,7 +27,7 @@ import { loadBundle } from '../src/bundle/bundle.js';
 import { readSplit } from '../src/data/read-split.js';
 import { exportWeb } from '../src/web/export.js';
 import { quantizeBundle } from '../src/bundle/quantize.js';
-import { setKernels, loadNativeKernels, loadWasmKernelsSync, jsKernels, type Kernels } from '../src/engine/kernels/index.js';
+import { setKernels, loadNativeKernels, loadWasmKernelsSync, startNodeThreads, jsKernels, type Kernels } from '../src/engine/kernels/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
@@ -37,6 +38,8 @@ const option = (name: string): string | undefined => {
 const modelDir = option('model');
 const COUNT = Number(option('sentences') ?? 200);
 const BATCH = Number(option('batch') ?? 32);
+/** Threads of the wasm+threads rows (default: this machine's CPUs, at most 4, as the page picks). */
+const THREADS = Number(option('threads') ?? Math.min(4, availableParallelism()));
 const corpus = join(root, '..', 'shared', 'data', 'fra-eng', 'fra.txt');
 const chromiumPath = process.env.S2S_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -87,7 +90,7 @@ interface Row { name: string; download: string; load: string; first: string; one
 const rows: Row[] = [];
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-async function browserRun(name: string, isolated: boolean, kernels: 'js' | 'wasm'): Promise<string[]> {
+async function browserRun(name: string, isolated: boolean, kernels: 'js' | 'wasm', threads = 1): Promise<string[]> {
   const h = await host(isolated);
   const ctx = await playwright.chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 's2s-bench-chromium-')), {
     executablePath: chromiumPath, headless: true,
@@ -96,7 +99,7 @@ async function browserRun(name: string, isolated: boolean, kernels: 'js' | 'wasm
   try {
     const page = await ctx.newPage();
     const t0 = Date.now();
-    await page.goto(`${h.url}?kernels=${kernels}`);
+    await page.goto(`${h.url}?kernels=${kernels}&threads=${threads}`);
     await page.waitForSelector('#s2s-app[data-ready="yes"]', { timeout: 300_000 });
     const load = Date.now() - t0;
     const r = await page.evaluate(async ({ sentences, batch }) => {
@@ -162,10 +165,16 @@ for (const [dtype, model] of variants) {
   outputs[`js ${dtype}`] = await browserRun(`Chromium · js · ${dtype}`, false, 'js');
   outputs[`wasm ${dtype}`] = await browserRun(`Chromium · wasm · ${dtype}`, false, 'wasm');
   outputs[`wasmShared ${dtype}`] = await browserRun(`Chromium · wasm iso. · ${dtype}`, true, 'wasm');
-  rows.push({ name: `Chromium · wasm+thr. · ${dtype}`, download: '', load: '', first: '', one: NaN, batched: NaN, detail: 'threads not implemented yet (one thread)' });
+  outputs[`wasmThreads ${dtype}`] = await browserRun(`Chromium · wasm+thr. · ${dtype}`, true, 'wasm', THREADS);
   if (!args.includes('--no-node')) {
     outputs[`nodeNative ${dtype}`] = nodeRun(`Node · native · ${dtype}`, loadNativeKernels(), model);
-    outputs[`nodeWasm ${dtype}`] = nodeRun(`Node · wasm · ${dtype}`, loadWasmKernelsSync(), model);
+    const wasm = loadWasmKernelsSync();
+    outputs[`nodeWasm ${dtype}`] = nodeRun(`Node · wasm · ${dtype}`, wasm, model);
+    if (wasm && THREADS > 1) {
+      await startNodeThreads(wasm, THREADS);
+      outputs[`nodeWasmThreads ${dtype}`] = nodeRun(`Node · wasm+thr. · ${dtype}`, wasm, model);
+      wasm.stopThreads();
+    }
     outputs[`nodeJs ${dtype}`] = nodeRun(`Node · js · ${dtype}`, jsKernels, model);
   }
 }

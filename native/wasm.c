@@ -2,7 +2,7 @@
  * s2s WebAssembly kernels: native/kernels.c (the same C the native addon
  * runs) plus a 128-bit SIMD GEMM, compiled by scripts/build-wasm.mjs with
  * clang --target=wasm32 -msimd128 (no relaxed SIMD, so results do not depend
- * on the engine's FMA choice) into build/wasm/s2s-kernels.wasm and, with
+ * on the engine's FMA choice) into dist/wasm/s2s-kernels.wasm and, with
  * -matomics over a shared memory, s2s-kernels-mt.wasm.
  *
  * Freestanding: no libc, no allocator. The memory is imported and managed by

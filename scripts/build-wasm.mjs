@@ -2,14 +2,15 @@
 /**
  * Builds the WebAssembly kernels (native/wasm.c, which includes the same
  * native/kernels.c as the addon) with clang's wasm32 target and wasm-ld
- * (Debian: `apt-get install clang-16 lld-16`) into build/wasm/:
+ * (Debian: `apt-get install clang-16 lld-16`) into dist/wasm/:
  *   s2s-kernels.wasm     128-bit SIMD, imports a plain memory (any browser)
  *   s2s-kernels-mt.wasm  the same over a shared memory (-matomics): Node, and
  *                        cross-origin isolated pages, where threads can share it
  * No relaxed SIMD (results must not depend on the engine's FMA choice), no
  * libc. Without clang it warns and exits 0: the js kernels remain, as when
  * the native addon cannot be built. S2S_CLANG / S2S_WASM_LD name the tools.
- * Skips the compile when the outputs are newer than the sources.
+ * Skips the compile when the outputs are newer than the sources. (dist/, not
+ * build/: node-gyp rebuild, which npm install runs, deletes build/.)
  *
  *   npm run build:wasm            (npm run build runs it too)
  *   node scripts/build-wasm.mjs --force
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'build', 'wasm');
+const out = join(root, 'dist', 'wasm');
 const sources = ['wasm.c', 'kernels.c', 'kernels.h'].map((f) => join(root, 'native', f));
 const force = process.argv.includes('--force');
 
@@ -60,7 +61,7 @@ const variants = [
 const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
 const upToDate = variants.every((v) => existsSync(join(out, v.file)) && statSync(join(out, v.file)).mtimeMs >= newest);
 if (upToDate && !force) {
-  console.log('build-wasm: build/wasm is up to date');
+  console.log('build-wasm: dist/wasm is up to date');
   process.exit(0);
 }
 
@@ -88,4 +89,4 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 const kb = (f) => `${(statSync(join(out, f)).size / 1024).toFixed(1)} KiB`;
-console.log(`build-wasm: ${variants.map((v) => `build/wasm/${v.file} ${kb(v.file)}`).join(', ')} (${clang}, ${wasmLd})`);
+console.log(`build-wasm: ${variants.map((v) => `dist/wasm/${v.file} ${kb(v.file)}`).join(', ')} (${clang}, ${wasmLd})`);

@@ -41,7 +41,7 @@ for (const [file, input] of Object.entries(result.metafile.inputs)) {
 copyFileSync(join(root, 'src', 'web', 'page.html'), join(out, 'index.html'));
 copyFileSync(join(root, 'src', 'web', 'page.css'), join(out, 'page.css'));
 // The wasm kernels (scripts/build-wasm.mjs) beside the page, when they were built; else the page runs on js.
-const wasm = ['s2s-kernels.wasm', 's2s-kernels-mt.wasm'].filter((f) => existsSync(join(root, 'build', 'wasm', f)));
-for (const f of wasm) copyFileSync(join(root, 'build', 'wasm', f), join(out, f));
+const wasm = ['s2s-kernels.wasm', 's2s-kernels-mt.wasm'].filter((f) => existsSync(join(root, 'dist', 'wasm', f)));
+for (const f of wasm) copyFileSync(join(root, 'dist', 'wasm', f), join(out, f));
 const kb = (f) => `${(statSync(join(out, f)).size / 1024).toFixed(1)} KiB`;
 console.log(`build-web: dist/web/s2s-web.js ${kb('s2s-web.js')}, index.html, page.css${wasm.length ? `, ${wasm.join(', ')}` : ' (no wasm kernels: not built)'}`);

@@ -6,7 +6,7 @@
  * OpenBLAS):
  *   1. the native addon built without OpenBLAS (its own blocked GEMM),
  *   2. the WebAssembly kernels (S2S_KERNELS=wasm; skipped with a note when
- *      build/wasm has none, i.e. no clang), and
+ *      dist/wasm has none, i.e. no clang), and
  *   3. the TypeScript kernels (S2S_KERNELS=js).
  * Each path sums in its own order, so a test that compares floats bit for bit
  * across shapes or kernels fails here. OPENBLAS_* variables are passed
@@ -82,8 +82,8 @@ if (only === undefined || only === 'fallback') {
   paths.push({ name: 'native addon without OpenBLAS', env: { S2S_KERNELS: 'native', S2S_NATIVE_ADDON: fallback.addon } });
 }
 if (only === undefined || only === 'wasm') {
-  if (existsSync(join(root, 'build', 'wasm', 's2s-kernels-mt.wasm'))) paths.push({ name: 'WebAssembly kernels', env: { S2S_KERNELS: 'wasm' } });
-  else console.log('# test-paths: no build/wasm/s2s-kernels-mt.wasm (npm run build:wasm needs clang-16 and lld-16): the wasm path is skipped');
+  if (existsSync(join(root, 'dist', 'wasm', 's2s-kernels-mt.wasm'))) paths.push({ name: 'WebAssembly kernels', env: { S2S_KERNELS: 'wasm' } });
+  else console.log('# test-paths: no dist/wasm/s2s-kernels-mt.wasm (npm run build:wasm needs clang-16 and lld-16): the wasm path is skipped');
 }
 if (only === undefined || only === 'js') paths.push({ name: 'TypeScript kernels', env: { S2S_KERNELS: 'js' } });
 

@@ -351,7 +351,7 @@ describe('an out-of-date native addon', () => {
     const out = JSON.parse(r.stdout.trim()) as { native: boolean; error: string; active: string };
     assert.equal(out.native, false);
     // auto falls back to the wasm kernels, or to the TypeScript ones without a wasm build.
-    const wasmBuilt = existsSync(fileURLToPath(new URL('../../build/wasm/s2s-kernels-mt.wasm', import.meta.url)));
+    const wasmBuilt = existsSync(fileURLToPath(new URL('../wasm/s2s-kernels-mt.wasm', import.meta.url)));
     assert.equal(out.active, wasmBuilt ? 'wasm' : 'js');
     assert.match(out.error, /out of date \(no .*attentionForward.*\); rebuild it with `npm run build:native`/);
   });

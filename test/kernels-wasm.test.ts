@@ -1,5 +1,5 @@
 /**
- * The WebAssembly kernels (build/wasm, scripts/build-wasm.mjs): the shared
+ * The WebAssembly kernels (dist/wasm, scripts/build-wasm.mjs): the shared
  * parity suites against the TypeScript kernels (helpers/kernel-parity.ts),
  * GEMM against the native addon when it is built, the memory design of
  * wasm.ts (zero-copy views, staged and aliased arguments, growth of shared
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import {
   jsKernels, loadNativeKernels, loadWasmKernelsSync, wasmLoadError, loadWasmKernels, setKernels, kernels, createWasmKernels,
-  WASM_FILES, type Kernels,
+  WASM_FILES, startNodeThreads, type Kernels,
 } from '../src/engine/kernels/index.js';
 import { Rng } from '../src/engine/rng.js';
 import { makeBatch } from '../src/data/batching.js';
@@ -156,7 +156,7 @@ describe('wasm kernels: memory', { skip }, () => {
   });
 
   test('a plain memory refuses to grow once long-lived views exist, and falls back to js for oversized calls', () => {
-    const file = join(root, 'build', 'wasm', WASM_FILES.plain);
+    const file = join(root, 'dist', 'wasm', WASM_FILES.plain);
     if (!existsSync(file)) return;
     const P = createWasmKernels(new WebAssembly.Module(readFileSync(file)), { shared: false, scratchBytes: 1 << 16 });
     P.reserve(1 << 20);
@@ -295,5 +295,63 @@ describe('wasm int8 kernels', { skip }, () => {
       }
     };
     assertClose(run(W), run(jsKernels), 'int8 model logits');
+  });
+});
+
+// ------------------------------------------------------------ threads
+
+describe('wasm threads (node:worker_threads over the shared memory)', { skip }, () => {
+  const W = wasm as NonNullable<typeof wasm>;
+  /** Every call that splits across threads, on fixed inputs; each result array. */
+  function workload(): Float32Array[] {
+    const r = new Rng(99);
+    const f = (n: number): Float32Array => Float32Array.from({ length: n }, () => r.normal());
+    const out: Float32Array[] = [];
+    // direct path (columns split), packed path (row blocks split), every transpose
+    for (const [m, n, k, tA, tB] of [[1, 2053, 256, 0, 0], [3, 1030, 300, 1, 0], [2, 700, 513, 0, 1], [64, 300, 260, 0, 0], [40, 200, 300, 1, 1]] as const) {
+      const a = f(m * k), b = f(k * n), c = f(m * n);
+      W.gemm(!!tA, !!tB, m, n, k, 0.7, a, tA ? m : k, b, tB ? k : n, 0.3, c, n);
+      out.push(c);
+    }
+    const m = 3, n = 517, k = 333;
+    const q = Int8Array.from({ length: m * k }, (_, i) => ((i * 37) % 255) - 127), w = Int8Array.from({ length: n * k }, (_, i) => ((i * 91) % 255) - 127);
+    const o = f(m * n);
+    W.gemmInt8(m, n, k, q, f(m).map(Math.abs), w, f(n).map(Math.abs), f(n), true, o);
+    out.push(o);
+    const B = 4, H = 4, T = 30, hd = 64, D = H * hd;
+    const qq = f(B * T * D), kk = f(B * T * D), vv = f(B * T * D), probs = new Float32Array(B * H * T * T), ao = new Float32Array(B * T * D);
+    W.attentionForward(B, H, T, T, hd, qq, kk, vv, null, true, null, 1, probs, ao);
+    const dq = new Float32Array(B * T * D), dk = new Float32Array(B * T * D), dv = new Float32Array(B * T * D);
+    W.attentionBackward(B, H, T, T, hd, qq, kk, vv, probs, null, 1, f(B * T * D), dq, dk, dv);
+    out.push(probs, ao, dq, dk, dv);
+    return out;
+  }
+
+  test('results are bit-identical with 1, 2 and 3 threads, and the workers stop', async () => {
+    const one = workload();
+    try {
+      for (const threads of [2, 3]) {
+        await startNodeThreads(W, threads);
+        assert.equal(W.threads, threads);
+        assert.match(W.description, new RegExp(`${threads} threads\\)$`));
+        const many = workload();
+        one.forEach((x, i) => assert.deepEqual(many[i], x, `result ${i} with ${threads} threads`));
+      }
+    } finally {
+      W.stopThreads();
+    }
+    assert.equal(W.threads, 1);
+    assert.match(W.description, /1 thread\)$/);
+    one.forEach((x, i) => assert.deepEqual(workload()[i], x, `result ${i} after stopping`));
+  });
+
+  test('loadWasmKernels({ threads }) starts and stops them; a plain memory refuses', async () => {
+    await loadWasmKernels({ threads: 2 });
+    assert.equal(W.threads, 2);
+    await loadWasmKernels({ threads: 1 });
+    assert.equal(W.threads, 1);
+    const file = join(root, 'dist', 'wasm', WASM_FILES.plain);
+    const P = createWasmKernels(new WebAssembly.Module(readFileSync(file)), { shared: false });
+    await assert.rejects(startNodeThreads(P, 2), /shared-memory build/);
   });
 });

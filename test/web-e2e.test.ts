@@ -54,7 +54,7 @@ if (skip) process.stderr.write(`web-e2e: skipped: ${skip}\n`);
 
 /** The server and training compute with the TypeScript kernels; the page with wasm when it is built (checked against the CLI on wasm). */
 const JS_ENV = { ...process.env, S2S_KERNELS: 'js' };
-const WASM_BUILT = existsSync(join(root, 'build', 'wasm', 's2s-kernels.wasm')) && existsSync(join(root, 'build', 'wasm', 's2s-kernels-mt.wasm'));
+const WASM_BUILT = existsSync(join(root, 'dist', 'wasm', 's2s-kernels.wasm')) && existsSync(join(root, 'dist', 'wasm', 's2s-kernels-mt.wasm'));
 const PAGE_ENV = WASM_BUILT ? { ...process.env, S2S_KERNELS: 'wasm' } : JS_ENV;
 /** What the page's engine line names. */
 const PAGE_KERNELS = WASM_BUILT ? /in this browser · wasm kernels/ : /in this browser · TypeScript kernels/;

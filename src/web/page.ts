@@ -291,8 +291,10 @@ export async function mountPage(doc: Document): Promise<void> {
   // ?kernels=js|wasm picks the kernel set (default auto: wasm when it loads); data-kernels on #s2s-app does too.
   const asked = new URLSearchParams(doc.defaultView?.location.search ?? '').get('kernels') ?? app.dataset.kernels ?? 'auto';
   const kernelChoice = asked === 'js' || asked === 'wasm' ? asked : 'auto';
+  // ?threads=N sets the wasm kernels' threads in a cross-origin isolated page (default: up to 4).
+  const threadsAsked = Number(new URLSearchParams(doc.defaultView?.location.search ?? '').get('threads') ?? NaN);
   const [loaded, server] = await Promise.allSettled([
-    WebModel.load(base, { kernels: kernelChoice }),
+    WebModel.load(base, { kernels: kernelChoice, ...(threadsAsked >= 1 ? { threads: Math.floor(threadsAsked) } : {}) }),
     probeServer(),
   ]);
   const hasServer = server.status === 'fulfilled' && server.value;

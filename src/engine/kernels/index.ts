@@ -1,6 +1,6 @@
 /**
  * Kernel selection. In Node the native addon is used when it loads, else the
- * WebAssembly kernels when build/wasm holds them, else the TypeScript ones;
+ * WebAssembly kernels when dist/wasm holds them, else the TypeScript ones;
  * `S2S_KERNELS=native|wasm|js` overrides the choice, and asking for a set
  * that cannot load is an error. Browsers start on js; the page switches to
  * wasm after `loadWasmKernels()` (compiling is asynchronous there).
@@ -64,7 +64,7 @@ function nodeBuiltins(): NodeBuiltins | null {
   return { fs: getBuiltin('node:fs') as NodeBuiltins['fs'], path: getBuiltin('node:path') as NodeBuiltins['path'], url: getBuiltin('node:url') as NodeBuiltins['url'] };
 }
 
-/** Where Node finds the built .wasm: S2S_WASM_DIR, else build/wasm, else dist/web (the npm tarball ships both). */
+/** Where Node finds the built .wasm: S2S_WASM_DIR, else dist/wasm, else dist/web (the npm tarball ships both). */
 function wasmFileCandidates(node: NodeBuiltins, file: string): string[] {
   const proc = (globalThis as { process?: NodeJS.Process }).process;
   const here = node.path.dirname(node.url.fileURLToPath(import.meta.url));
@@ -72,7 +72,7 @@ function wasmFileCandidates(node: NodeBuiltins, file: string): string[] {
   const dir = proc?.env.S2S_WASM_DIR;
   if (dir) return [node.path.join(dir, file)];
   // The last one is for the page bundle (dist/web/s2s-web.js) run in Node: the .wasm lies beside it.
-  return [node.path.join(root, 'build', 'wasm', file), node.path.join(root, 'dist', 'web', file), node.path.join(here, file)];
+  return [node.path.join(root, 'dist', 'wasm', file), node.path.join(root, 'dist', 'web', file), node.path.join(here, file)];
 }
 
 /**

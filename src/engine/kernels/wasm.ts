@@ -1,7 +1,7 @@
 /**
  * The WebAssembly kernel set: native/kernels.c (the C the native addon runs)
  * and a 128-bit SIMD GEMM, compiled by scripts/build-wasm.mjs into
- * build/wasm/s2s-kernels.wasm (plain memory) and s2s-kernels-mt.wasm
+ * dist/wasm/s2s-kernels.wasm (plain memory) and s2s-kernels-mt.wasm
  * (shared memory). Browser-safe: no static Node imports; instantiate from a
  * compiled module (`createWasmKernels`), bytes or a URL (`loadWasmKernels`).
  *
