@@ -91,12 +91,13 @@ async function typeAndTranslate(page: Page, text: string, engine: 'browser' | 's
   return waitForTranslation(page, engine);
 }
 
-/** Which kernels the page's model runs on, whether the page is cross-origin isolated, and the wasm memory kind. */
-async function pageKernels(page: Page): Promise<{ kernels: string; isolated: boolean; memory: string }> {
+/** Which kernels the page's model runs on, whether the page is cross-origin isolated, the wasm memory kind, and the threads. */
+async function pageKernels(page: Page): Promise<{ kernels: string; isolated: boolean; memory: string; threads: number }> {
   return page.evaluate(async () => {
     const web = await import(new URL('s2s-web.js', location.href).href) as { modelInfo(): { kernels: string; engine: string } };
     const info = web.modelInfo();
-    return { kernels: info.kernels, isolated: crossOriginIsolated, memory: /shared memory/.test(info.engine) ? 'shared' : 'plain' };
+    const threads = Number(/(\d+) threads?\)$/.exec(info.engine)?.[1] ?? 0);
+    return { kernels: info.kernels, isolated: crossOriginIsolated, memory: /shared memory/.test(info.engine) ? 'shared' : 'plain', threads };
   });
 }
 
@@ -155,7 +156,7 @@ test('the page translates in Chromium, in the browser and on the server, exactly
     assert.equal(await page.locator('#mode').isVisible(), false, 'the browser/server switch is hidden on a static host');
     assert.equal(await typeAndTranslate(page, sentence, 'browser'), pageExpected);
     assert.match((await page.locator('#engine').textContent()) ?? '', PAGE_KERNELS);
-    if (WASM_BUILT) assert.deepEqual(await pageKernels(page), { kernels: 'wasm', isolated: false, memory: 'plain' }, 'a static host without COOP/COEP: wasm over a plain memory');
+    if (WASM_BUILT) assert.deepEqual(await pageKernels(page), { kernels: 'wasm', isolated: false, memory: 'plain', threads: 1 }, 'a static host without COOP/COEP: wasm over a plain memory, one thread');
     assert.match((await page.locator('#model-info').textContent()) ?? '', /LSTM, 1 × 32 units.*general.*Source vocabulary\d+ characters/s);
     assert.ok(await page.locator('#attention svg.heatmap rect.cell').count() > 0, 'attention map drawn');
     // Both drawings are src/plot/'s (the attention map's colour bar, the history plot's series), not page copies.
@@ -188,7 +189,11 @@ test('the page translates in Chromium, in the browser and on the server, exactly
     assert.equal(await page.locator('#s2s-app').getAttribute('data-server'), 'yes');
     assert.equal(await page.locator('#mode').isVisible(), true, 'the switch is shown next to a server');
     assert.equal(await typeAndTranslate(page, sentence, 'browser'), pageExpected, 'browser mode');
-    if (WASM_BUILT) assert.deepEqual(await pageKernels(page), { kernels: 'wasm', isolated: true, memory: 'shared' }, 's2s serve sends COOP/COEP: wasm over a shared memory');
+    if (WASM_BUILT) {
+      // s2s serve sends COOP/COEP: wasm over a shared memory, on worker threads (as many as Chromium reports CPUs, at most 4).
+      const cpus = await page.evaluate(() => navigator.hardwareConcurrency);
+      assert.deepEqual(await pageKernels(page), { kernels: 'wasm', isolated: true, memory: 'shared', threads: Math.min(4, cpus) }, 'wasm over a shared memory with threads');
+    }
     assert.equal(posts.length, 0, 'browser mode does not ask the server');
     await page.locator('label[for="mode-server"]').click();
     assert.equal(await waitForTranslation(page, 'server'), expected, 'server mode, after switching');

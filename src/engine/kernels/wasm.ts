@@ -28,8 +28,18 @@
  *
  * Allocations are never freed: they are meant for a model's lifetime (a
  * bump allocator; a process that builds many models pays their sum).
- * The C side has no mutable static data and gets its packing buffers from
- * here, so worker threads may run further instances over a shared memory.
+ *
+ * Threads. The C side has no mutable static data and gets its packing
+ * buffers from here, so worker threads run further instances of the module
+ * over a shared memory, each with a stack of its own (__stack_pointer).
+ * startThreads() starts them; a call with enough work is split — GEMM by
+ * column blocks (few rows: the direct path) or row blocks (the packed path),
+ * the int8 GEMM by channels, attention by (batch, head) pairs — at
+ * boundaries that keep every element's arithmetic as on one thread, so
+ * results are bit-identical whatever the thread count. Arguments go through
+ * a control block in the memory; workers sleep in Atomics.wait, the caller
+ * runs its own part and then waits (or, on a browser's main thread, where
+ * waiting is not allowed, spins) until the others are done.
  */
 import type { Kernels, UnaryOp, Activation } from './types.js';
 import { jsKernels } from './js.js';
@@ -291,7 +301,9 @@ class WasmKernelSet implements WasmKernels {
   private ctl = 0;
   private ctlI32: Int32Array | null = null;
   private ctlF32: Float32Array | null = null;
+  /** Per worker thread t ≥ 1: its GEMM packing workspace and the top of its stack (made once, kept for restarts). */
   private workerWs: number[] = [];
+  private workerStack: number[] = [];
   private module: WebAssembly.Module | null = null;
 
   get threads(): number {
@@ -323,12 +335,12 @@ class WasmKernelSet implements WasmKernels {
         const ws = this.bump(this.x.s2s_gemm_workspace() * 4);
         if (stack < 0 || ws < 0) throw new WasmKernelsError('wasm threads: no memory for the workers\' stacks');
         this.workerWs[t] = ws;
-        this.workerWs[t + 16] = stack + WORKER_STACK; // the stack grows down from its top
+        this.workerStack[t] = stack + WORKER_STACK; // the stack grows down from its top
       }
       ready.push(new Promise<void>((resolve, reject) => {
         const w = spawn(WORKER_CODE, (data) => (data === 'ready' ? resolve() : reject(new WasmKernelsError(`wasm worker: ${String(data)}`))), reject);
         workers.push(w);
-        w.postMessage({ module: this.module, memory: this.memory, stack: this.workerWs[t + 16], ctl: this.ctl, id: t, ops: WORKER_OPS });
+        w.postMessage({ module: this.module, memory: this.memory, stack: this.workerStack[t], ctl: this.ctl, id: t, ops: WORKER_OPS });
       }));
     }
     try {
