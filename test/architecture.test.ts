@@ -32,6 +32,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['model'],
   ['decode'],
   ['bundle'],
+  ['onnx'],
   ['eval'],
   ['train'],
   // The applications, each a folder of its own at the top.
@@ -308,7 +309,7 @@ test('the checker names the file, the import and the rule for each kind of mista
   ]));
   assert.equal(upward.length, 1);
   assert.match(upward[0], /^src\/bundle\/format\.ts:1 imports '\.\.\/train\/options\.js' \(src\/train\/options\.ts\): bundle\/ must not import train\/, a higher layer/);
-  assert.match(upward[0], /src\/\*\.ts → engine → data → model → decode → bundle → eval → train → cli \| serve \| web \| plot/);
+  assert.match(upward[0], /src\/\*\.ts → engine → data → model → decode → bundle → onnx → eval → train → cli \| serve \| web \| plot/);
 
   // A dynamic import upward, and one application importing another it may not.
   const sideways = checkArchitecture(new Map([...ok,
