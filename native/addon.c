@@ -1081,7 +1081,11 @@ static void gemm_int8_range(void *ctx, int tid, int begin, int end) {
   const gemm_int8_job *g = (const gemm_int8_job *)ctx;
   int j0 = 4 * begin, j1 = 4 * end < g->n ? 4 * end : g->n;
   (void)tid;
-  if (j0 < j1) I8->gemm(g->m, g->n, g->k, g->a, g->as, g->b, g->bs, g->bias, g->accumulate, g->out, j0, j1);
+  /* Blocks of channels (about 16 KB of b) stay in L1 while every row of a passes over them. */
+  int block = g->k > 0 ? (16384 / g->k) & ~3 : 64;
+  if (block < 4) block = 4;
+  for (int j = j0; j < j1; j += block)
+    I8->gemm(g->m, g->n, g->k, g->a, g->as, g->b, g->bs, g->bias, g->accumulate, g->out, j, j + block < j1 ? j + block : j1);
 }
 
 static napi_value js_gemm_int8(napi_env env, napi_callback_info info) {

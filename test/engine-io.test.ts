@@ -6,8 +6,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../src/engine/tensor.js';
-import { serializeWeights, deserializeWeights, assignWeights, crc32, WeightsError, WEIGHTS_VERSION, type WeightsIndex } from '../src/engine/io.js';
+import { serializeWeights, deserializeWeights, assignWeights, crc32, WeightsError, WEIGHTS_VERSION, WEIGHTS_VERSION_FLOAT32, type WeightsIndex } from '../src/engine/io.js';
 import { Rng } from '../src/engine/rng.js';
+import { test } from 'node:test';
+import { quantizeMatrix, dequantize } from '../src/engine/int8.js';
 import { randomData, assertSameBits } from './helpers/gradcheck.js';
 
 function sample(): Tensor[] {
@@ -44,7 +46,7 @@ describe('weights round trip', () => {
   it('names, shapes, order and exact bits survive, including NaN, ±∞, −0 and denormals', () => {
     const ts = sample();
     const { index, blob } = serializeWeights(ts);
-    assert.equal(index.version, WEIGHTS_VERSION);
+    assert.equal(index.version, WEIGHTS_VERSION_FLOAT32); // all float32: version 1, which s2s before int8 bundles reads
     assert.equal(index.byteLength, blob.length);
     assert.equal(blob.length, ts.reduce((s, t) => s + 4 * t.size, 0));
     // The index survives JSON.
@@ -97,7 +99,7 @@ describe('damaged weights are rejected clearly', () => {
   });
 
   it('wrong format, version or dtype; index not an object', () => {
-    rejects(() => deserializeWeights({ ...index, version: WEIGHTS_VERSION + 1 }, blob), new RegExp(`weights format version ${WEIGHTS_VERSION + 1} is not supported \\(this s2s reads version ${WEIGHTS_VERSION}\\)`));
+    rejects(() => deserializeWeights({ ...index, version: WEIGHTS_VERSION + 1 }, blob), new RegExp(`weights format version ${WEIGHTS_VERSION + 1} is not supported \\(this s2s reads versions ${WEIGHTS_VERSION_FLOAT32} and ${WEIGHTS_VERSION}\\); was it written by a newer s2s\\?`));
     rejects(() => deserializeWeights({ ...index, version: '1' }, blob), /version "1" is not supported/);
     rejects(() => deserializeWeights({ ...index, format: 'npz' }, blob), /"format" must be "s2s-weights", got "npz"/);
     rejects(() => deserializeWeights({ ...index, dtype: 'float16' }, blob), /"dtype" must be "float32", got "float16"/);
@@ -174,4 +176,29 @@ describe('assignWeights mismatches', () => {
     assert.throws(() => assignWeights([a, mk('b', [5])], src));
     assert.ok(a.data.every((v) => v === 0), 'a was left untouched');
   });
+});
+
+test('version 2: int8 tensors (both scale axes) round trip exactly beside float32 ones; quantizeMatrix keeps each channel within half a step', () => {
+  const values = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i + 1) * (i + 1));
+  for (const axis of [0, 1] as const) {
+    const w = quantizeMatrix(values, [3, 4], axis);
+    assert.equal(w.scales.length, axis === 0 ? 3 : 4);
+    const dense = dequantize(Tensor.quantized([3, 4], w, 'w'));
+    for (let r = 0; r < 3; r++) {
+      for (let c = 0; c < 4; c++) {
+        const s = w.scales[axis === 0 ? r : c];
+        assert.ok(Math.abs(dense[r * 4 + c] - values[r * 4 + c]) <= s / 2 + 1e-6, `axis ${axis} [${r}, ${c}]`);
+      }
+    }
+    const bias = new Tensor(Float32Array.of(1, 2, 3, 4), [4], false, 'b');
+    const { index, blob } = serializeWeights([Tensor.quantized([3, 4], w, 'w'), bias]);
+    assert.equal(index.version, WEIGHTS_VERSION);
+    assert.deepEqual(index.tensors.map((t) => [t.name, t.dtype, t.scaleAxis]), [['w', 'int8', axis], ['b', 'float32', undefined]]);
+    const back = deserializeWeights(JSON.parse(JSON.stringify(index)), blob);
+    const w2 = (back.get('w') as Tensor).int8;
+    assert.ok(w2);
+    assert.deepEqual([w2.axis, Array.from(w2.values), Array.from(w2.scales)], [w.axis, Array.from(w.values), Array.from(w.scales)]);
+    assert.deepEqual(Array.from((back.get('b') as Tensor).data), [1, 2, 3, 4]);
+    assert.equal(blob.length, 12 + 4 * w.scales.length + 16);
+  }
 });

@@ -53,6 +53,11 @@ function checkCompatible(first: LoadedBundle, other: LoadedBundle): void {
   }
 }
 
+/** Averaging needs the float32 weights: an int8 bundle (s2s quantize) is refused. */
+function refuseInt8(b: LoadedBundle): void {
+  if (b.model.parameters().some((p) => p.int8)) throw new BundleError(`${b.dir}: holds int8 weights (a quantized bundle); average the float32 checkpoints, then quantize the average`);
+}
+
 /** Only bundle files (or nothing) may be in an existing output folder: it is replaced, never merged into a foreign folder. */
 const BUNDLE_FILE = /^(config|vocab|weights|history)\.json$|^weights-[0-9a-f]{8}\.bin$/;
 
@@ -80,10 +85,12 @@ export function averageCheckpoints(inputs: readonly string[], out: string): Aver
   }
   // The last input gives the config and history; the others are added into double-precision sums one at a time.
   const last = loadBundle(inputs[inputs.length - 1]);
+  refuseInt8(last);
   const params = last.model.parameters();
   const sums = params.map((p) => Float64Array.from(p.data));
   for (const dir of inputs.slice(0, -1)) {
     const other = loadBundle(dir);
+    refuseInt8(other);
     checkCompatible(last, other);
     other.model.parameters().forEach((p, i) => {
       const s = sums[i], d = p.data;

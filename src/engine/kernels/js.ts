@@ -474,6 +474,90 @@ function embedPositionsBackward(
   }
 }
 
+/** One output of gemmInt8: the dequantizing epilogue exactly as the contract spells it. */
+function storeInt8(out: Float32Array, o: number, s: number, as: number, bs: number, bias: Float32Array | null, j: number, accumulate: boolean): void {
+  let v = Math.fround(Math.fround(s) * Math.fround(as * bs));
+  if (bias) v = Math.fround(v + bias[j]);
+  out[o] = accumulate ? out[o] + v : v; // the Float32Array store rounds
+}
+
+/**
+ * int8 GEMM, register-blocked over two rows of a and four channels of b
+ * (each load feeds several sums); int32 arithmetic (`| 0`), exact while the
+ * sums fit, which the contract guarantees.
+ */
+function gemmInt8Js(
+  m: number, n: number, k: number, a: Int8Array, aScales: Float32Array, b: Int8Array, bScales: Float32Array,
+  bias: Float32Array | null, accumulate: boolean, out: Float32Array,
+): void {
+  // Blocks of channels small enough to stay in cache while every row of a passes over them.
+  const block = Math.max(4, (Math.floor(16384 / Math.max(k, 1)) >> 2) << 2);
+  for (let j0 = 0; j0 < n; j0 += block) gemmInt8Block(m, n, k, a, aScales, b, bScales, bias, accumulate, out, j0, Math.min(n, j0 + block));
+}
+
+function gemmInt8Block(
+  m: number, n: number, k: number, a: Int8Array, aScales: Float32Array, b: Int8Array, bScales: Float32Array,
+  bias: Float32Array | null, accumulate: boolean, out: Float32Array, jStart: number, jEnd: number,
+): void {
+  let i = 0;
+  for (; i + 2 <= m; i += 2) {
+    const a0 = i * k, a1 = a0 + k, o0 = i * n, o1 = o0 + n;
+    let j = jStart;
+    for (; j + 4 <= jEnd; j += 4) {
+      const b0 = j * k, b1 = b0 + k, b2 = b1 + k, b3 = b2 + k;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+      for (let p = 0; p < k; p++) {
+        const x0 = a[a0 + p], x1 = a[a1 + p];
+        const w0 = b[b0 + p], w1 = b[b1 + p], w2 = b[b2 + p], w3 = b[b3 + p];
+        s00 = (s00 + x0 * w0) | 0; s01 = (s01 + x0 * w1) | 0; s02 = (s02 + x0 * w2) | 0; s03 = (s03 + x0 * w3) | 0;
+        s10 = (s10 + x1 * w0) | 0; s11 = (s11 + x1 * w1) | 0; s12 = (s12 + x1 * w2) | 0; s13 = (s13 + x1 * w3) | 0;
+      }
+      const as0 = aScales[i], as1 = aScales[i + 1];
+      storeInt8(out, o0 + j, s00, as0, bScales[j], bias, j, accumulate);
+      storeInt8(out, o0 + j + 1, s01, as0, bScales[j + 1], bias, j + 1, accumulate);
+      storeInt8(out, o0 + j + 2, s02, as0, bScales[j + 2], bias, j + 2, accumulate);
+      storeInt8(out, o0 + j + 3, s03, as0, bScales[j + 3], bias, j + 3, accumulate);
+      storeInt8(out, o1 + j, s10, as1, bScales[j], bias, j, accumulate);
+      storeInt8(out, o1 + j + 1, s11, as1, bScales[j + 1], bias, j + 1, accumulate);
+      storeInt8(out, o1 + j + 2, s12, as1, bScales[j + 2], bias, j + 2, accumulate);
+      storeInt8(out, o1 + j + 3, s13, as1, bScales[j + 3], bias, j + 3, accumulate);
+    }
+    for (; j < jEnd; j++) {
+      const bj = j * k;
+      let s0 = 0, s1 = 0;
+      for (let p = 0; p < k; p++) {
+        const w = b[bj + p];
+        s0 = (s0 + a[a0 + p] * w) | 0;
+        s1 = (s1 + a[a1 + p] * w) | 0;
+      }
+      storeInt8(out, o0 + j, s0, aScales[i], bScales[j], bias, j, accumulate);
+      storeInt8(out, o1 + j, s1, aScales[i + 1], bScales[j], bias, j, accumulate);
+    }
+  }
+  for (; i < m; i++) {
+    const a0 = i * k, o0 = i * n, as0 = aScales[i];
+    let j = jStart;
+    for (; j + 4 <= jEnd; j += 4) {
+      const b0 = j * k, b1 = b0 + k, b2 = b1 + k, b3 = b2 + k;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let p = 0; p < k; p++) {
+        const x = a[a0 + p];
+        s0 = (s0 + x * b[b0 + p]) | 0; s1 = (s1 + x * b[b1 + p]) | 0; s2 = (s2 + x * b[b2 + p]) | 0; s3 = (s3 + x * b[b3 + p]) | 0;
+      }
+      storeInt8(out, o0 + j, s0, as0, bScales[j], bias, j, accumulate);
+      storeInt8(out, o0 + j + 1, s1, as0, bScales[j + 1], bias, j + 1, accumulate);
+      storeInt8(out, o0 + j + 2, s2, as0, bScales[j + 2], bias, j + 2, accumulate);
+      storeInt8(out, o0 + j + 3, s3, as0, bScales[j + 3], bias, j + 3, accumulate);
+    }
+    for (; j < jEnd; j++) {
+      const bj = j * k;
+      let s0 = 0;
+      for (let p = 0; p < k; p++) s0 = (s0 + a[a0 + p] * b[bj + p]) | 0;
+      storeInt8(out, o0 + j, s0, as0, bScales[j], bias, j, accumulate);
+    }
+  }
+}
+
 export const jsKernels: Kernels = {
   name: 'js',
   description: 'TypeScript kernels (blocked GEMM over Float32Array)',
@@ -577,17 +661,7 @@ export const jsKernels: Kernels = {
     }
   },
   gemmInt8(m, n, k, a, aScales, b, bScales, bias, accumulate, out) {
-    for (let i = 0; i < m; i++) {
-      const ai = i * k, oi = i * n, as = aScales[i];
-      for (let j = 0; j < n; j++) {
-        const bj = j * k;
-        let s = 0; // exact: |s| < 2³¹ by the contract, far below 2⁵³
-        for (let p = 0; p < k; p++) s += a[ai + p] * b[bj + p];
-        let v = Math.fround(Math.fround(s) * Math.fround(as * bScales[j]));
-        if (bias) v = Math.fround(v + bias[j]);
-        out[oi + j] = accumulate ? out[oi + j] + v : v; // the Float32Array store rounds
-      }
-    }
+    gemmInt8Js(m, n, k, a, aScales, b, bScales, bias, accumulate, out);
   },
   gatherRowsInt8(cols, table, scales, index, out) {
     for (let i = 0; i < index.length; i++) {
