@@ -13,7 +13,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
-import { noGrad, Rng, Adam, clipGradNorm, clearTape, type Tensor } from '../src/engine/index.js';
+import { noGrad, Adam, clipGradNorm, clearTape, type Tensor } from '../src/engine/index.js';
 import { makeBatch, makeSourceBatch } from '../src/data/batching.js';
 import { BOS_ID, EOS_ID } from '../src/data/vocab.js';
 import { greedyDecode, argmaxRows } from '../src/decode/greedy.js';
@@ -78,9 +78,10 @@ async function encodeOnnx(s: Sessions, src: IdBatch): Promise<Record<string, Ort
 /**
  * Greedy decoding with s2s and ONNX side by side: the same tokens go into both, logits and attention
  * are compared at every step, finished rows leave both batches (selectState / Gather on axis 0).
+ * Before `minLength` tokens an EOS is replaced by another token (the same in both), so rows run on.
  * Returns the token sequences and the largest differences seen.
  */
-async function lockstep(s: Sessions, model: Transformer, src: IdBatch, maxLength: number): Promise<{ ids: number[][]; logitDiff: number; attentionDiff: number; steps: number }> {
+async function lockstep(s: Sessions, model: Transformer, src: IdBatch, maxLength: number, minLength = 0): Promise<{ ids: number[][]; logitDiff: number; attentionDiff: number; steps: number }> {
   const B = src.lengths.length;
   let onnxState = await encodeOnnx(s, src);
   let state: TransformerState = noGrad(() => model.encode(src));
@@ -97,6 +98,7 @@ async function lockstep(s: Sessions, model: Transformer, src: IdBatch, maxLength
     const { ids } = argmaxRows(r.logits);
     const onnxIds = argmaxRows({ data: floats(o.logits), rows: rows.length, cols: model.config.tgtVocabSize } as Tensor).ids;
     assert.deepEqual(Array.from(onnxIds), Array.from(ids), `step ${step}: the same argmax tokens`);
+    if (step < minLength) for (let i = 0; i < ids.length; i++) if (ids[i] === EOS_ID) ids[i] = EOS_ID + 1;
     const next: Record<string, OrtTensor> = { ...onnxState };
     for (const link of s.graphs.contract.decoder.state) next[link.input] = o[link.next];
     const keep: number[] = [];
@@ -125,9 +127,9 @@ function sourceBatch(setup: TinyTransformerSetup, which: number[]): IdBatch {
 
 const CONFIGS: { name: string; model: Partial<ModelConfig>; train: number }[] = [
   { name: 'pre-LN, ReLU, sinusoidal, untied, 1+1', model: {}, train: 0 },
-  { name: 'post-LN, GELU, learned, tied, 2+2', model: { postNorm: true, activation: 'gelu', positions: 'learned', tieEmbeddings: true, layers: 2 }, train: 20 },
-  { name: 'pre-LN, GELU, sinusoidal, tied, 2 enc + 1 dec', model: { activation: 'gelu', tieEmbeddings: true, encoderLayers: 2, decoderLayers: 1 }, train: 30 },
-  { name: 'post-LN, ReLU, learned, untied, 1 enc + 2 dec, 4 heads', model: { postNorm: true, positions: 'learned', encoderLayers: 1, decoderLayers: 2, modelDim: 16, heads: 4, ffDim: 24 }, train: 30 },
+  { name: 'post-LN, GELU, learned, tied, 2+2', model: { postNorm: true, activation: 'gelu', positions: 'learned', tieEmbeddings: true, layers: 2 }, train: 80 },
+  { name: 'pre-LN, GELU, sinusoidal, tied, 2 enc + 1 dec', model: { activation: 'gelu', tieEmbeddings: true, encoderLayers: 2, decoderLayers: 1 }, train: 80 },
+  { name: 'post-LN, ReLU, learned, untied, 1 enc + 2 dec, 4 heads', model: { postNorm: true, positions: 'learned', encoderLayers: 1, decoderLayers: 2, modelDim: 16, heads: 4, ffDim: 24 }, train: 80 },
 ];
 
 for (const c of CONFIGS) {
@@ -138,9 +140,9 @@ for (const c of CONFIGS) {
     for (const bytes of [s.graphs.encoder, s.graphs.decoder]) checkModelHeader(bytes);
     const which = Array.from({ length: 8 }, (_, i) => i);
     const src = sourceBatch(setup, which);
-    const maxLength = 12;
+    const maxLength = 40;
     const r = await lockstep(s, setup.model, src, maxLength);
-    t.diagnostic(`${r.steps} steps, max |Δlogit| ${r.logitDiff.toExponential(2)}, max |Δattention| ${r.attentionDiff.toExponential(2)}`);
+    t.diagnostic(`output lengths ${r.ids.map((x) => x.length).join(' ')}; ${r.steps} steps, max |Δlogit| ${r.logitDiff.toExponential(2)}, max |Δattention| ${r.attentionDiff.toExponential(2)}`);
     assert.ok(r.logitDiff < TOL, `logits differ by ${r.logitDiff}`);
     assert.ok(r.attentionDiff < TOL, `attention differs by ${r.attentionDiff}`);
     const greedy = greedyDecode(setup.model, src, { maxLength });
@@ -156,4 +158,28 @@ for (const c of CONFIGS) {
   });
 }
 
-void Rng;
+test('Transformer ONNX export: sources and outputs longer than the learned positions reuse the last one, as in s2s', async () => {
+  // Untrained: s2s refuses to train on sequences longer than its positions.
+  const setup = tinyTransformer(8, { positions: 'learned', maxPositions: 10, encoderLayers: 2, decoderLayers: 1 }, 5);
+  const s = await sessionsFor(setup.model);
+  const src = sourceBatch(setup, [0, 1, 2, 3]);
+  assert.ok(src.maxLen > 10, 'a source longer than the positions');
+  const r = await lockstep(s, setup.model, src, 20, 20);
+  assert.equal(r.steps, 21, 'outputs past the positions');
+  assert.ok(r.logitDiff < TOL, `logits differ by ${r.logitDiff}`);
+  assert.ok(r.attentionDiff < TOL, `attention differs by ${r.attentionDiff}`);
+});
+
+test('Transformer ONNX export: a row with no source tokens attends to nothing, as in s2s (zeros, finite)', async () => {
+  const setup = tinyTransformer(4, { activation: 'gelu' }, 5);
+  trainFew(setup, 20);
+  const s = await sessionsFor(setup.model);
+  const src = sourceBatch(setup, [0, 1]);
+  const ids = new Int32Array(3 * src.maxLen);
+  ids.set(src.ids);
+  const withEmpty: IdBatch = { ids, lengths: Int32Array.of(src.lengths[0], src.lengths[1], 0), maxLen: src.maxLen };
+  const r = await lockstep(s, setup.model, withEmpty, 10);
+  assert.ok(r.logitDiff < TOL, `logits differ by ${r.logitDiff}`);
+  const alone = await lockstep(s, setup.model, sourceBatch(setup, [0, 1]), 10);
+  assert.deepEqual(r.ids.slice(0, 2), alone.ids, 'the empty row changes nothing for the others');
+});
