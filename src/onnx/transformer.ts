@@ -276,7 +276,7 @@ function decoderGraph(model: Transformer, docs: ReturnType<typeof transformerDoc
   const step = dim(g, selfK[0], 2, 'past_len');
   const y = e.embed(model.tgtEmbedding, tokens, e.positions(model.tgtPositions, step, 'decoder'), 'decoder');
   let h = unsqueeze(g, y, [1], 'decoder/one_position'); // [B, 1, D]
-  let weights: Value | null = null;
+  const last: { probs: Value | null } = { probs: null };
   model.decoder.forEach((block, l) => {
     const name = block.name;
     h = e.residual(h, block.norm1, (x) => {
@@ -292,19 +292,19 @@ function decoderGraph(model: Transformer, docs: ReturnType<typeof transformerDoc
       const att = block.crossAttention;
       const q = e.splitHeads(e.dense(x, att.query as Dense, `${name}/cross_attention/query`), `${name}/cross_attention/q`);
       const r = e.attend(att, q, crossK[l], crossV[l], keyMask, `${name}/cross_attention`);
-      if (l === L - 1) weights = r.probs;
+      if (l === L - 1) last.probs = r.probs;
       return r.out;
     });
     h = e.residual(h, block.norm3, (x) => e.feedForward(block.feedForward, x, `${name}/feed_forward`));
   });
   if (model.decoderNorm) h = e.norm(h, model.decoderNorm);
-  const last = squeeze(g, h, [1], 'decoder/output_state'); // [B, D]
+  const out = squeeze(g, h, [1], 'decoder/output_state'); // [B, D]
   const logits = model.outputKernel
-    ? e.dense(last, { kernel: model.outputKernel, bias: model.outputBias as Dense['bias'] }, 'output')
-    : g.op('Gemm', [last, e.param(model.tgtEmbedding)], { transB: 1 }, 'output/tied'); // h·Eᵀ, sharing the embedding's initializer
+    ? e.dense(out, { kernel: model.outputKernel, bias: model.outputBias as Dense['bias'] }, 'output')
+    : g.op('Gemm', [out, e.param(model.tgtEmbedding)], { transB: 1 }, 'output/tied'); // h·Eᵀ, sharing the embedding's initializer
   declareOutput(g, logits, byName(docs.decoderOutputs, NAMES.logits));
   // [B, H, 1, S] → mean over heads → [B, S].
-  const mean = g.op('ReduceMean', [weights as unknown as Value], { axes: [1, 2], keepdims: 0 }, 'attention/mean_heads');
+  const mean = g.op('ReduceMean', [last.probs as Value], { axes: [1, 2], keepdims: 0 }, 'attention/mean_heads');
   declareOutput(g, mean, byName(docs.decoderOutputs, NAMES.attention));
   return g;
 }
