@@ -36,10 +36,10 @@ export const TRANSFORMER_NAMES = {
   srcMask: 'src_mask',
   /** encoder output: float [batch, src_len, model_dim], the encoder stack's output (not needed by decoder_step). */
   memory: 'memory',
-  crossKey: (l: number) => `cross_key_${l}`,
-  crossValue: (l: number) => `cross_value_${l}`,
-  selfKey: (l: number) => `self_key_${l}`,
-  selfValue: (l: number) => `self_value_${l}`,
+  crossKey: (l: number | string) => `cross_key_${l}`,
+  crossValue: (l: number | string) => `cross_value_${l}`,
+  selfKey: (l: number | string) => `self_key_${l}`,
+  selfValue: (l: number | string) => `self_value_${l}`,
 } as const;
 
 /** Epsilon of every s2s layer norm (LayerNorm.apply). */
@@ -326,4 +326,38 @@ export function exportTransformerGraphs(model: Transformer, options: GraphExport
       },
     },
   };
+}
+
+/** The README section on the Transformer's state: the caches, how they grow, and how to reorder them in beam search. */
+export function transformerReadme(config: { modelDim: number; heads: number; maxPositions: number; positions: string; encoderLayers: number; decoderLayers: number; layers: number }): string {
+  const L = config.decoderLayers > 0 ? config.decoderLayers : config.layers;
+  const hd = config.modelDim / config.heads;
+  const last = L - 1;
+  const N = TRANSFORMER_NAMES;
+  return `## The Transformer's state
+
+- **Self-attention cache.** For each of the ${L} decoder blocks (l = 0 … ${last}), \`${N.selfKey('l')}\` and \`${N.selfValue('l')}\`
+  (float32 \`[batch, ${config.heads}, past_len, ${hd}]\`, heads split: head h holds model columns h·${hd} … h·${hd} + ${hd - 1}) hold the keys and
+  values of the past_len target positions decoded so far (BOS is position 0). The encoder gives them empty (past_len = 0).
+  Each step appends this step's key/value on axis 2: \`next_self_key_l\` has past_len + 1 positions and is fed back as
+  \`self_key_l\` (the layout of fairseq's incremental state and Hugging Face's \`past_key_values\`).
+- **Position.** The token fed at a step sits at position past_len, which decoder_step reads from axis 2 of \`${N.selfKey(0)}\`:
+  every row of a batch is at the same step, and every block's cache must have the same length (as s2s decodes).
+  ${config.positions === 'learned'
+    ? `Positions are learned (${config.maxPositions} of them); a source or output position past the last reuses the last, as s2s does.`
+    : `Positions are sinusoidal, from a table of ${config.maxPositions} rows (the model's maxPositions): a source longer than that, or a step past it, is an index error in the graph.`}
+- **Cross-attention keys/values.** \`${N.crossKey('l')}\`, \`${N.crossValue('l')}\` (\`[batch, ${config.heads}, src_len, ${hd}]\`) are the memory
+  projected once per sentence by the encoder, and \`${N.srcMask}\` (bool \`[batch, src_len]\`) marks its real positions. They are inputs of
+  every step and never change.
+- **Beam search.** After a step, let \`index\` be the rows (of this step's batch) that continue, in their new order, rows
+  repeating where one hypothesis has several kept continuations. Gather axis 0 of every \`next_self_*\` by \`index\` to get the
+  next step's \`self_*\`. Gather \`cross_*\` and \`${N.srcMask}\` by \`index\` too whenever the rows' sentences change: when a sentence's
+  single BOS row becomes its K hypotheses, or when finished sentences leave the batch. (s2s does exactly this: it starts each
+  sentence with one live hypothesis, keeps \`K − finished\` of them, and drops sentences as they end.) A decoder that instead
+  tiles every encoder output K times up front and keeps \`batch·K\` rows throughout only reorders the self-attention caches.
+- **Attention output.** \`attention\` is the last block's cross-attention probabilities averaged over the ${config.heads} heads (what s2s
+  draws as the attention map); padded source positions get 0.
+- **Memory.** \`memory\` (the encoder stack's output) is for callers who want it; decoder_step reads only the projected
+  \`cross_*\` tensors.
+`;
 }
