@@ -42,3 +42,5 @@ export { QueueFullError, BatcherClosedError } from './serve/batcher.js';
 
 // The browser page
 export { exportWeb, type ExportOptions, type ExportResult } from './web/export.js';
+export { exportOnnx, OnnxExportError, ONNX_EXPORT_FILES, type OnnxExportOptions, type OnnxExportResult } from './onnx/export.js';
+export type { OnnxContract, TensorDoc } from './onnx/contract.js';

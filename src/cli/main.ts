@@ -198,6 +198,16 @@ export function buildProgram(): Command {
       if (r.replaced.length) console.log(`replaced an earlier export in ${o.out}/model (${r.replaced.join(', ')})`);
       console.log(`wrote ${r.files.length} files (${(r.bytes / 1024).toFixed(1)} KiB) to ${r.outDir}; try: cd ${r.outDir} && python3 -m http.server`);
     });
+  program
+    .command('export-onnx')
+    .description('export the model to ONNX (encoder.onnx, decoder_step.onnx, tokenizer.json, vocab.json, model.json, README.md) for ONNX Runtime, Triton, …')
+    .requiredOption('--model <dir>', 'model bundle directory')
+    .requiredOption('--out <dir>', 'folder to write')
+    .action(async (o: { model: string; out: string }) => {
+      const { exportOnnx } = await import('../onnx/export.js');
+      const r = exportOnnx(o.model, o.out);
+      console.log(`wrote ${r.files.join(', ')} (${(r.bytes / 1024).toFixed(1)} KiB) to ${r.outDir}: ${r.contract.architecture}, opset ${r.contract.opset}; the contract is in ${r.outDir}/README.md`);
+    });
   const plot = program.command('plot').description('draw SVG plots of a model bundle: architecture diagrams, training history');
   plot
     .command('model')

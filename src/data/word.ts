@@ -84,6 +84,28 @@ const OPENING = new Set(['(', '[', '{', '\u201C', '\u2018', '\u201E', '\u201A', 
 const CLOSING = new Set([',', ';', ':', '…', ')', ']', '}', '\u201D', '\u2019', "'", '%', '‰', '‽']);
 const CLOSING_RUN = /^(?:\.+|!+|\?+)$/;
 
+/**
+ * The rules above as data, for programs that re-implement this tokenizer
+ * (the ONNX export's tokenizer.json): regular expressions as JavaScript
+ * sources (Unicode property escapes; flags "u"), sets as arrays.
+ */
+export const WORD_RULES = {
+  glue: GLUE,
+  space: SPACE,
+  piece: PIECE.source,
+  elisions: [...ELISIONS],
+  elisionPrefix: ELISION_PREFIX.source,
+  contractionSuffix: CONTRACTION_SUFFIX.source,
+  contractionSuffixFlags: 'iu',
+  isElision: IS_ELISION.source,
+  isContraction: IS_CONTRACTION.source,
+  isContractionFlags: 'iu',
+  startsWordlike: STARTS_WORDLIKE.source,
+  opening: [...OPENING],
+  closing: [...CLOSING],
+  closingRun: CLOSING_RUN.source,
+} as const;
+
 function isClitic(core: string): boolean {
   return IS_ELISION.test(core) || IS_CONTRACTION.test(core);
 }

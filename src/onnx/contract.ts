@@ -79,7 +79,7 @@ export interface OnnxContract {
   };
   /** Target-side special ids (the source side uses the same ids for pad/unk; see vocab.json). */
   targetTokens: SpecialTokens;
-  /** Source sentences longer than this many tokens (EOS excluded) are refused by s2s; null when unlimited. */
+  /** Source sentences longer than this many code points (after NFC) are refused by s2s; null when unlimited. */
   maxSourceLength: number | null;
   /** The output length limit s2s decodes with by default (tokens, EOS excluded). */
   maxOutputLength: number;
