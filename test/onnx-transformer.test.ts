@@ -20,9 +20,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
 import { noGrad, Adam, clipGradNorm, clearTape, type Tensor } from '../src/engine/index.js';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { makeBatch, makeSourceBatch } from '../src/data/batching.js';
 import { BOS_ID, EOS_ID } from '../src/data/vocab.js';
 import { greedyDecode, argmaxRows } from '../src/decode/greedy.js';
@@ -31,7 +33,8 @@ import type { Transformer, TransformerState } from '../src/model/transformer.js'
 import type { IdBatch } from '../src/model/translation-model.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { exportTransformerGraphs } from '../src/onnx/transformer.js';
-import type { ExportedGraphs } from '../src/onnx/index.js';
+import type { ExportedGraphs, OnnxContract } from '../src/onnx/index.js';
+import { saveBundle } from '../src/bundle/bundle.js';
 import { exportOnnx, ONNX_EXPORT_FILES } from '../src/onnx/export.js';
 import { tinyTransformer, transformerBundleParts, type TinyTransformerSetup } from './helpers/tiny-transformer.js';
 import { loadSession, checkModelHeader, feed, floats, maxAbsDiff, type Session, type OrtTensor } from './helpers/onnx.js';
@@ -275,4 +278,29 @@ test('Transformer ONNX export: a row with no source tokens attends to nothing, a
   assert.ok(r.logitDiff < TOL, `logits differ by ${r.logitDiff}`);
   const alone = await lockstep(s, setup.model, sourceBatch(setup, [0, 1]), 10);
   assert.deepEqual(r.ids.slice(0, 2), alone.ids, 'the empty row changes nothing for the others');
+});
+
+test('s2s export-onnx on a saved Transformer bundle: the files, and a README with every tensor and the caches explained', () => {
+  const setup = tinyTransformer(6, { layers: 2, positions: 'learned' }, 5);
+  const dir = mkdtempSync(join(tmpdir(), 's2s-onnx-transformer-cli-'));
+  try {
+    saveBundle(join(dir, 'model'), transformerBundleParts(setup));
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const run = spawnSync(process.execPath, [join(root, 'bin', 's2s.js'), 'export-onnx', '--model', join(dir, 'model'), '--out', join(dir, 'onnx')], { encoding: 'utf8', cwd: root, timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    for (const f of ONNX_EXPORT_FILES) assert.ok(existsSync(join(dir, 'onnx', f)), f);
+    const contract = JSON.parse(readFileSync(join(dir, 'onnx', 'model.json'), 'utf8')) as OnnxContract;
+    assert.equal(contract.config.arch, 'transformer');
+    assert.deepEqual(contract.decoder.state.map((s) => s.input), ['self_key_0', 'self_value_0', 'self_key_1', 'self_value_1']);
+    assert.deepEqual(contract.decoder.constants.map((s) => s.input), ['src_mask', 'cross_key_0', 'cross_value_0', 'cross_key_1', 'cross_value_1']);
+    const readme = readFileSync(join(dir, 'onnx', 'README.md'), 'utf8');
+    for (const t of [...contract.encoder.inputs, ...contract.encoder.outputs, ...contract.decoder.inputs, ...contract.decoder.outputs]) {
+      assert.ok(readme.includes(`| \`${t.name}\` | ${t.type} |`), `README row for ${t.name}`);
+    }
+    assert.match(readme, /## The Transformer's state/);
+    assert.match(readme, /Gather axis 0 of every `next_self_\*`/);
+    assert.match(readme, /Positions are learned \(64 of them\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
