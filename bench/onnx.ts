@@ -1,0 +1,130 @@
+/**
+ * ONNX benchmark (issue 14): greedy decoding of one model by onnxruntime-node
+ * (the exported encoder.onnx + decoder_step.onnx, driven by the contract
+ * decoder of test/helpers/onnx-decode.ts) beside s2s native (its Translator),
+ * on the same sentences in the same run, at batch 1 and batch 64:
+ * sentences/s, the ratio ONNX / s2s, and how many outputs agree token for token.
+ *
+ * Usage: npm run bench:onnx [-- --model DIR] [--sentences N] [--max-length L] [--threads T]
+ *   --model DIR   a trained bundle (any architecture exportOnnx handles); without it, a model of the
+ *                 fra-attention shape (bidirectional LSTM 256, general attention, embeddings 256) with
+ *                 seeded random weights on the built-in corpus's character vocabulary (said in the output).
+ *   --sentences N sentences decoded per configuration (default 200): fra.txt's test split when
+ *                 ../shared/data/fra-eng/fra.txt exists and the model is a trained bundle, else the built-in corpus.
+ *   --threads T   onnxruntime intra-op threads (default 1); s2s's OpenBLAS threads come from the environment.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+import { kernels } from '../src/engine/index.js';
+import { loadBundle, makeTranslator, type BundleParts } from '../src/bundle/bundle.js';
+import { readSplit } from '../src/data/read-split.js';
+import { generateCorpus } from '../src/data/synthetic.js';
+import { CharTokenizer } from '../src/data/char.js';
+import { Vocab } from '../src/data/vocab.js';
+import { tokenizerFromJSON } from '../src/data/tokenizer-factory.js';
+import { createModel } from '../src/model/model.js';
+import { describeArchitecture } from '../src/model/config.js';
+import { PRESETS } from '../src/train/options.js';
+import { exportOnnx } from '../src/onnx/export.js';
+import { greedy, readContract, type PlainTensor, type Runner } from '../test/helpers/onnx-decode.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const FRA = resolve(root, '..', 'shared', 'data', 'fra-eng', 'fra.txt');
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function seededReference(): { parts: BundleParts; texts: string[]; note: string } {
+  const pairs = generateCorpus({ size: 2000, seed: 1, maxSourceLength: 60 });
+  const tok = new CharTokenizer();
+  const vocabs = { source: Vocab.build(pairs.map((p) => tok.tokenize(p.source))), target: Vocab.build(pairs.map((p) => tok.tokenize(p.target))) };
+  const model = createModel({ cell: 'lstm', latentDim: 256, embeddingDim: 256, bidirectional: true, attention: 'general', srcVocabSize: vocabs.source.size, tgtVocabSize: vocabs.target.size }, 1);
+  const parts: BundleParts = {
+    config: { format: 's2s-model', version: 1, model: model.config, tokenizers: { source: { level: 'char' }, target: { level: 'char' } }, data: { ...PRESETS.seed.data, corpus: '<built-in>' }, train: { ...PRESETS.seed.train }, createdBy: 'bench' },
+    vocabs, model, history: [],
+  };
+  return { parts, texts: pairs.map((p) => p.source), note: 'seeded random weights of the fra-attention shape (bidirectional LSTM 256, general attention, embeddings 256), char vocabulary of the built-in corpus, built-in corpus sentences' };
+}
+
+function runner(session: ort.InferenceSession): Runner {
+  return async (feeds) => {
+    const f: Record<string, ort.Tensor> = {};
+    for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.type, t.data as Float32Array, [...t.dims]);
+    const out = await session.run(f);
+    const plain: Record<string, PlainTensor> = {};
+    for (const [k, t] of Object.entries(out)) plain[k] = { type: t.type as PlainTensor['type'], data: t.data as PlainTensor['data'], dims: t.dims };
+    return plain;
+  };
+}
+
+async function main(): Promise<void> {
+  const modelDir = arg('model');
+  const n = Number(arg('sentences') ?? 200);
+  const maxLength = Number(arg('max-length') ?? 60);
+  const threads = Number(arg('threads') ?? 1);
+  let parts: BundleParts, texts: string[], note: string;
+  if (modelDir) {
+    parts = loadBundle(modelDir);
+    if (existsSync(FRA) && /fra\.txt$/.test(parts.config.data.corpus)) {
+      texts = readSplit(FRA, parts.config.data).split.test.map((p) => p.source);
+      note = `${modelDir} (trained bundle), fra.txt test split`;
+    } else {
+      texts = generateCorpus({ size: 2000, seed: 1, maxSourceLength: 60 }).map((p) => p.source);
+      note = `${modelDir} (trained bundle), built-in corpus sentences`;
+    }
+  } else ({ parts, texts, note } = seededReference());
+  // Evenly spaced sentences the model can take.
+  const step = Math.max(1, Math.floor(texts.length / n));
+  texts = texts.filter((_, i) => i % step === 0).slice(0, n);
+
+  const dir = mkdtempSync(join(tmpdir(), 's2s-bench-onnx-'));
+  try {
+    const t0 = performance.now();
+    exportOnnx(parts, dir);
+    const exportMs = performance.now() - t0;
+    const contract = readContract(dir);
+    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1 };
+    const [enc, dec] = await Promise.all([ort.InferenceSession.create(join(dir, 'encoder.onnx'), options), ort.InferenceSession.create(join(dir, 'decoder_step.onnx'), options)]);
+    const translator = makeTranslator(parts);
+    const tokenizer = tokenizerFromJSON(parts.config.tokenizers.source);
+    const sources = texts.map((t) => Array.from(parts.vocabs.source.encode(tokenizer.tokenize(t.normalize('NFC'))).ids)).filter((s) => s.length > 0);
+    const targetTok = tokenizerFromJSON(parts.config.tokenizers.target);
+
+    console.log(`ONNX benchmark: ${describeArchitecture(parts.config.model)}`);
+    console.log(`model: ${note}`);
+    console.log(`conditions: ${sources.length} sentences, greedy, max length ${maxLength}; s2s kernels ${kernels().description}, OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? '(unset)'}; onnxruntime-node ${ort.env.versions.common}, ${threads} intra-op thread(s), graph optimisations all; ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; export took ${exportMs.toFixed(0)} ms`);
+    console.log('');
+    console.log('| batch | s2s native (sent/s) | onnxruntime (sent/s) | ratio ORT / s2s | same output |');
+    console.log('|---:|---:|---:|---:|---:|');
+    for (const batch of [1, 64]) {
+      // s2s: its Translator, as `s2s translate` runs it (sorted by length, batched).
+      const s0 = performance.now();
+      const ref = translator.translate(texts, { batchSize: batch, maxLength });
+      const s2sMs = performance.now() - s0;
+      // ORT: the same sorting and batching, the contract's greedy loop.
+      const order = sources.map((_, i) => i).sort((a, b) => sources[b].length - sources[a].length);
+      const outputs: string[] = new Array(sources.length);
+      const o0 = performance.now();
+      for (let s = 0; s < order.length; s += batch) {
+        const chunk = order.slice(s, s + batch);
+        const r = await greedy(contract, runner(enc), runner(dec), chunk.map((i) => sources[i]), { maxLength });
+        chunk.forEach((i, k) => (outputs[i] = targetTok.detokenize(parts.vocabs.target.decode(r.ids[k]))));
+      }
+      const ortMs = performance.now() - o0;
+      const refTexts = ref.filter((r) => r.text !== '' || r.source.trim() !== '').map((r) => r.text);
+      const same = outputs.filter((t, i) => t === refTexts[i]).length;
+      const s2sRate = (texts.length / s2sMs) * 1000, ortRate = (sources.length / ortMs) * 1000;
+      console.log(`| ${batch} | ${s2sRate.toFixed(1)} | ${ortRate.toFixed(1)} | ${(ortRate / s2sRate).toFixed(2)}× | ${same}/${sources.length} |`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
