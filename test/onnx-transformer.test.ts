@@ -33,7 +33,7 @@ import type { Transformer, TransformerState } from '../src/model/transformer.js'
 import type { IdBatch } from '../src/model/translation-model.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { exportTransformerGraphs } from '../src/onnx/transformer.js';
-import type { ExportedGraphs, OnnxContract } from '../src/onnx/index.js';
+import { decodeModel, type ExportedGraphs, type OnnxContract } from '../src/onnx/index.js';
 import { saveBundle } from '../src/bundle/bundle.js';
 import { exportOnnx, ONNX_EXPORT_FILES } from '../src/onnx/export.js';
 import { tinyTransformer, transformerBundleParts, type TinyTransformerSetup } from './helpers/tiny-transformer.js';
@@ -300,6 +300,16 @@ test('s2s export-onnx on a saved Transformer bundle: the files, and a README wit
     assert.match(readme, /## The Transformer's state/);
     assert.match(readme, /Gather axis 0 of every `next_self_\*`/);
     assert.match(readme, /Positions are learned \(64 of them\)/);
+    // Standard ai.onnx operators only (what ONNX Runtime, Triton's ORT backend or onnxruntime-web run), no contrib domain.
+    const ops = new Set<string>();
+    for (const f of ['encoder.onnx', 'decoder_step.onnx']) {
+      for (const node of decodeModel(readFileSync(join(dir, 'onnx', f))).graph.node) {
+        assert.equal(node.domain ?? '', '', `${f}: ${node.opType} is in the ai.onnx domain`);
+        ops.add(node.opType);
+      }
+    }
+    const allowed = ['Add', 'Concat', 'Erf', 'Gather', 'Gemm', 'Identity', 'LayerNormalization', 'Less', 'MatMul', 'Min', 'Mul', 'Range', 'ReduceMean', 'Relu', 'Reshape', 'Shape', 'Slice', 'Softmax', 'Split', 'Squeeze', 'Transpose', 'Unsqueeze', 'Where'];
+    assert.deepEqual([...ops].filter((o) => !allowed.includes(o)), [], 'only the expected standard operators');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
