@@ -45,10 +45,17 @@ export const TRANSFORMER_NAMES = {
 /** Epsilon of every s2s layer norm (LayerNorm.apply). */
 const LN_EPSILON = 1e-5;
 
+/** A named s2s parameter (an engine Tensor fits). */
+interface Param {
+  data: Float32Array;
+  shape: readonly number[];
+  name?: string;
+}
+
 /** Dense layer weights as s2s holds them. */
 interface Dense {
-  kernel: { data: Float32Array; shape: readonly number[]; name?: string };
-  bias: { data: Float32Array; shape: readonly number[]; name?: string };
+  kernel: Param;
+  bias: Param;
 }
 
 /** One graph's emitter: the builder, the model's sizes, and the weights' initializers by s2s parameter name. */
@@ -67,7 +74,7 @@ class Emitter {
   }
 
   /** A parameter as an initializer named after it (once per graph, however often it is used). */
-  param(t: { data: Float32Array; shape: readonly number[]; name?: string }): Value {
+  param(t: Param): Value {
     const key = t.name ?? '';
     let v = this.weights.get(key);
     if (!v) {
@@ -137,7 +144,7 @@ class Emitter {
    * The position table [maxPositions, D]: the learned parameter, or s2s's sinusoidal table (the same floats
    * s2s adds), and the position ids clamped to it as s2s clamps learned positions.
    */
-  positions(learned: { data: Float32Array; shape: readonly number[]; name?: string } | null, ids: Value, side: string): Value {
+  positions(learned: Param | null, ids: Value, side: string): Value {
     const g = this.g;
     const limit = this.model.config.maxPositions;
     const table = learned ? this.param(learned) : g.initializer(`${side}/sinusoidal_positions`, sinusoidalPositions(limit, this.D).data, [limit, this.D]);
@@ -146,7 +153,7 @@ class Emitter {
   }
 
   /** Token embeddings scaled by √D plus positions (ops.embedPositions). */
-  embed(table: { data: Float32Array; shape: readonly number[]; name?: string }, ids: Value, positions: Value, side: string): Value {
+  embed(table: Param, ids: Value, positions: Value, side: string): Value {
     const g = this.g;
     const tokens = embedding(g, this.param(table), ids, `${side}/embedding`);
     const scaled = g.op('Mul', [tokens, g.float([Math.fround(Math.sqrt(this.D))])], {}, `${side}/embedding_scale`);
