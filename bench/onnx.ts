@@ -5,10 +5,12 @@
  * on the same sentences in the same run, at batch 1 and batch 64:
  * sentences/s, the ratio ONNX / s2s, and how many outputs agree token for token.
  *
- * Usage: npm run bench:onnx [-- --model DIR] [--sentences N] [--max-length L] [--threads T]
+ * Usage: npm run bench:onnx [-- --model DIR] [--arch rnn|transformer] [--sentences N] [--max-length L] [--threads T]
  *   --model DIR   a trained bundle (any architecture exportOnnx handles); without it, a model of the
  *                 fra-attention shape (bidirectional LSTM 256, general attention, embeddings 256) with
  *                 seeded random weights on the built-in corpus's character vocabulary (said in the output).
+ *   --arch transformer  without --model: the reference Transformer instead (issue 12's: d_model 256, 4 heads,
+ *                 3 + 3 blocks, ff 1024, tied embeddings), seeded, on one character vocabulary for both sides.
  *   --sentences N sentences decoded per configuration (default 200): fra.txt's test split when
  *                 ../shared/data/fra-eng/fra.txt exists and the model is a trained bundle, else the built-in corpus.
  *   --threads T   onnxruntime intra-op threads (default 1); s2s's OpenBLAS threads come from the environment.
@@ -40,16 +42,21 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function seededReference(): { parts: BundleParts; texts: string[]; note: string } {
+function seededReference(transformer: boolean): { parts: BundleParts; texts: string[]; note: string } {
   const pairs = generateCorpus({ size: 2000, seed: 1, maxSourceLength: 60 });
   const tok = new CharTokenizer();
-  const vocabs = { source: Vocab.build(pairs.map((p) => tok.tokenize(p.source))), target: Vocab.build(pairs.map((p) => tok.tokenize(p.target))) };
-  const model = createModel({ cell: 'lstm', latentDim: 256, embeddingDim: 256, bidirectional: true, attention: 'general', srcVocabSize: vocabs.source.size, tgtVocabSize: vocabs.target.size }, 1);
+  const shared = transformer ? Vocab.build(pairs.flatMap((p) => [tok.tokenize(p.source), tok.tokenize(p.target)])) : null;
+  const vocabs = shared ? { source: shared, target: shared } : { source: Vocab.build(pairs.map((p) => tok.tokenize(p.source))), target: Vocab.build(pairs.map((p) => tok.tokenize(p.target))) };
+  const sizes = { srcVocabSize: vocabs.source.size, tgtVocabSize: vocabs.target.size };
+  const model = transformer
+    ? createModel({ arch: 'transformer', modelDim: 256, heads: 4, ffDim: 1024, layers: 3, tieEmbeddings: true, ...sizes }, 1)
+    : createModel({ cell: 'lstm', latentDim: 256, embeddingDim: 256, bidirectional: true, attention: 'general', ...sizes }, 1);
   const parts: BundleParts = {
     config: { format: 's2s-model', version: 1, model: model.config, tokenizers: { source: { level: 'char' }, target: { level: 'char' } }, data: { ...PRESETS.seed.data, corpus: '<built-in>' }, train: { ...PRESETS.seed.train }, createdBy: 'bench' },
     vocabs, model, history: [],
   };
-  return { parts, texts: pairs.map((p) => p.source), note: 'seeded random weights of the fra-attention shape (bidirectional LSTM 256, general attention, embeddings 256), char vocabulary of the built-in corpus, built-in corpus sentences' };
+  const shape = transformer ? 'the reference Transformer shape (d_model 256, 4 heads, 3 + 3 blocks, ff 1024, tied embeddings)' : 'the fra-attention shape (bidirectional LSTM 256, general attention, embeddings 256)';
+  return { parts, texts: pairs.map((p) => p.source), note: `seeded random weights of ${shape}, char vocabulary of the built-in corpus, built-in corpus sentences` };
 }
 
 function runner(session: ort.InferenceSession): Runner {
@@ -78,7 +85,7 @@ async function main(): Promise<void> {
       texts = generateCorpus({ size: 2000, seed: 1, maxSourceLength: 60 }).map((p) => p.source);
       note = `${modelDir} (trained bundle), built-in corpus sentences`;
     }
-  } else ({ parts, texts, note } = seededReference());
+  } else ({ parts, texts, note } = seededReference(arg('arch') === 'transformer'));
   // Evenly spaced sentences the model can take.
   const step = Math.max(1, Math.floor(texts.length / n));
   texts = texts.filter((_, i) => i % step === 0).slice(0, n);

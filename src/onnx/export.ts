@@ -16,6 +16,8 @@ import { S2SError } from '../errors.js';
 import { IR_VERSION, OPSET } from './graph.js';
 import { type ExportedGraphs, type GraphExportOptions, type OnnxContract } from './contract.js';
 import { exportRecurrentGraphs } from './recurrent.js';
+import { exportTransformerGraphs } from './transformer.js';
+import { Transformer } from '../model/transformer.js';
 import { tokenizerJson, vocabJson } from './tokenizer-json.js';
 import { exportReadme } from './readme.js';
 import { PAD_ID, BOS_ID, EOS_ID, UNK_ID } from '../data/vocab.js';
@@ -51,6 +53,7 @@ export const ONNX_EXPORT_FILES = ['encoder.onnx', 'decoder_step.onnx', 'tokenize
 export function exportGraphs(parts: BundleParts, options: GraphExportOptions): ExportedGraphs {
   const model = parts.model;
   if (model instanceof Seq2Seq) return exportRecurrentGraphs(model, options);
+  if (model instanceof Transformer) return exportTransformerGraphs(model, options);
   throw new OnnxExportError(`ONNX export of ${describeArchitecture(model.config)} (arch "${model.config.arch}") is not supported by this version of s2s`);
 }
 

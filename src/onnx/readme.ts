@@ -6,6 +6,7 @@
  */
 import { contractMarkdown, type OnnxContract } from './contract.js';
 import type { TokenizerJson } from './tokenizer-json.js';
+import { transformerReadme } from './transformer.js';
 
 function levels(t: TokenizerJson): string {
   return t.source.level === t.target.level ? `${t.source.level} on both sides` : `${t.source.level} (source), ${t.target.level} (target)`;
@@ -51,6 +52,7 @@ A sentence gets the same logits alone or in a batch: padding never enters the st
 An empty or whitespace-only input translates to the empty string without running the model${c.maxSourceLength !== null ? `; s2s refuses inputs longer than ${c.maxSourceLength} code points (after NFC), the longest source it was trained on` : ''}.
 
 ${contractMarkdown(c)}
+${c.config.arch === 'transformer' ? `\n${transformerReadme(c.config as unknown as Parameters<typeof transformerReadme>[0])}` : ''}
 
 ## Tokenizer (tokenizer.json)
 
