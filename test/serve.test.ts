@@ -403,3 +403,83 @@ test('s2s serve: CLI starts, answers, and exits 0 on SIGTERM', async () => {
   assert.equal(code, 0, server.stderr());
   assert.match(server.stderr(), /stopped/);
 });
+
+test('/ready: 200 while a sentence fits, 503 + Retry-After while the queue is full; /health stays ok', async () => {
+  // A window far longer than the test and a batch larger than the queue: queued sentences stay queued.
+  const s = await start({ batchWindowMs: 600_000, maxBatch: 8, maxQueue: 2, retryAfterSeconds: 3 });
+  const url = s.url();
+  const key = { beam: 1, attention: false };
+  const gone = new AbortController();
+  const held: Promise<unknown>[] = [];
+  try {
+    const idle = await request('GET', '/ready', undefined, {}, url);
+    assert.equal(idle.status, 200);
+    assert.deepEqual(idle.json, { status: 'ready', queued: 0, maxQueue: 2, maxBatch: 8 });
+    assert.equal(idle.headers['retry-after'], undefined);
+    held.push(s.batcher.submit(['I am happy.'], key, gone.signal).catch((e: unknown) => e));
+    const one = await request('GET', '/ready', undefined, {}, url);
+    assert.equal(one.status, 200, 'one more sentence still fits');
+    assert.deepEqual(one.json, { status: 'ready', queued: 1, maxQueue: 2, maxBatch: 8 });
+    held.push(s.batcher.submit(['She is tired.'], key, gone.signal).catch((e: unknown) => e));
+    const full = await request('GET', '/ready', undefined, {}, url);
+    assert.equal(full.status, 503);
+    assert.equal(full.headers['retry-after'], '3');
+    assert.deepEqual(full.json, { status: 'busy', queued: 2, maxQueue: 2, maxBatch: 8 });
+    const head = await request('HEAD', '/ready', undefined, {}, url);
+    assert.equal(head.status, 503);
+    assert.equal(head.text, '');
+    // Liveness is not load: /health answers ok whatever the queue holds.
+    const health = await request('GET', '/health', undefined, {}, url);
+    assert.equal(health.status, 200);
+    assert.deepEqual(health.json, { status: 'ok' });
+    // What /ready announced: a translation is refused the same way.
+    const refused = await post({ text: 'We see the cat.' }, url);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers['retry-after'], '3');
+    assert.equal((await request('POST', '/ready', '{}', {}, url)).status, 405);
+  } finally {
+    gone.abort();
+    await Promise.all(held);
+    await s.close();
+  }
+});
+
+test('draining (close() with a request in flight): new connections refused, idle keep-alive connections closed, the in-flight one answered', async () => {
+  // The window holds the POST until a second sentence fills the batch (maxBatch 2): no timing involved.
+  const s = await start({ batchWindowMs: 600_000, maxBatch: 2 });
+  const url = s.url();
+  // An idle keep-alive connection, as a balancer's connection pool holds one.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let idleSocket: net.Socket | null = null;
+  const first = await new Promise<number>((ok, fail) => {
+    const req = http.get(`${url}/health`, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => ok(res.statusCode ?? 0));
+    });
+    req.on('socket', (sock) => void (idleSocket = sock));
+    req.on('error', fail);
+  });
+  assert.equal(first, 200);
+  assert.ok(idleSocket, 'the keep-alive socket');
+  const idleClosed = new Promise<void>((ok) => (idleSocket as net.Socket).once('close', () => ok()));
+  try {
+    const inflight = post({ text: 'I am happy.' }, url);
+    for (let i = 0; i < 400 && s.batcher.queued < 1; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(s.batcher.queued, 1);
+    const closed = s.close();
+    await idleClosed; // the server closed the pooled connection at once
+    // A probe or a balancer opening a connection now is refused (Kubernetes: the readiness probe fails).
+    await assert.rejects(request('GET', '/health', undefined, {}, url), /ECONNREFUSED/);
+    await assert.rejects(request('GET', '/ready', undefined, {}, url), /ECONNREFUSED/);
+    // The in-flight request is still answered, with Connection: close.
+    const extra = s.batcher.submit(['She is tired.'], { beam: 1, attention: false });
+    const r = await inflight;
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.translation, bundle.translator.translate(['I am happy.'])[0].text);
+    assert.equal(r.headers.connection, 'close');
+    await extra;
+    await closed;
+  } finally {
+    agent.destroy();
+  }
+});

@@ -135,7 +135,7 @@ export function buildProgram(): Command {
   addDecodeOptions(eval_).action((opts) => evalCommand(opts));
   program
     .command('serve')
-    .description('HTTP JSON API: POST /translate, GET /health, GET /model (and static files with --web)')
+    .description('HTTP JSON API: POST /translate, GET /health, GET /ready, GET /model (and static files with --web)')
     .requiredOption('--model <dir>', 'model bundle directory')
     .option('--port <n>', 'TCP port (0: any free port)', int('--port', 0, 65535), SERVE_DEFAULTS.port)
     .option('--host <addr>', 'address to bind; anything but loopback is reachable from other machines', SERVE_DEFAULTS.host)

@@ -135,6 +135,11 @@ export class Batcher<R> {
           const before = this.queue.length;
           this.queue = this.queue.filter((item) => item.job !== job);
           this.stats_.dropped += before - this.queue.length;
+          if (this.queue.length === 0 && this.timer) {
+            // Nothing left to wait for: a pending window would only keep the process alive.
+            clearTimeout(this.timer);
+            this.timer = null;
+          }
           job.reject(new JobAbortedError());
           this.notifyIdle();
         };

@@ -2,12 +2,15 @@
  * The routes of `s2s serve`:
  *
  *   POST /translate  {"text": "..."} | {"texts": [...]}, optional "beam", "attention" (boolean)
- *   GET  /health     {"status": "ok"}
+ *   GET  /health     {"status": "ok"}: the process is up and answering (a liveness probe)
+ *   GET  /ready      200 {"status": "ready", queued, maxQueue, maxBatch} while the queue can take a sentence,
+ *                    503 + Retry-After {"status": "busy", ...} while it is full (a readiness probe / balancer check)
  *   GET  /model      what the bundle is (architecture, data options, vocabularies, parameters, history, limits)
  *   GET  /...        static files from the web folder, when there is one
  *
  * Translations go through the shared Batcher; a full or closed queue is 503
- * with Retry-After. Listening, connections and shutdown are server.ts's.
+ * with Retry-After, and so is every route (/health and /ready included) once
+ * the server is closing. Listening, connections and shutdown are server.ts's.
  */
 import type http from 'node:http';
 import { basename } from 'node:path';
@@ -184,6 +187,15 @@ export function createRoutes(ctx: RouteContext): (req: http.IncomingMessage, res
       case '/health':
         allow(['GET', 'HEAD']);
         return send(req, res, 200, { status: 'ok' });
+      case '/ready': {
+        allow(['GET', 'HEAD']);
+        // Ready while at least one more sentence fits; the numbers let a balancer or a person see how close to full.
+        const queued = batcher.queued;
+        const { maxQueue, maxBatch } = batcher.options;
+        const full = queued >= maxQueue;
+        const body = { status: full ? 'busy' : 'ready', queued, maxQueue, maxBatch };
+        return sendJson(req, res, full ? 503 : 200, body, full ? { 'Retry-After': retryAfter } : {}, ctx.closing());
+      }
       case '/model':
         allow(['GET', 'HEAD']);
         return send(req, res, 200, modelInfo());

@@ -109,7 +109,7 @@ export interface S2SServer {
   url(): string;
 }
 
-/** An HTTP translation server for a loaded bundle (POST /translate, GET /health, GET /model, the web folder at /); `listen()` starts it. */
+/** An HTTP translation server for a loaded bundle (POST /translate, GET /health, GET /ready, GET /model, the web folder at /); `listen()` starts it. */
 export function createServer(options: ServeOptions): S2SServer {
   const bundle = options.bundle;
   const log = options.log ?? ((line: string) => void process.stderr.write(line + '\n'));
