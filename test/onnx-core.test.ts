@@ -88,7 +88,7 @@ test('the contract declares graph inputs and outputs and renders their README ta
   declareOutput(g, declareInput(g, inDoc), outDoc);
   assert.deepEqual(g.signature.inputs.map((i) => i.name), ['src_ids']);
   const md = contractMarkdown({
-    format: 's2s-onnx', version: 1, architecture: 'x', config: {}, opset: OPSET, irVersion: IR_VERSION,
+    format: 's2s-onnx', version: 1, architecture: 'x', config: {}, opset: OPSET, irVersion: IR_VERSION, weights: 'float32',
     encoder: { file: 'encoder.onnx', inputs: [inDoc], outputs: [outDoc] },
     decoder: { file: 'decoder_step.onnx', inputs: [], outputs: [], tokens: 'tokens', logits: 'logits', attention: null, state: [{ input: 'h', initial: 'h', next: 'next_h' }], constants: [] },
     targetTokens: { pad: 0, bos: 1, eos: 2, unk: 3 }, maxSourceLength: null, maxOutputLength: 10,

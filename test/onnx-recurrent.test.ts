@@ -17,35 +17,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Adam, Rng, clearTape, noGrad, type Tensor } from '../src/engine/index.js';
+import { Adam, Rng, clearTape } from '../src/engine/index.js';
 import { makeBatch, encodePairs } from '../src/data/batching.js';
 import { Vocab } from '../src/data/vocab.js';
 import { Seq2Seq as Seq2SeqModel } from '../src/model/seq2seq.js';
-import { BOS_ID } from '../src/data/vocab.js';
-import { greedyDecode } from '../src/decode/greedy.js';
-import { beamSearch } from '../src/decode/beam.js';
 import type { ModelConfig } from '../src/model/config.js';
-import type { IdBatch } from '../src/model/model.js';
-import type { Seq2Seq, DecoderState as S2SState } from '../src/model/seq2seq.js';
 import { exportOnnx, ONNX_EXPORT_FILES } from '../src/onnx/export.js';
 import { tinySetup, bundlePartsFor, type TinySetup } from './helpers/tiny.js';
-import { loadSession, checkModelHeader, maxAbsDiff, type Session } from './helpers/onnx.js';
-import { greedy, readContract, type Runner, type PlainTensor } from './helpers/onnx-decode.js';
-import { SyncOnnxModel } from './helpers/onnx-sync.js';
-import ort from 'onnxruntime-node';
+import { loadSession, checkModelHeader } from './helpers/onnx.js';
+import { readContract } from './helpers/onnx-decode.js';
+import { assertGreedyEqualsS2s, assertAloneEqualsBatch, assertBeamOverOnnx, checkInt8Export } from './helpers/onnx-agree.js';
 
 const MAX_LENGTH = 16;
-
-function runner(session: Session): Runner {
-  return async (feeds) => {
-    const f: Record<string, ort.Tensor> = {};
-    for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.type, t.data as Float32Array, [...t.dims]);
-    const out = await session.run(f);
-    const plain: Record<string, PlainTensor> = {};
-    for (const [k, t] of Object.entries(out)) plain[k] = { type: t.type as PlainTensor['type'], data: t.data as PlainTensor['data'], dims: t.dims };
-    return plain;
-  };
-}
 
 /** A few Adam steps on the tiny corpus, so the model's outputs depend on its input. */
 function trainBriefly(setup: TinySetup, steps: number): void {
@@ -60,32 +43,6 @@ function trainBriefly(setup: TinySetup, steps: number): void {
     opt.update();
   }
   clearTape();
-}
-
-function idBatch(sources: readonly Int32Array[]): IdBatch {
-  const maxLen = Math.max(...sources.map((s) => s.length));
-  const ids = new Int32Array(sources.length * maxLen);
-  sources.forEach((s, b) => ids.set(s, b * maxLen));
-  return { ids, lengths: Int32Array.from(sources, (s) => s.length), maxLen };
-}
-
-/** s2s's logits at every step of the given outputs (teacher-forced on them), per sentence. */
-function s2sStepLogits(model: Seq2Seq, src: IdBatch, outputs: number[][], steps: number[]): Float32Array[][] {
-  return noGrad(() => {
-    const B = outputs.length;
-    const result: Float32Array[][] = outputs.map(() => []);
-    let state: S2SState = model.encode(src);
-    const T = Math.max(...steps);
-    for (let t = 0; t < T; t++) {
-      // Rows that have ended are fed BOS: rows never influence each other.
-      const tokens = Int32Array.from(outputs, (o) => (t === 0 ? BOS_ID : (o[t - 1] ?? BOS_ID)));
-      const r = model.decodeStep(tokens, state);
-      const V = (r.logits as Tensor).cols;
-      for (let b = 0; b < B; b++) if (t < steps[b]) result[b].push(r.logits.data.slice(b * V, (b + 1) * V));
-      state = r.state;
-    }
-    return result;
-  });
 }
 
 const CASES: { name: string; model: Partial<ModelConfig>; train: number }[] = [
@@ -127,48 +84,34 @@ for (const c of CASES) {
 
       const texts = [...setup.pairs.slice(0, 5).map((p) => p.source), ...NOVEL];
       const sources = texts.map((t) => setup.vocabs.source.encode(setup.tokenizers.source.tokenize(t)).ids);
-      const src = idBatch(sources);
-      const ref = greedyDecode(setup.model, src, { maxLength: MAX_LENGTH });
-      const got = await greedy(contract, runner(enc), runner(dec), sources.map((s) => Array.from(s)), { maxLength: MAX_LENGTH, recordLogits: true });
-      ref.forEach((h, i) => {
-        assert.deepEqual(got.ids[i], Array.from(h.ids), `tokens of "${texts[i]}"`);
-        assert.equal(got.finished[i], h.finished, `finished, "${texts[i]}"`);
-        assert.ok(Math.abs(got.logProb[i] - h.logProb) < 1e-3, `log-prob of "${texts[i]}": ${got.logProb[i]} vs ${h.logProb}`);
-      });
+      const onnx = { contract, encoder: enc, decoder: dec };
+      const { got } = await assertGreedyEqualsS2s(setup.model, onnx, texts, sources, MAX_LENGTH);
       if (c.train > 0) {
         const distinct = new Set(got.ids.map((ids) => ids.join(','))).size;
         assert.ok(distinct >= 2, `outputs differ between sentences (${distinct} distinct)`);
       }
-
-      const steps = got.steps as Float32Array[][];
-      const expected = s2sStepLogits(setup.model, src, got.ids, steps.map((s) => s.length));
-      let worst = 0;
-      steps.forEach((rows, i) => rows.forEach((row, t) => (worst = Math.max(worst, maxAbsDiff(row, expected[i][t])))));
-      assert.ok(worst < 1e-4, `logits within 1e-4 at every step (worst ${worst})`);
-
-      // Alone = in the batch.
-      for (let i = 0; i < sources.length; i++) {
-        const alone = await greedy(contract, runner(enc), runner(dec), [Array.from(sources[i])], { maxLength: MAX_LENGTH, recordLogits: true });
-        assert.deepEqual(alone.ids[0], got.ids[i], `"${texts[i]}" alone`);
-        const d = Math.max(...(alone.steps as Float32Array[][])[0].map((row, t) => maxAbsDiff(row, steps[i][t])));
-        assert.ok(d < 1e-5, `"${texts[i]}" alone: logits within 1e-5 of the batch's (${d})`);
-      }
-
-      // s2s's beam search over the ONNX graphs.
-      const sync = new SyncOnnxModel(dir);
-      try {
-        const opts = { beamSize: 4, maxLength: MAX_LENGTH, nBest: 3 };
-        const beamRef = beamSearch(setup.model, src, opts);
-        const beamGot = beamSearch(sync, src, opts);
-        beamRef.forEach((list, i) => {
-          assert.deepEqual(beamGot[i].map((h) => Array.from(h.ids)), list.map((h) => Array.from(h.ids)), `n-best of "${texts[i]}"`);
-          list.forEach((h, k) => assert.ok(Math.abs(beamGot[i][k].score - h.score) < 1e-3, `score ${k} of "${texts[i]}"`));
-        });
-      } finally {
-        await sync.close();
-      }
+      await assertAloneEqualsBatch(onnx, texts, sources, got, MAX_LENGTH);
+      await assertBeamOverOnnx(dir, setup.model, texts, sources, MAX_LENGTH);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+}
+
+// int8 bundles (s2s quantize): INT8 initializers + DequantizeLinear; the graphs = s2s on the dequantized weights.
+const INT8_CASES: { name: string; model: Partial<ModelConfig>; train: number }[] = [
+  { name: 'LSTM ×2, embeddings, general attention (input feeding)', model: { cell: 'lstm', layers: 2, embeddingDim: 12, attention: 'general' }, train: 80 },
+  { name: 'bidirectional GRU ×2, embeddings, no attention', model: { cell: 'gru', layers: 2, bidirectional: true, embeddingDim: 12 }, train: 80 },
+  { name: 'bidirectional LSTM, one-hot inputs, additive attention', model: { cell: 'lstm', bidirectional: true, attention: 'additive' }, train: 40 },
+  { name: 'LSTM, tied embeddings and output layer, dot attention', model: { cell: 'lstm', embeddingDim: 20, tieEmbeddings: true, attention: 'dot' }, train: 80 },
+];
+
+for (const c of INT8_CASES) {
+  test(`ONNX export of an int8 bundle = s2s on its dequantized weights: ${c.name}`, async (t) => {
+    const setup = setupFor(c.model);
+    trainBriefly(setup, c.train);
+    const texts = [...setup.pairs.slice(0, 20).map((p) => p.source), ...NOVEL];
+    const sources = texts.map((x) => setup.vocabs.source.encode(setup.tokenizers.source.tokenize(x)).ids);
+    await checkInt8Export(t, bundlePartsFor(setup), texts, sources, MAX_LENGTH);
   });
 }

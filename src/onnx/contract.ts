@@ -66,6 +66,12 @@ export interface OnnxContract {
   config: Record<string, unknown>;
   opset: number;
   irVersion: number;
+  /**
+   * How the weights are stored: 'float32' initializers, or (an int8 bundle) 'int8' initializers with one
+   * float32 scale per output row/channel, expanded by per-axis DequantizeLinear nodes (zero point 0) in the
+   * graphs; biases, layer norms and position tables stay float32 either way.
+   */
+  weights: 'float32' | 'int8';
   encoder: GraphContract;
   decoder: GraphContract & {
     /** The input holding the previous token of each row (BOS on the first step), int64 [batch]. */

@@ -79,6 +79,7 @@ export function exportOnnx(source: BundleParts | string, outDir: string, options
     architecture: describeArchitecture(c.model),
     config: { ...c.model } as unknown as Record<string, unknown>,
     opset: OPSET, irVersion: IR_VERSION,
+    weights: parts.model.parameters().some((p) => p.int8) ? 'int8' : 'float32',
     ...graphs.contract,
     targetTokens: { pad: PAD_ID, bos: BOS_ID, eos: EOS_ID, unk: UNK_ID },
     maxSourceLength: c.data.maxSourceLength ?? null,

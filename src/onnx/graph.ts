@@ -179,6 +179,17 @@ export class GraphBuilder {
     return v;
   }
 
+  /** An int8 vector of `n` zeros (the zero point of a symmetric per-axis DequantizeLinear), shared by every use. */
+  int8Zeros(n: number): Value {
+    const key = `i8z:${n}`;
+    let v = this.constants.get(key);
+    if (!v) {
+      v = this.initializer('zero_point_i8', new Int8Array(n), [n]);
+      this.constants.set(key, v);
+    }
+    return v;
+  }
+
   /**
    * Appends a node. `outputs` is the number of outputs (named after the op or `name`) or their names;
    * an input of '' is an omitted optional input. Returns the output names.

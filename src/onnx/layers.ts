@@ -6,19 +6,42 @@
  * plumbing (reshape, transpose, unsqueeze, …) that opset 13+ takes as inputs.
  */
 import type { GraphBuilder, Value } from './graph.js';
+import { int8Logical, type Int8Weight } from '../engine/index.js';
 
-/** A float weight as s2s stores it (an engine Tensor fits): row-major data and its shape. */
+/**
+ * A weight as s2s stores it (an engine Tensor fits): row-major float32 data and its shape, or, in an int8
+ * bundle, an int8 payload (then `data` is empty) with one scale per channel along `int8.axis`.
+ */
 export interface Weight {
   readonly data: Float32Array;
   readonly shape: readonly number[];
+  readonly int8?: Int8Weight | null;
 }
 
 /** Float32 lowest value: what masked scores are set to before the softmax (exp underflows to exactly 0). */
 const LOWEST = -3.4028234663852886e38;
 
-/** A weight as an initializer, optionally with another shape (same element count). */
+/**
+ * A weight as an initializer, optionally with another shape (same element count). An int8 weight stays
+ * int8 in the file: its values (row-major) and scales feed a per-axis DequantizeLinear whose output is the
+ * float32 weight s2s's `dequantize` gives; every use of the returned value shares that one int8 tensor.
+ */
 export function weight(g: GraphBuilder, name: string, w: Weight, shape: readonly number[] = w.shape): Value {
-  return g.initializer(name, w.data, shape);
+  if (!w.int8) return g.initializer(name, w.data, shape);
+  if (shape.length !== w.shape.length || shape.some((d, i) => d !== w.shape[i])) throw new Error(`ONNX int8 weight ${name}: cannot be reshaped to [${shape.join(', ')}]`);
+  return dequantized(g, name, int8Logical(w.int8), w.int8.scales, w.shape, w.int8.axis);
+}
+
+/**
+ * int8 `values` of shape `dims` (row-major) with one float32 scale per index of `axis` (symmetric: zero
+ * point 0) → DequantizeLinear (opset ≥ 13, per-axis) → the float32 tensor values × scale. The output is
+ * named `name`; the initializers are `name`/int8 and `name`/scale.
+ */
+export function dequantized(g: GraphBuilder, name: string, values: Int8Array, scales: Float32Array, dims: readonly number[], axis: number): Value {
+  if (scales.length !== dims[axis]) throw new Error(`ONNX int8 weight ${name}: ${scales.length} scales for axis ${axis} of [${dims.join(', ')}]`);
+  const q = g.initializer(`${name}/int8`, values, dims);
+  const s = g.initializer(`${name}/scale`, scales, [scales.length]);
+  return g.op('DequantizeLinear', [q, s, g.int8Zeros(scales.length)], { axis }, name);
 }
 
 /** x·W (+ b): W is [in, out] (s2s's layout), x is [..., in]. */

@@ -12,11 +12,21 @@ function levels(t: TokenizerJson): string {
   return t.source.level === t.target.level ? `${t.source.level} on both sides` : `${t.source.level} (source), ${t.target.level} (target)`;
 }
 
+function weightsLine(c: OnnxContract): string {
+  if (c.weights === 'float32') return 'float32 weights.';
+  return `int8 weights (model.json \`"weights": "int8"\`, from an int8 bundle of \`s2s quantize\`): every weight matrix and
+embedding is an INT8 initializer with one float32 scale per output row/channel, expanded to float32 inside the graph
+by a per-axis \`DequantizeLinear\` (zero point 0) that feeds the MatMul/Gemm/Gather/LSTM/GRU using it; biases,
+layer norms and position tables are float32. The graphs compute in float32 on the dequantized weights, so their
+outputs are those of the float32 model with weights int8 × scale (s2s's own int8 inference also quantizes the
+activations per row, so its translations may differ slightly).`;
+}
+
 export function exportReadme(c: OnnxContract, t: TokenizerJson): string {
   const tt = c.targetTokens;
   return `# ONNX export of an s2s model
 
-${c.architecture}. Exported by s2s for ONNX Runtime (or any runtime of the ai.onnx opset ${c.opset}, IR version ${c.irVersion}); float32 weights.
+${c.architecture}. Exported by s2s for ONNX Runtime (or any runtime of the ai.onnx opset ${c.opset}, IR version ${c.irVersion}); ${weightsLine(c)}
 
 | File | What |
 |---|---|

@@ -22,17 +22,18 @@ import type { Seq2Seq } from '../model/seq2seq.js';
 import type { RecurrentLayer } from '../model/recurrent.js';
 import { GraphBuilder, type Value } from './graph.js';
 import { DataType } from './proto.js';
-import { concat, embedding, linear, maskedSoftmax, squeeze, transpose, unsqueeze, weight, dim, reshape } from './layers.js';
+import { concat, embedding, linear, maskedSoftmax, squeeze, transpose, unsqueeze, weight, dim, reshape, dequantized, type Weight } from './layers.js';
+import { int8Logical } from '../engine/index.js';
 import { NAMES, declareInput, declareOutput, type ExportedGraphs, type GraphExportOptions, type TensorDoc, type StateLink, type ConstantLink } from './contract.js';
 
 /** s2s gate index of each ONNX LSTM gate (ONNX i, o, f, c ← Keras i, f, g, o). */
 const LSTM_GATES = [0, 3, 1, 2];
 const GRU_GATES = [0, 1, 2];
 
-/** kernel [in, G·H] (s2s) → rows [G·H, in] in ONNX gate order. */
-function gateRows(kernel: Float32Array, inSize: number, H: number, order: readonly number[]): Float32Array {
+/** kernel [in, G·H] (s2s) → rows [G·H, in] in ONNX gate order (float32 or int8 values). */
+function gateRows<T extends Float32Array | Int8Array>(kernel: T, inSize: number, H: number, order: readonly number[]): T {
   const G = order.length * H;
-  const out = new Float32Array(G * inSize);
+  const out = new (kernel.constructor as new (n: number) => T)(G * inSize);
   order.forEach((s, k) => {
     for (let j = 0; j < H; j++) {
       const row = (k * H + j) * inSize, col = s * H + j;
@@ -57,6 +58,33 @@ function inputKernel(layer: RecurrentLayer): { data: Float32Array; rows: number 
   return { data, rows: layer.inputSize + layer.feedSize };
 }
 
+/** The kernels of a layer that read its input, in ONNX's column order of W: the input kernel, then input feeding. */
+function inputKernels(layer: RecurrentLayer): Weight[] {
+  return layer.feedKernel ? [layer.kernel, layer.feedKernel] : [layer.kernel];
+}
+
+/**
+ * W or R of an ONNX LSTM/GRU node from int8 kernels ([in, G·H] each, s2s layout): every direction's
+ * every kernel becomes an int8 [1, G·H, in] block in ONNX gate order with its own DequantizeLinear —
+ * axis 1 for scales per gate unit (s2s's per-column scales, reordered with the gates), axis 2 for
+ * per-input-row scales (the one-hot layer 0, whose kernel s2s gathers by token) — and the blocks are
+ * concatenated along the input axis (input feeding) and then the directions. Float kernels among them
+ * stay float blocks.
+ */
+function gateWeightInt8(g: GraphBuilder, name: string, dirs: Weight[][], H: number, order: readonly number[]): Value {
+  const G = order.length * H;
+  const perDir = dirs.map((parts, d) => concat(g, parts.map((w, k) => {
+    const inSize = w.shape[0];
+    const part = `${name}/dir${d}_part${k}`;
+    if (!w.int8) return g.initializer(part, gateRows(w.data, inSize, H, order), [1, G, inSize]);
+    const rows = gateRows(int8Logical(w.int8), inSize, H, order);
+    return w.int8.axis === 1
+      ? dequantized(g, part, rows, gateVector(w.int8.scales, H, order), [1, G, inSize], 1)
+      : dequantized(g, part, rows, w.int8.scales, [1, G, inSize], 2);
+  }), 2, `${name}/dir${d}`));
+  return concat(g, perDir, 0, name);
+}
+
 /**
  * An ONNX LSTM/GRU node over X [seq, batch, in] for the given directions (forward, then reverse);
  * returns Y [seq, dirs, batch, H], Y_h [dirs, batch, H] and, for LSTMs, Y_c.
@@ -69,22 +97,30 @@ function recurrentNode(
   const H = first.hidden;
   const lstm = first.cell === 'lstm';
   const order = lstm ? LSTM_GATES : GRU_GATES;
-  const kernels = dirs.map(inputKernel);
-  const inSize = kernels[0].rows;
-  const W = new Float32Array(dirs.length * order.length * H * inSize);
-  const R = new Float32Array(dirs.length * order.length * H * H);
-  const B = new Float32Array(dirs.length * 2 * order.length * H);
-  dirs.forEach((layer, d) => {
-    W.set(gateRows(kernels[d].data, inSize, H, order), d * order.length * H * inSize);
-    R.set(gateRows(layer.recurrentKernel.data, H, H, order), d * order.length * H * H);
-    B.set(gateVector(layer.bias.data, H, order), d * 2 * order.length * H);
-    B.set(gateVector(layer.recurrentBias?.data ?? null, H, order), (d * 2 + 1) * order.length * H);
-  });
   const G = order.length * H;
+  const B = new Float32Array(dirs.length * 2 * G);
+  dirs.forEach((layer, d) => {
+    B.set(gateVector(layer.bias.data, H, order), d * 2 * G);
+    B.set(gateVector(layer.recurrentBias?.data ?? null, H, order), (d * 2 + 1) * G);
+  });
+  let w: Value, r: Value;
+  if (dirs.some((l) => [...inputKernels(l), l.recurrentKernel].some((k) => k.int8))) {
+    w = gateWeightInt8(g, `${name}/W`, dirs.map(inputKernels), H, order);
+    r = gateWeightInt8(g, `${name}/R`, dirs.map((l) => [l.recurrentKernel]), H, order);
+  } else {
+    const kernels = dirs.map(inputKernel);
+    const inSize = kernels[0].rows;
+    const W = new Float32Array(dirs.length * G * inSize);
+    const R = new Float32Array(dirs.length * G * H);
+    dirs.forEach((layer, d) => {
+      W.set(gateRows(kernels[d].data, inSize, H, order), d * G * inSize);
+      R.set(gateRows(layer.recurrentKernel.data, H, H, order), d * G * H);
+    });
+    w = g.initializer(`${name}/W`, W, [dirs.length, G, inSize]);
+    r = g.initializer(`${name}/R`, R, [dirs.length, G, H]);
+  }
   const inputs = [
-    x,
-    g.initializer(`${name}/W`, W, [dirs.length, G, inSize]),
-    g.initializer(`${name}/R`, R, [dirs.length, G, H]),
+    x, w, r,
     g.initializer(`${name}/B`, B, [dirs.length, 2 * G]),
     seqLens ?? '',
     init?.h ?? '',

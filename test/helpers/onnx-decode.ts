@@ -21,6 +21,8 @@ export type Runner = (feeds: Record<string, PlainTensor>) => Promise<Record<stri
 
 /** What the loop reads of model.json. */
 export interface Contract {
+  /** How the graphs store their weights ('int8': INT8 initializers + DequantizeLinear). */
+  weights: 'float32' | 'int8';
   encoder: { file: string; inputs: { name: string }[]; outputs: { name: string }[] };
   decoder: {
     file: string;

@@ -8,13 +8,21 @@
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
 import { decodeModel, OPSET, IR_VERSION, PRODUCER } from '../../src/onnx/index.js';
+import type { PlainTensor, Runner } from './onnx-decode.js';
 
 export type Session = ort.InferenceSession;
 export type OrtTensor = ort.Tensor;
 
-/** A session over a model (bytes or a file path), graph optimisations 'all', one intra-op thread. */
-export async function loadSession(model: Uint8Array | string, threads = 1): Promise<Session> {
-  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' };
+/**
+ * ONNX Runtime's session config for the MatMulNBits it fuses DequantizeLinear → MatMul into (int8 exports,
+ * optimisation level 'extended' and up): '1' computes in float32 on the dequantized weights (what the graph
+ * says), ORT's default '4' quantizes the activations to int8 too (faster; results move by ~1e-3).
+ */
+export const FLOAT_MATMUL_NBITS = { session: { qdq_matmulnbits_accuracy_level: '1' } };
+
+/** A session over a model (bytes or a file path), graph optimisations 'all', one intra-op thread, optional session config entries. */
+export async function loadSession(model: Uint8Array | string, threads = 1, extra?: Record<string, unknown>): Promise<Session> {
+  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', ...(extra ? { extra } : {}) };
   return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
 }
 
@@ -53,4 +61,16 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** A contract Runner (onnx-decode.ts) over a session: plain tensors in, plain tensors out. */
+export function runner(session: Session): Runner {
+  return async (feeds) => {
+    const f: Record<string, ort.Tensor> = {};
+    for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.type, t.data as Float32Array, [...t.dims]);
+    const out = await session.run(f);
+    const plain: Record<string, PlainTensor> = {};
+    for (const [k, t] of Object.entries(out)) plain[k] = { type: t.type as PlainTensor['type'], data: t.data as PlainTensor['data'], dims: t.dims };
+    return plain;
+  };
 }
