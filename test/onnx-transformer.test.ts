@@ -27,8 +27,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeBatch, makeSourceBatch } from '../src/data/batching.js';
 import { BOS_ID, EOS_ID } from '../src/data/vocab.js';
-import { greedyDecode, argmaxRows } from '../src/decode/greedy.js';
-import { beamSearch } from '../src/decode/beam.js';
+import { argmaxRows } from '../src/decode/greedy.js';
 import type { Transformer, TransformerState } from '../src/model/transformer.js';
 import type { IdBatch } from '../src/model/translation-model.js';
 import type { ModelConfig } from '../src/model/config.js';
@@ -38,8 +37,8 @@ import { saveBundle } from '../src/bundle/bundle.js';
 import { exportOnnx, ONNX_EXPORT_FILES } from '../src/onnx/export.js';
 import { tinyTransformer, transformerBundleParts, type TinyTransformerSetup } from './helpers/tiny-transformer.js';
 import { loadSession, checkModelHeader, feed, floats, maxAbsDiff, type Session, type OrtTensor } from './helpers/onnx.js';
-import { greedy, readContract, type Runner, type PlainTensor } from './helpers/onnx-decode.js';
-import { SyncOnnxModel } from './helpers/onnx-sync.js';
+import { readContract } from './helpers/onnx-decode.js';
+import { assertGreedyEqualsS2s, assertAloneEqualsBatch, assertBeamOverOnnx, checkInt8Export, idBatch } from './helpers/onnx-agree.js';
 
 const TOL = 1e-4;
 const MAX_LENGTH = 40;
@@ -151,41 +150,6 @@ const CONFIGS: { name: string; model: Partial<ModelConfig>; train: number }[] = 
 
 const NOVEL = ['I am happy.', 'The cat is not hungry?', 'We see the big dog.', 'x'];
 
-function idBatch(sources: readonly Int32Array[]): IdBatch {
-  const maxLen = Math.max(...sources.map((x) => x.length));
-  const ids = new Int32Array(sources.length * maxLen);
-  sources.forEach((x, b) => ids.set(x, b * maxLen));
-  return { ids, lengths: Int32Array.from(sources, (x) => x.length), maxLen };
-}
-
-function runner(session: Session): Runner {
-  return async (feeds) => {
-    const f: Record<string, OrtTensor> = {};
-    for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.type, t.data as Float32Array, [...t.dims]);
-    const out = await session.run(f);
-    const plain: Record<string, PlainTensor> = {};
-    for (const [k, t] of Object.entries(out)) plain[k] = { type: t.type as PlainTensor['type'], data: t.data as PlainTensor['data'], dims: t.dims };
-    return plain;
-  };
-}
-
-/** s2s's logits at every step of the given outputs (teacher-forced through the KV-cached decoder), per sentence. */
-function s2sStepLogits(model: Transformer, src: IdBatch, outputs: number[][], steps: number[]): Float32Array[][] {
-  return noGrad(() => {
-    const result: Float32Array[][] = outputs.map(() => []);
-    let state = model.encode(src);
-    for (let t = 0; t < Math.max(...steps); t++) {
-      // Rows that have ended are fed BOS: rows never influence each other.
-      const tokens = Int32Array.from(outputs, (o) => (t === 0 ? BOS_ID : (o[t - 1] ?? BOS_ID)));
-      const r = model.decodeStep(tokens, state);
-      const V = r.logits.cols;
-      outputs.forEach((_, b) => { if (t < steps[b]) result[b].push(r.logits.data.slice(b * V, (b + 1) * V)); });
-      state = r.state;
-    }
-    return result;
-  });
-}
-
 for (const c of CONFIGS) {
   test(`Transformer ONNX export = s2s: ${c.name}`, async (t) => {
     const setup = tinyTransformer(24, c.model, 5);
@@ -203,46 +167,16 @@ for (const c of CONFIGS) {
       const texts = [...setup.pairs.slice(0, 5).map((p) => p.source), ...NOVEL];
       const sources = texts.map((x) => setup.vocabs.source.encode(setup.tokenizers.source.tokenize(x)).ids);
       const src = idBatch(sources);
-      const ref = greedyDecode(setup.model, src, { maxLength: MAX_LENGTH });
-      const got = await greedy(contract, runner(enc), runner(dec), sources.map((x) => Array.from(x)), { maxLength: MAX_LENGTH, recordLogits: true });
-      t.diagnostic(`output lengths ${got.ids.map((x) => x.length).join(' ')}`);
-      ref.forEach((h, i) => {
-        assert.deepEqual(got.ids[i], Array.from(h.ids), `tokens of "${texts[i]}"`);
-        assert.equal(got.finished[i], h.finished, `finished, "${texts[i]}"`);
-        assert.ok(Math.abs(got.logProb[i] - h.logProb) < 1e-3, `log-prob of "${texts[i]}": ${got.logProb[i]} vs ${h.logProb}`);
-      });
+      const onnx = { contract, encoder: enc, decoder: dec };
+      const { got, worst } = await assertGreedyEqualsS2s(setup.model, onnx, texts, sources, MAX_LENGTH, TOL);
+      t.diagnostic(`output lengths ${got.ids.map((x) => x.length).join(' ')}; max |Δlogit| over every step ${worst.toExponential(2)}`);
       if (c.train > 0) {
         assert.ok(got.finished.filter(Boolean).length >= 3, 'several outputs end with EOS (rows leave the batch at different steps)');
         assert.ok(new Set(got.ids.map((ids) => ids.join(','))).size > 2, 'outputs differ between sentences');
       }
-      const steps = got.steps as Float32Array[][];
-      const expected = s2sStepLogits(setup.model, src, got.ids, steps.map((x) => x.length));
-      let worst = 0;
-      steps.forEach((rows, i) => rows.forEach((row, k) => (worst = Math.max(worst, maxAbsDiff(row, expected[i][k])))));
-      t.diagnostic(`max |Δlogit| over every step ${worst.toExponential(2)}`);
-      assert.ok(worst < TOL, `logits within ${TOL} at every step (worst ${worst})`);
-
-      // Alone = in the batch.
-      for (let i = 0; i < sources.length; i++) {
-        const alone = await greedy(contract, runner(enc), runner(dec), [Array.from(sources[i])], { maxLength: MAX_LENGTH, recordLogits: true });
-        assert.deepEqual(alone.ids[0], got.ids[i], `"${texts[i]}" alone`);
-        const d = Math.max(...(alone.steps as Float32Array[][])[0].map((row, k) => maxAbsDiff(row, steps[i][k])));
-        assert.ok(d < 1e-5, `"${texts[i]}" alone: logits within 1e-5 of the batch's (${d})`);
-      }
-
+      await assertAloneEqualsBatch(onnx, texts, sources, got, MAX_LENGTH);
       // s2s's beam search over the ONNX graphs: beams expand, reorder and finish through Gathers on the caches.
-      const sync = new SyncOnnxModel(dir);
-      try {
-        const opts = { beamSize: 4, maxLength: MAX_LENGTH, nBest: 3 };
-        const beamRef = beamSearch(setup.model, src, opts);
-        const beamGot = beamSearch(sync, src, opts);
-        beamRef.forEach((list, i) => {
-          assert.deepEqual(beamGot[i].map((h) => Array.from(h.ids)), list.map((h) => Array.from(h.ids)), `n-best of "${texts[i]}"`);
-          list.forEach((h, k) => assert.ok(Math.abs(beamGot[i][k].score - h.score) < 1e-3, `score ${k} of "${texts[i]}"`));
-        });
-      } finally {
-        await sync.close();
-      }
+      await assertBeamOverOnnx(dir, setup.model, texts, sources, MAX_LENGTH);
 
       // The attention output, stepping s2s and the graphs side by side.
       const side = await lockstep({ graphs: { contract: result.contract }, encoder: enc, decoder: dec }, setup.model, src, MAX_LENGTH);
@@ -314,3 +248,17 @@ test('s2s export-onnx on a saved Transformer bundle: the files, and a README wit
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// An int8 bundle (s2s quantize) of a Transformer: INT8 initializers + DequantizeLinear, = s2s on the dequantized weights.
+for (const c of [
+  { name: 'pre-LN, GELU, learned positions, tied, 2+2', model: { activation: 'gelu', positions: 'learned', tieEmbeddings: true, layers: 2 } as Partial<ModelConfig>, train: 80 },
+  { name: 'post-LN, ReLU, sinusoidal, untied, 1 enc + 2 dec, 4 heads', model: { postNorm: true, encoderLayers: 1, decoderLayers: 2, modelDim: 16, heads: 4, ffDim: 24 } as Partial<ModelConfig>, train: 80 },
+]) {
+  test(`Transformer ONNX export of an int8 bundle = s2s on its dequantized weights: ${c.name}`, async (t) => {
+    const setup = tinyTransformer(24, c.model, 5);
+    trainFew(setup, c.train);
+    const texts = [...setup.pairs.map((p) => p.source), ...NOVEL];
+    const sources = texts.map((x) => setup.vocabs.source.encode(setup.tokenizers.source.tokenize(x)).ids);
+    await checkInt8Export(t, transformerBundleParts(setup), texts, sources, MAX_LENGTH);
+  });
+}

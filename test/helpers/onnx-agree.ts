@@ -78,14 +78,14 @@ export async function assertGreedyEqualsS2s<S>(model: TranslationModel<S>, onnx:
   return { got, worst };
 }
 
-/** Each sentence decoded alone gives its tokens in the batch `batch`, logits within 1e-5 of the batch's. */
-export async function assertAloneEqualsBatch(onnx: OnnxPair, texts: readonly string[], sources: readonly Int32Array[], batch: GreedyResult, maxLength: number): Promise<void> {
+/** Each sentence decoded alone gives its tokens in the batch `batch`, logits within `tolerance` (default 1e-5) of the batch's. */
+export async function assertAloneEqualsBatch(onnx: OnnxPair, texts: readonly string[], sources: readonly Int32Array[], batch: GreedyResult, maxLength: number, tolerance = 1e-5): Promise<void> {
   const steps = batch.steps as Float32Array[][];
   for (let i = 0; i < sources.length; i++) {
     const alone = await greedy(onnx.contract, runner(onnx.encoder), runner(onnx.decoder), [Array.from(sources[i])], { maxLength, recordLogits: true });
     assert.deepEqual(alone.ids[0], batch.ids[i], `"${texts[i]}" alone`);
     const d = Math.max(...(alone.steps as Float32Array[][])[0].map((row, t) => maxAbsDiff(row, steps[i][t])));
-    assert.ok(d < 1e-5, `"${texts[i]}" alone: logits within 1e-5 of the batch's (${d})`);
+    assert.ok(d < tolerance, `"${texts[i]}" alone: logits within ${tolerance} of the batch's (${d})`);
   }
 }
 
@@ -192,9 +192,12 @@ export async function checkInt8Export(t: TestContext, parts: BundleParts, texts:
     assert.match(readFileSync(join(out, 'README.md'), 'utf8'), /int8 weights[^]*INT8 initializer[^]*DequantizeLinear/);
     const encBytes = readFileSync(join(out, 'encoder.onnx')), decBytes = readFileSync(join(out, 'decoder_step.onnx'));
     const stats = [assertInt8Graph(encBytes, 'encoder.onnx'), assertInt8Graph(decBytes, 'decoder_step.onnx')];
-    t.diagnostic(`onnx bytes: float32 export ${floatOnnxBytes}, int8 export ${int8OnnxBytes} (${(int8OnnxBytes / floatOnnxBytes).toFixed(3)}×); DequantizeLinear nodes ${stats.map((s) => s.dequantizeNodes).join(' + ')}`);
-    // int8 values are a quarter of float32; what stays float32 is small (biases, norms, scales, position tables).
-    assert.ok(int8OnnxBytes < 0.5 * floatOnnxBytes, `int8 export ${int8OnnxBytes} B < half the float32 export ${floatOnnxBytes} B`);
+    // Initializer bytes: int8 values are a quarter of float32; what stays float32 is small (biases, norms, scales, sinusoids).
+    const floatWeights = ['encoder.onnx', 'decoder_step.onnx'].reduce((n, f) => n + decodeModel(readFileSync(join(dir, 'float', f))).graph.initializer.reduce((m, x) => m + x.rawData.length, 0), 0);
+    const int8Weights = stats.reduce((n, s) => n + s.int8Bytes + s.floatBytes, 0);
+    t.diagnostic(`.onnx bytes: float32 export ${floatOnnxBytes}, int8 export ${int8OnnxBytes} (${(int8OnnxBytes / floatOnnxBytes).toFixed(3)}×); initializers ${floatWeights} → ${int8Weights} (${(int8Weights / floatWeights).toFixed(3)}×); DequantizeLinear nodes ${stats.map((s) => s.dequantizeNodes).join(' + ')}`);
+    assert.ok(int8OnnxBytes < floatOnnxBytes, 'the int8 export is smaller');
+    assert.ok(int8Weights < 0.5 * floatWeights, `int8 export initializers ${int8Weights} B < half the float32 export's ${floatWeights} B`);
 
     // Float32 compute on the dequantized weights (ORT would otherwise fuse DequantizeLinear → MatMul into an int8-compute MatMulNBits).
     const [encoder, decoder] = await Promise.all([loadSession(encBytes, 1, FLOAT_MATMUL_NBITS), loadSession(decBytes, 1, FLOAT_MATMUL_NBITS)]);
@@ -205,7 +208,8 @@ export async function checkInt8Export(t: TestContext, parts: BundleParts, texts:
     const s2sInt8 = greedyDecode(parts.model, idBatch(sources), { maxLength }).map((h) => Array.from(h.ids));
     dequantizeInPlace(parts.model);
     const { got, worst } = await assertGreedyEqualsS2s(parts.model, onnx, texts, sources, maxLength);
-    await assertAloneEqualsBatch(onnx, texts, sources, got, maxLength);
+    // ORT's fused int8-weight MatMul (MatMulNBits) sums in another order for one row than for many: the tolerance of two shapes.
+    await assertAloneEqualsBatch(onnx, texts, sources, got, maxLength, 1e-4);
     const sameAsS2sInt8 = agreement(got.ids, s2sInt8);
     const ortDefaultSameAsS2sInt8 = agreement(ortDefault, s2sInt8), ortDefaultSameAsFloat = agreement(ortDefault, got.ids);
     t.diagnostic(`max |Δlogit| vs s2s on the dequantized weights ${worst.toExponential(2)}; same tokens as s2s's own int8 inference: ${sameAsS2sInt8}/${sources.length}`);
