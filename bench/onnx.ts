@@ -5,7 +5,7 @@
  * on the same sentences in the same run, at batch 1 and batch 64:
  * sentences/s, the ratio ONNX / s2s, and how many outputs agree token for token.
  *
- * Usage: npm run bench:onnx [-- --model DIR] [--arch rnn|transformer] [--sentences N] [--max-length L] [--threads T]
+ * Usage: npm run bench:onnx [-- --model DIR] [--arch rnn|transformer] [--int8] [--sentences N] [--max-length L] [--threads T]
  *   --model DIR   a trained bundle (any architecture exportOnnx handles); without it, a model of the
  *                 fra-attention shape (bidirectional LSTM 256, general attention, embeddings 256) with
  *                 seeded random weights on the built-in corpus's character vocabulary (said in the output).
@@ -13,9 +13,13 @@
  *                 3 + 3 blocks, ff 1024, tied embeddings), seeded, on one character vocabulary for both sides.
  *   --sentences N sentences decoded per configuration (default 200): fra.txt's test split when
  *                 ../shared/data/fra-eng/fra.txt exists and the model is a trained bundle, else the built-in corpus.
+ *   --int8        quantize the model first (s2s quantize, in memory): s2s native int8 inference beside
+ *                 onnxruntime on the int8 export (INT8 initializers + DequantizeLinear, ORT's default session,
+ *                 which fuses them into int8-compute MatMulNBits); prints both exports' .onnx sizes.
+ *                 A bundle that is already int8 is measured as it is.
  *   --threads T   onnxruntime intra-op threads (default 1); s2s's OpenBLAS threads come from the environment.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +35,9 @@ import { createModel } from '../src/model/model.js';
 import { describeArchitecture } from '../src/model/config.js';
 import { PRESETS } from '../src/train/options.js';
 import { exportOnnx } from '../src/onnx/export.js';
-import { greedy, readContract, type PlainTensor, type Runner } from '../test/helpers/onnx-decode.js';
+import { greedy, readContract } from '../test/helpers/onnx-decode.js';
+import { runner } from '../test/helpers/onnx.js';
+import { quantizeParts } from '../src/bundle/quantize.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -59,17 +65,6 @@ function seededReference(transformer: boolean): { parts: BundleParts; texts: str
   return { parts, texts: pairs.map((p) => p.source), note: `seeded random weights of ${shape}, char vocabulary of the built-in corpus, built-in corpus sentences` };
 }
 
-function runner(session: ort.InferenceSession): Runner {
-  return async (feeds) => {
-    const f: Record<string, ort.Tensor> = {};
-    for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.type, t.data as Float32Array, [...t.dims]);
-    const out = await session.run(f);
-    const plain: Record<string, PlainTensor> = {};
-    for (const [k, t] of Object.entries(out)) plain[k] = { type: t.type as PlainTensor['type'], data: t.data as PlainTensor['data'], dims: t.dims };
-    return plain;
-  };
-}
-
 async function main(): Promise<void> {
   const modelDir = arg('model');
   const n = Number(arg('sentences') ?? 200);
@@ -92,9 +87,18 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 's2s-bench-onnx-'));
   try {
+    const onnxBytes = (d: string): number => ['encoder.onnx', 'decoder_step.onnx'].reduce((b, f) => b + statSync(join(d, f)).size, 0);
+    let sizes = '';
+    if (process.argv.includes('--int8') && !parts.model.parameters().some((p) => p.int8)) {
+      exportOnnx(parts, join(dir, 'float32'));
+      sizes = `float32 export ${(onnxBytes(join(dir, 'float32')) / 2 ** 20).toFixed(2)} MiB`;
+      quantizeParts(parts);
+    }
     const t0 = performance.now();
     exportOnnx(parts, dir);
     const exportMs = performance.now() - t0;
+    const weights = readContract(dir).weights;
+    sizes = `${sizes ? `${sizes}, ` : ''}${weights} export ${(onnxBytes(dir) / 2 ** 20).toFixed(2)} MiB (encoder.onnx + decoder_step.onnx)`;
     const contract = readContract(dir);
     const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1 };
     const [enc, dec] = await Promise.all([ort.InferenceSession.create(join(dir, 'encoder.onnx'), options), ort.InferenceSession.create(join(dir, 'decoder_step.onnx'), options)]);
@@ -104,7 +108,8 @@ async function main(): Promise<void> {
     const targetTok = tokenizerFromJSON(parts.config.tokenizers.target);
 
     console.log(`ONNX benchmark: ${describeArchitecture(parts.config.model)}`);
-    console.log(`model: ${note}`);
+    console.log(`model: ${note}; weights ${weights}${weights === 'int8' ? ' (s2s native int8 kernels; ORT default session: DequantizeLinear → MatMul fused into int8-compute MatMulNBits)' : ''}`);
+    console.log(`sizes: ${sizes}`);
     console.log(`conditions: ${sources.length} sentences, greedy, max length ${maxLength}; s2s kernels ${kernels().description}, OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? '(unset)'}; onnxruntime-node ${ort.env.versions.common}, ${threads} intra-op thread(s), graph optimisations all; ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; export took ${exportMs.toFixed(0)} ms`);
     console.log('');
     console.log('| batch | s2s native (sent/s) | onnxruntime (sent/s) | ratio ORT / s2s | same output |');

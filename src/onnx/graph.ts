@@ -157,37 +157,30 @@ export class GraphBuilder {
     return unique;
   }
 
-  /** An int64 constant (shapes, axes, indices), shared by every use of the same values; dims default to a vector, [] is a scalar. */
-  int64(values: readonly number[], dims: readonly number[] = [values.length]): Value {
-    const key = `i64:${dims.join('x')}:${values.join(',')}`;
+  /** The initializer of a constant shared by every use with the same key (made by `make` the first time). */
+  private shared(key: string, make: () => Value): Value {
     let v = this.constants.get(key);
     if (!v) {
-      v = this.initializer(`const_i64_${values.length === 1 ? String(values[0]).replace('-', 'm') : 'v'}`, BigInt64Array.from(values, (x) => BigInt(x)), dims);
+      v = make();
       this.constants.set(key, v);
     }
     return v;
+  }
+
+  /** An int64 constant (shapes, axes, indices), shared by every use of the same values; dims default to a vector, [] is a scalar. */
+  int64(values: readonly number[], dims: readonly number[] = [values.length]): Value {
+    return this.shared(`i64:${dims.join('x')}:${values.join(',')}`, () =>
+      this.initializer(`const_i64_${values.length === 1 ? String(values[0]).replace('-', 'm') : 'v'}`, BigInt64Array.from(values, (x) => BigInt(x)), dims));
   }
 
   /** A float constant shared by every use of the same values; dims default to a scalar for one value. */
   float(values: readonly number[], dims: readonly number[] = values.length === 1 ? [] : [values.length]): Value {
-    const key = `f32:${dims.join('x')}:${values.join(',')}`;
-    let v = this.constants.get(key);
-    if (!v) {
-      v = this.initializer('const_f32', Float32Array.from(values), dims);
-      this.constants.set(key, v);
-    }
-    return v;
+    return this.shared(`f32:${dims.join('x')}:${values.join(',')}`, () => this.initializer('const_f32', Float32Array.from(values), dims));
   }
 
   /** An int8 vector of `n` zeros (the zero point of a symmetric per-axis DequantizeLinear), shared by every use. */
   int8Zeros(n: number): Value {
-    const key = `i8z:${n}`;
-    let v = this.constants.get(key);
-    if (!v) {
-      v = this.initializer('zero_point_i8', new Int8Array(n), [n]);
-      this.constants.set(key, v);
-    }
-    return v;
+    return this.shared(`i8z:${n}`, () => this.initializer('zero_point_i8', new Int8Array(n), [n]));
   }
 
   /**
