@@ -101,7 +101,13 @@ async function main(): Promise<void> {
     sizes = `${sizes ? `${sizes}, ` : ''}${weights} export ${(onnxBytes(dir) / 2 ** 20).toFixed(2)} MiB (encoder.onnx + decoder_step.onnx)`;
     const contract = readContract(dir);
     const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1 };
-    const [enc, dec] = await Promise.all([ort.InferenceSession.create(join(dir, 'encoder.onnx'), options), ort.InferenceSession.create(join(dir, 'decoder_step.onnx'), options)]);
+    const sessions = async (extra?: Record<string, unknown>): Promise<[ort.InferenceSession, ort.InferenceSession]> => {
+      const o = { ...options, ...(extra ? { extra } : {}) };
+      return Promise.all([ort.InferenceSession.create(join(dir, 'encoder.onnx'), o), ort.InferenceSession.create(join(dir, 'decoder_step.onnx'), o)]);
+    };
+    // An int8 export also runs with ORT's QDQ handling off: its DequantizeLinear nodes are then folded to float32 constants at load.
+    const variants = [{ label: 'onnxruntime', pair: await sessions() }];
+    if (weights === 'int8') variants.push({ label: 'onnxruntime, disable_quant_qdq', pair: await sessions({ session: { disable_quant_qdq: '1' } }) });
     const translator = makeTranslator(parts);
     const tokenizer = tokenizerFromJSON(parts.config.tokenizers.source);
     const sources = texts.map((t) => Array.from(parts.vocabs.source.encode(tokenizer.tokenize(t.normalize('NFC'))).ids)).filter((s) => s.length > 0);
@@ -112,27 +118,31 @@ async function main(): Promise<void> {
     console.log(`sizes: ${sizes}`);
     console.log(`conditions: ${sources.length} sentences, greedy, max length ${maxLength}; s2s kernels ${kernels().description}, OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? '(unset)'}; onnxruntime-node ${ort.env.versions.common}, ${threads} intra-op thread(s), graph optimisations all; ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; export took ${exportMs.toFixed(0)} ms`);
     console.log('');
-    console.log('| batch | s2s native (sent/s) | onnxruntime (sent/s) | ratio ORT / s2s | same output |');
-    console.log('|---:|---:|---:|---:|---:|');
+    console.log(`| batch | s2s native (sent/s) | ${variants.map((v) => `${v.label} (sent/s) | ratio | same output`).join(' | ')} |`);
+    console.log(`|---:|---:|${variants.map(() => '---:|---:|---:|').join('')}`);
     for (const batch of [1, 64]) {
       // s2s: its Translator, as `s2s translate` runs it (sorted by length, batched).
       const s0 = performance.now();
       const ref = translator.translate(texts, { batchSize: batch, maxLength });
       const s2sMs = performance.now() - s0;
-      // ORT: the same sorting and batching, the contract's greedy loop.
-      const order = sources.map((_, i) => i).sort((a, b) => sources[b].length - sources[a].length);
-      const outputs: string[] = new Array(sources.length);
-      const o0 = performance.now();
-      for (let s = 0; s < order.length; s += batch) {
-        const chunk = order.slice(s, s + batch);
-        const r = await greedy(contract, runner(enc), runner(dec), chunk.map((i) => sources[i]), { maxLength });
-        chunk.forEach((i, k) => (outputs[i] = targetTok.detokenize(parts.vocabs.target.decode(r.ids[k]))));
-      }
-      const ortMs = performance.now() - o0;
       const refTexts = ref.filter((r) => r.text !== '' || r.source.trim() !== '').map((r) => r.text);
-      const same = outputs.filter((t, i) => t === refTexts[i]).length;
-      const s2sRate = (texts.length / s2sMs) * 1000, ortRate = (sources.length / ortMs) * 1000;
-      console.log(`| ${batch} | ${s2sRate.toFixed(1)} | ${ortRate.toFixed(1)} | ${(ortRate / s2sRate).toFixed(2)}× | ${same}/${sources.length} |`);
+      const s2sRate = (texts.length / s2sMs) * 1000;
+      const cells: string[] = [];
+      for (const { pair: [enc, dec] } of variants) {
+        // ORT: the same sorting and batching, the contract's greedy loop.
+        const order = sources.map((_, i) => i).sort((a, b) => sources[b].length - sources[a].length);
+        const outputs: string[] = new Array(sources.length);
+        const o0 = performance.now();
+        for (let s = 0; s < order.length; s += batch) {
+          const chunk = order.slice(s, s + batch);
+          const r = await greedy(contract, runner(enc), runner(dec), chunk.map((i) => sources[i]), { maxLength });
+          chunk.forEach((i, k) => (outputs[i] = targetTok.detokenize(parts.vocabs.target.decode(r.ids[k]))));
+        }
+        const ortRate = (sources.length / (performance.now() - o0)) * 1000;
+        const same = outputs.filter((t, i) => t === refTexts[i]).length;
+        cells.push(`${ortRate.toFixed(1)} | ${(ortRate / s2sRate).toFixed(2)}× | ${same}/${sources.length}`);
+      }
+      console.log(`| ${batch} | ${s2sRate.toFixed(1)} | ${cells.join(' | ')} |`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
