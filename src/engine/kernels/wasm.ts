@@ -537,8 +537,8 @@ class WasmKernelSet implements WasmKernels {
     if (this.workers.length && m * n * k >= PARALLEL_MACS) {
       if (m <= DIRECT_ROWS && !(transA && transB)) {
         // The direct path (few rows): columns split at multiples of its widest block, so each column sees the same arithmetic.
-        const parts = this.split(n, 32, 64).map(([j0, j1]) => [+transA, +transB, m, j1 - j0, k, alpha, pa, lda,
-          pb + 4 * (transB ? j0 * ldb : j0), ldb, beta, pc + 4 * j0, ldc, 0]);
+        const parts = this.split(n, 32, 64).map(([j0, j1], t) => [+transA, +transB, m, j1 - j0, k, alpha, pa, lda,
+          pb + 4 * (transB ? j0 * ldb : j0), ldb, beta, pc + 4 * j0, ldc, t === 0 ? this.workspace : this.workerWs[t]]);
         if (parts.length > 1) {
           this.parallel(OP_GEMM, parts);
           this.finish();
