@@ -117,10 +117,13 @@ async function browserRun(name: string, isolated: boolean, kernels: 'js' | 'wasm
       const t3 = performance.now();
       for (let i = 0; i < sentences.length; i += batch) tr.translate(sentences.slice(i, i + batch), { batchSize: batch });
       const batched = sentences.length / ((performance.now() - t3) / 1000);
-      return { first, one, batched, outs, engine: web.modelInfo().engine, kernels: web.modelInfo().kernels, isolated: crossOriginIsolated };
+      // Where the load went, in ms since navigation start: the page's response, then WebModel.load's marks.
+      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+      const marks = [`page ${nav ? nav.responseEnd.toFixed(0) : '?'}`, ...performance.getEntriesByType('mark').filter((m) => m.name.startsWith('s2s:')).map((m) => `${m.name.slice(4)} ${m.startTime.toFixed(0)}`)].join(', ');
+      return { first, one, batched, outs, marks, engine: web.modelInfo().engine, kernels: web.modelInfo().kernels, isolated: crossOriginIsolated };
     }, { sentences, batch: BATCH });
     if (r.kernels !== kernels) throw new Error(`${name}: the page runs ${r.kernels}, not ${kernels}`);
-    rows.push({ name, download: mb(h.sent()), load: `${load} ms`, first: `${(load + r.first).toFixed(0)} ms`, one: r.one, batched: r.batched, detail: `${r.engine}${r.isolated ? ', isolated' : ''}` });
+    rows.push({ name, download: mb(h.sent()), load: `${load} ms`, first: `${(load + r.first).toFixed(0)} ms`, one: r.one, batched: r.batched, detail: `${r.engine}${r.isolated ? ', isolated' : ''}; load timeline (ms): ${r.marks}, ready ${load}` });
     return r.outs;
   } finally {
     await ctx.close();

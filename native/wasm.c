@@ -82,6 +82,75 @@ S2S_INLINE void direct_nn_rows(int R, int NV, int transA, int n, int k, float al
     }
 }
 
+/*
+ * The direct NN path when a workspace is at hand: B streamed row by row
+ * (8 rows at a time, each read front to back) into per-row accumulators in
+ * `ws`, instead of down 32-column strips (a strip touches a new cache line
+ * and page on every row, which halved the bandwidth of a batch-1 GEMV over
+ * a wide output layer). Same arithmetic per element as direct_nn_block:
+ * acc = Σ_p (alpha·a[i,p])·b[p,j] from 0 in p order, then c += acc; the
+ * n % 4 last columns as direct_nn_rows does them. Columns are taken in
+ * chunks of STREAM_NC (rows of B read in long runs, the accumulators in L1–L2).
+ */
+#define STREAM_NC 8192
+#define STREAM_PK 8
+
+S2S_INLINE void stream_nn_rows(int R, int transA, int n, int k, float alpha, const float *a, int lda, int i0,
+                               const float *b, int ldb, float *c, int ldc, float *ws) {
+  const int nv = n & ~3;
+  for (int j0 = 0; j0 < nv; j0 += STREAM_NC) {
+    const int nc = nv - j0 < STREAM_NC ? nv - j0 : STREAM_NC;
+    for (int r = 0; r < R; r++)
+      for (int j = 0; j < nc; j += 4) wasm_v128_store(ws + r * STREAM_NC + j, wasm_f32x4_splat(0.0f));
+    for (int p0 = 0; p0 < k; p0 += STREAM_PK) {
+      const int pk = k - p0 < STREAM_PK ? k - p0 : STREAM_PK;
+      v128_t av[4][STREAM_PK];
+      for (int r = 0; r < R; r++)
+        for (int q = 0; q < pk; q++) av[r][q] = wasm_f32x4_splat(alpha * a_at(transA, a, lda, i0 + r, p0 + q));
+      const float *b0 = b + (size_t)p0 * ldb + j0;
+      if (pk == STREAM_PK) {
+        for (int j = 0; j < nc; j += 4) {
+          v128_t bv[STREAM_PK];
+          for (int q = 0; q < STREAM_PK; q++) bv[q] = wasm_v128_load(b0 + (size_t)q * ldb + j);
+          for (int r = 0; r < R; r++) {
+            float *acc = ws + r * STREAM_NC + j;
+            v128_t s = wasm_v128_load(acc);
+            for (int q = 0; q < STREAM_PK; q++) s = wasm_f32x4_add(s, wasm_f32x4_mul(av[r][q], bv[q]));
+            wasm_v128_store(acc, s);
+          }
+        }
+      } else {
+        for (int j = 0; j < nc; j += 4)
+          for (int r = 0; r < R; r++) {
+            float *acc = ws + r * STREAM_NC + j;
+            v128_t s = wasm_v128_load(acc);
+            for (int q = 0; q < pk; q++) s = wasm_f32x4_add(s, wasm_f32x4_mul(av[r][q], wasm_v128_load(b0 + (size_t)q * ldb + j)));
+            wasm_v128_store(acc, s);
+          }
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      float *crow = c + (size_t)(i0 + r) * ldc + j0;
+      const float *acc = ws + r * STREAM_NC;
+      for (int j = 0; j < nc; j += 4) wasm_v128_store(crow + j, wasm_f32x4_add(wasm_v128_load(crow + j), wasm_v128_load(acc + j)));
+    }
+  }
+  for (int j = nv; j < n; j++)
+    for (int r = 0; r < R; r++) {
+      float s = 0.0f;
+      for (int p = 0; p < k; p++) s += a_at(transA, a, lda, i0 + r, p) * b[(size_t)p * ldb + j];
+      c[(size_t)(i0 + r) * ldc + j] += alpha * s;
+    }
+}
+
+static void stream_nn(int transA, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                      float *c, int ldc, float *ws) {
+  int i = 0;
+  for (; i + 4 <= m; i += 4) stream_nn_rows(4, transA, n, k, alpha, a, lda, i, b, ldb, c, ldc, ws);
+  for (; i + 2 <= m; i += 2) stream_nn_rows(2, transA, n, k, alpha, a, lda, i, b, ldb, c, ldc, ws);
+  for (; i < m; i++) stream_nn_rows(1, transA, n, k, alpha, a, lda, i, b, ldb, c, ldc, ws);
+}
+
 static void direct_nn(int transA, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
                       float *c, int ldc) {
   int i = 0;
@@ -251,14 +320,17 @@ static void gemm_packed(int transA, int transB, int m, int n, int k, float alpha
   }
 }
 
-/* The whole gemm contract of types.ts (beta included); `ws` holds s2s_gemm_workspace() floats. */
+/* The whole gemm contract of types.ts (beta included); `ws` holds s2s_gemm_workspace() floats (0: the
+   direct path without a workspace, for callers that have none). */
 EXPORT(s2s_gemm)
 void s2s_gemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
               float beta, float *c, int ldc, float *ws) {
   if (m == 0 || n == 0) return;
   if (beta != 1.0f) scale_matrix(m, n, beta, c, ldc);
   if (k == 0 || alpha == 0.0f) return;
-  if (m <= DIRECT_ROWS && !transB)
+  if (m <= DIRECT_ROWS && !transB && ws)
+    stream_nn(transA, m, n, k, alpha, a, lda, b, ldb, c, ldc, ws);
+  else if (m <= DIRECT_ROWS && !transB)
     direct_nn(transA, m, n, k, alpha, a, lda, b, ldb, c, ldc);
   else if (m <= DIRECT_ROWS && !transA)
     direct_nt(m, n, k, alpha, a, lda, b, ldb, c, ldc);
@@ -518,3 +590,5 @@ void s2s_gather_rows_int8(int cols, const int8_t *table, const float *scales, co
     for (int j = 0; j < cols; j++) o[j] = (float)t[j] * s;
   }
 }
+
+_Static_assert(4 * STREAM_NC <= GMC * GKC + GKC * GNC, "the streaming GEMV's accumulators must fit the GEMM workspace");

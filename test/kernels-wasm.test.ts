@@ -308,17 +308,18 @@ describe('wasm threads (node:worker_threads over the shared memory)', { skip }, 
     const f = (n: number): Float32Array => Float32Array.from({ length: n }, () => r.normal());
     const out: Float32Array[] = [];
     // direct path (columns split), packed path (row blocks split), every transpose
-    for (const [m, n, k, tA, tB] of [[1, 2053, 256, 0, 0], [3, 1030, 300, 1, 0], [2, 700, 513, 0, 1], [64, 300, 260, 0, 0], [40, 200, 300, 1, 1]] as const) {
+    // (each above the 2^21 multiply-adds from which calls are split; the test checks that they were)
+    for (const [m, n, k, tA, tB] of [[1, 8213, 256, 0, 0], [3, 2400, 300, 1, 0], [2, 2100, 513, 0, 1], [64, 300, 260, 0, 0], [40, 200, 300, 1, 1]] as const) {
       const a = f(m * k), b = f(k * n), c = f(m * n);
       W.gemm(!!tA, !!tB, m, n, k, 0.7, a, tA ? m : k, b, tB ? k : n, 0.3, c, n);
       out.push(c);
     }
-    const m = 3, n = 517, k = 333;
+    const m = 3, n = 2100, k = 333;
     const q = Int8Array.from({ length: m * k }, (_, i) => ((i * 37) % 255) - 127), w = Int8Array.from({ length: n * k }, (_, i) => ((i * 91) % 255) - 127);
     const o = f(m * n);
     W.gemmInt8(m, n, k, q, f(m).map(Math.abs), w, f(n).map(Math.abs), f(n), true, o);
     out.push(o);
-    const B = 4, H = 4, T = 30, hd = 64, D = H * hd;
+    const B = 4, H = 4, T = 48, hd = 64, D = H * hd;
     const qq = f(B * T * D), kk = f(B * T * D), vv = f(B * T * D), probs = new Float32Array(B * H * T * T), ao = new Float32Array(B * T * D);
     W.attentionForward(B, H, T, T, hd, qq, kk, vv, null, true, null, 1, probs, ao);
     const dq = new Float32Array(B * T * D), dk = new Float32Array(B * T * D), dv = new Float32Array(B * T * D);
@@ -334,8 +335,14 @@ describe('wasm threads (node:worker_threads over the shared memory)', { skip }, 
         await startNodeThreads(W, threads);
         assert.equal(W.threads, threads);
         assert.match(W.description, new RegExp(`${threads} threads\\)$`));
+        const splits = W.counters.splitCalls;
         const many = workload();
+        assert.equal(W.counters.splitCalls - splits, 8, `all 8 calls were split across ${threads} threads`);
         one.forEach((x, i) => assert.deepEqual(many[i], x, `result ${i} with ${threads} threads`));
+        // A batch-1 decoder GEMV (256 × 4848, 1.2 M multiply-adds) stays on one thread.
+        const before = W.counters.splitCalls;
+        W.gemm(false, false, 1, 4848, 256, 1, new Float32Array(256), 256, new Float32Array(256 * 4848), 4848, 0, new Float32Array(4848), 4848);
+        assert.equal(W.counters.splitCalls, before, 'a batch-1 GEMV is not split');
       }
     } finally {
       W.stopThreads();

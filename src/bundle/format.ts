@@ -170,7 +170,8 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
   }
   let weights;
   try {
-    weights = deserializeWeights(files.weightsIndex, files.weightsBlob, `${where}/weights`);
+    // Views of the blob: assignWeights below copies them into the model's (long-lived) parameters.
+    weights = deserializeWeights(files.weightsIndex, files.weightsBlob, `${where}/weights`, { views: true });
   } catch (err) {
     if (err instanceof WeightsError) throw new BundleError(err.message);
     throw err;
@@ -183,7 +184,7 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
         `needs at least ${needed} parameters but the weights blob holds ${int8 ? 'at most ' : ''}${held}`,
     );
   }
-  const model = createModel(config.model);
+  const model = createModel(config.model, null); // no random draws: assignWeights fills every parameter
   try {
     assignWeights(model.parameters(), weights, `${where}/weights`);
   } catch (err) {

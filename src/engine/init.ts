@@ -2,9 +2,12 @@
  * Weight initialisers matching Keras's defaults for recurrent layers:
  * Glorot-uniform kernels, orthogonal recurrent kernels, zero biases with the
  * LSTM forget gate set to one. All draw from a seeded Rng, so a seed fixes
- * every initial weight.
+ * every initial weight. Given no Rng (null) they draw nothing and return
+ * zeros, already in long-lived storage: for a model whose weights are
+ * assigned next (a loaded bundle), where drawing them — the orthogonal
+ * recurrent kernels above all — was most of the load time.
  */
-import { adoptLongLived } from './buffers.js';
+import { adoptLongLived, longLivedFloat32 } from './buffers.js';
 import type { Rng } from './rng.js';
 import { Tensor, shapeSize, type Shape } from './tensor.js';
 
@@ -15,7 +18,8 @@ function fans(shape: Shape): [number, number] {
   return [shape[shape.length - 2] * receptive, shape[shape.length - 1] * receptive];
 }
 
-export function glorotUniform(shape: Shape, rng: Rng): Float32Array {
+export function glorotUniform(shape: Shape, rng: Rng | null): Float32Array {
+  if (!rng) return longLivedFloat32(shapeSize(shape));
   const [fanIn, fanOut] = fans(shape);
   const limit = Math.sqrt(6 / (fanIn + fanOut));
   const out = new Float32Array(shapeSize(shape));
@@ -23,7 +27,8 @@ export function glorotUniform(shape: Shape, rng: Rng): Float32Array {
   return out;
 }
 
-export function uniform(shape: Shape, rng: Rng, limit: number): Float32Array {
+export function uniform(shape: Shape, rng: Rng | null, limit: number): Float32Array {
+  if (!rng) return longLivedFloat32(shapeSize(shape));
   const out = new Float32Array(shapeSize(shape));
   for (let i = 0; i < out.length; i++) out[i] = rng.uniform(-limit, limit);
   return out;
@@ -34,7 +39,8 @@ export function uniform(shape: Shape, rng: Rng, limit: number): Float32Array {
  * signs of R's diagonal folded into Q. Modified Gram–Schmidt gives R a
  * positive diagonal directly, which is the same Q.
  */
-export function orthogonal(shape: Shape, rng: Rng, gain = 1): Float32Array {
+export function orthogonal(shape: Shape, rng: Rng | null, gain = 1): Float32Array {
+  if (!rng) return longLivedFloat32(shapeSize(shape));
   const cols = shape[shape.length - 1];
   const rows = shapeSize(shape) / cols;
   // Work on a tall matrix (m ≥ n) and transpose back if needed.

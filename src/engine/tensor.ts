@@ -6,7 +6,7 @@
  * Under `noGrad` nothing is recorded and intermediate tensors carry no
  * gradient buffers, so inference allocates only its outputs.
  */
-import { longLivedFloat32 } from './buffers.js';
+import { longLivedFloat32, zeroedFloat32 } from './buffers.js';
 import { S2SError } from '../errors.js';
 
 export type Shape = readonly number[];
@@ -122,7 +122,7 @@ export class Tensor {
   }
 
   static zeros(shape: Shape, requiresGrad = false): Tensor {
-    return new Tensor(new Float32Array(shapeSize(shape)), shape, requiresGrad);
+    return new Tensor(zeroedFloat32(shapeSize(shape)), shape, requiresGrad);
   }
 
   static from(values: ArrayLike<number>, shape?: Shape, requiresGrad = false): Tensor {

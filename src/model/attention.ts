@@ -31,7 +31,7 @@ export class Attention {
   /** W_c [D + H, H]. */
   readonly combineKernel: Tensor;
 
-  constructor(readonly type: Exclude<AttentionType, 'none'>, readonly valueDim: number, readonly hidden: number, rng: Rng) {
+  constructor(readonly type: Exclude<AttentionType, 'none'>, readonly valueDim: number, readonly hidden: number, rng: Rng | null) {
     const H = hidden, D = valueDim;
     this.keyKernel = type === 'dot' ? null : parameter('attention/key_kernel', [D, H], glorotUniform([D, H], rng));
     this.queryKernel = type === 'additive' ? parameter('attention/query_kernel', [H, H], glorotUniform([H, H], rng)) : null;

@@ -25,7 +25,7 @@ export class RecurrentLayer {
   /** Input-feeding attention: the kernel rows for the previous attentional vector. */
   readonly feedKernel: Tensor | null;
 
-  constructor(readonly name: string, readonly cell: CellType, readonly inputSize: number, readonly hidden: number, rng: Rng, readonly feedSize = 0) {
+  constructor(readonly name: string, readonly cell: CellType, readonly inputSize: number, readonly hidden: number, rng: Rng | null, readonly feedSize = 0) {
     this.gates = cell === 'lstm' ? 4 : 3;
     const G = this.gates * hidden;
     // Glorot limits use the full input width, as one kernel over [input; feed] would.

@@ -49,10 +49,11 @@ export class Seq2Seq implements TranslationModel<DecoderState> {
   readonly tiedOutput: boolean;
   readonly outputBias: Tensor;
 
-  constructor(config: Partial<ModelConfig> & Pick<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'>, seed = 0) {
+  /** `seed` null: no initial weights (zeros, nothing drawn), for weights assigned next (see createModel). */
+  constructor(config: Partial<ModelConfig> & Pick<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'>, seed: number | null = 0) {
     this.config = resolveModelConfig(config);
     const c = this.config;
-    const rng = new Rng(seed);
+    const rng = seed === null ? null : new Rng(seed);
     const H = c.latentDim, D = c.embeddingDim;
     const dirs = c.bidirectional ? 2 : 1;
     if (c.tieEmbeddings) {

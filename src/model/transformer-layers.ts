@@ -27,7 +27,7 @@ export interface SequenceShape {
   mask?: Uint8Array;
 }
 
-export function dense(name: string, inDim: number, outDim: number, rng: Rng): { kernel: Tensor; bias: Tensor } {
+export function dense(name: string, inDim: number, outDim: number, rng: Rng | null): { kernel: Tensor; bias: Tensor } {
   return {
     kernel: parameter(`${name}_kernel`, [inDim, outDim], glorotUniform([inDim, outDim], rng)),
     bias: parameter(`${name}_bias`, [outDim], new Float32Array(outDim)),
@@ -63,7 +63,7 @@ export class MultiHeadAttention {
   readonly kv: { kernel: Tensor; bias: Tensor } | null;
   readonly out: { kernel: Tensor; bias: Tensor };
 
-  constructor(readonly name: string, readonly dim: number, readonly heads: number, readonly cross: boolean, rng: Rng) {
+  constructor(readonly name: string, readonly dim: number, readonly heads: number, readonly cross: boolean, rng: Rng | null) {
     const D = dim;
     if (cross) {
       this.qkv = null;
@@ -118,7 +118,7 @@ export class MultiHeadAttention {
 export class FeedForward {
   readonly inner: { kernel: Tensor; bias: Tensor };
   readonly outer: { kernel: Tensor; bias: Tensor };
-  constructor(readonly name: string, dim: number, ffDim: number, readonly activation: ActivationType, rng: Rng) {
+  constructor(readonly name: string, dim: number, ffDim: number, readonly activation: ActivationType, rng: Rng | null) {
     this.inner = dense(`${name}/inner`, dim, ffDim, rng);
     this.outer = dense(`${name}/outer`, ffDim, dim, rng);
   }
@@ -145,7 +145,7 @@ export class EncoderBlock {
   readonly feedForward: FeedForward;
   readonly norm1: LayerNorm;
   readonly norm2: LayerNorm;
-  constructor(readonly name: string, dim: number, heads: number, ffDim: number, activation: ActivationType, readonly postNorm: boolean, rng: Rng) {
+  constructor(readonly name: string, dim: number, heads: number, ffDim: number, activation: ActivationType, readonly postNorm: boolean, rng: Rng | null) {
     this.selfAttention = new MultiHeadAttention(`${name}/self_attention`, dim, heads, false, rng);
     this.feedForward = new FeedForward(`${name}/feed_forward`, dim, ffDim, activation, rng);
     this.norm1 = new LayerNorm(`${name}/norm_1`, dim);
@@ -180,7 +180,7 @@ export class DecoderBlock {
   readonly norm1: LayerNorm;
   readonly norm2: LayerNorm;
   readonly norm3: LayerNorm;
-  constructor(readonly name: string, dim: number, heads: number, ffDim: number, activation: ActivationType, readonly postNorm: boolean, rng: Rng) {
+  constructor(readonly name: string, dim: number, heads: number, ffDim: number, activation: ActivationType, readonly postNorm: boolean, rng: Rng | null) {
     this.selfAttention = new MultiHeadAttention(`${name}/self_attention`, dim, heads, false, rng);
     this.crossAttention = new MultiHeadAttention(`${name}/cross_attention`, dim, heads, true, rng);
     this.feedForward = new FeedForward(`${name}/feed_forward`, dim, ffDim, activation, rng);

@@ -15,7 +15,7 @@
  * the same result alone or in a batch: padding is masked and every other
  * computation is per row.
  */
-import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout } from '../engine/index.js';
+import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout, longLivedFloat32 } from '../engine/index.js';
 import { resolveModelConfig, encoderLayerCount, decoderLayerCount, type ModelConfig } from './config.js';
 import { EncoderBlock, DecoderBlock, LayerNorm, type BlockCache, type BlockRun, type SequenceShape } from './transformer-layers.js';
 import { countCorrect, type Int8PlanEntry, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
@@ -84,13 +84,15 @@ export class Transformer implements TranslationModel<TransformerState> {
   readonly outputBias: Tensor | null;
   private sinusoids: Tensor | null = null;
 
-  constructor(config: Partial<ModelConfig> & Pick<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'>, seed = 0) {
+  /** `seed` null: no initial weights (zeros, nothing drawn), for weights assigned next (see createModel). */
+  constructor(config: Partial<ModelConfig> & Pick<ModelConfig, 'srcVocabSize' | 'tgtVocabSize'>, seed: number | null = 0) {
     this.config = resolveModelConfig({ ...config, arch: 'transformer' });
     const c = this.config;
-    const rng = new Rng(seed);
+    const rng = seed === null ? null : new Rng(seed);
     const D = c.modelDim;
     // Embeddings ~ N(0, D^-1/2) (fairseq's), so √D-scaled inputs have unit variance.
     const normal = (rows: number): Float32Array => {
+      if (!rng) return longLivedFloat32(rows * D);
       const a = new Float32Array(rows * D);
       const std = 1 / Math.sqrt(D);
       for (let i = 0; i < a.length; i++) a[i] = rng.normal() * std;

@@ -15,7 +15,7 @@
  * checks it. The page that uses this is ./page.ts.
  */
 import { bundleFromFiles, makeTranslator, weightsDtype, BundleError, type BundleConfig } from '../bundle/format.js';
-import { setKernels, loadWasmKernels, type Kernels } from '../engine/kernels/index.js';
+import { setKernels, loadWasmKernels, jsKernels, type Kernels } from '../engine/kernels/index.js';
 import type { Translator, Translation, TranslateOptions } from '../decode/translator.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import type { Vocab } from '../data/vocab.js';
@@ -173,11 +173,22 @@ function scriptFolder(): string | null {
   }
 }
 
-/** The kernel set `choice` asks for, made active; with the reason when auto fell back to js. */
-async function chooseKernels(options: LoadOptions, weightsBytes: number): Promise<{ kernels: Kernels; fallback: string | null }> {
+/** The kernels a load will use, loaded but not yet active (chooseKernels runs while the model downloads). */
+interface KernelChoice {
+  kernels: Kernels;
+  fallback: string | null;
+}
+
+/**
+ * Fetches and compiles the kernel set `choice` asks for (wasm with its
+ * threads where the memory is shared), without making it active; with the
+ * reason when auto fell back to js. Started before the model's files are
+ * fetched, so compiling the .wasm overlaps the download.
+ */
+async function chooseKernels(options: LoadOptions): Promise<KernelChoice> {
   const choice = options.kernels ?? 'auto';
   if (choice !== 'auto' && choice !== 'wasm' && choice !== 'js') throw new S2SError(`loadModel: kernels must be "auto", "wasm" or "js", got ${JSON.stringify(choice)}`);
-  if (choice === 'js') return { kernels: setKernels('js'), fallback: null };
+  if (choice === 'js') return { kernels: jsKernels, fallback: null };
   try {
     // In Node (tests, scripts) the .wasm is read from disk unless a URL is given; pages fetch it beside s2s-web.js.
     const inNode = typeof (globalThis as { process?: { getBuiltinModule?: unknown } }).process?.getBuiltinModule === 'function';
@@ -188,13 +199,23 @@ async function chooseKernels(options: LoadOptions, weightsBytes: number): Promis
     const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
     const threads = options.threads ?? (inNode ? 1 : Math.min(4, nav?.hardwareConcurrency ?? 1));
     if (wasm.shared && threads !== wasm.threads) await loadWasmKernels({ threads }).catch(() => loadWasmKernels({ threads: 1 }));
-    // Weights are allocated in the wasm memory; a plain memory must hold them and the working room without growing later.
-    wasm.reserve(weightsBytes + WASM_WORKING_BYTES);
-    return { kernels: setKernels(wasm), fallback: null };
+    return { kernels: wasm, fallback: null };
   } catch (err) {
     if (choice === 'wasm') throw new S2SError(`loadModel: the wasm kernels cannot be loaded: ${(err as Error).message}`);
-    return { kernels: setKernels('js'), fallback: (err as Error).message };
+    return { kernels: jsKernels, fallback: (err as Error).message };
   }
+}
+
+/** Makes the chosen kernels active; weights are allocated in a wasm memory, which must hold them and the working room without growing later. */
+function activate(choice: KernelChoice, weightsBytes: number): Kernels {
+  const k = choice.kernels as Kernels & { reserve?(bytes: number): void };
+  k.reserve?.(weightsBytes + WASM_WORKING_BYTES);
+  return setKernels(k);
+}
+
+/** A performance mark for each step of a load (the page's timeline; bench:browser prints them). */
+function mark(name: string): void {
+  (globalThis as { performance?: { mark?(name: string): unknown } }).performance?.mark?.(`s2s:${name}`);
 }
 
 /** A model loaded from a folder URL (config.json, vocab.json, weights.json, the weights blob, history.json). */
@@ -228,6 +249,10 @@ export class WebModel {
         throw new BundleError(`${new URL(name, base).href}: invalid JSON (${(err as Error).message})`);
       }
     };
+    mark('load-start');
+    // The kernels load while the files download (an auto fallback never rejects; a refused choice is awaited below).
+    const kernelsReady = chooseKernels(options);
+    kernelsReady.then(() => mark('kernels-compiled'), () => undefined);
     const [config, vocab, weightsIndex] = await Promise.all([json('config.json'), json('vocab.json'), json('weights.json')]);
     const file = (weightsIndex as { file?: unknown } | null)?.file;
     if (typeof file !== 'string' || !/^weights-[0-9a-f]{8}\.bin$/.test(file)) {
@@ -240,10 +265,16 @@ export class WebModel {
     // The model is built in float32 first (int8 payloads replace those weights after), so the wasm memory needs room for both.
     const tensors = (weightsIndex as { tensors?: { shape?: unknown }[] }).tensors;
     const elements = Array.isArray(tensors) ? tensors.reduce((n, t) => n + (Array.isArray(t.shape) ? t.shape.reduce((a: number, d: unknown) => a * (Number(d) || 0), 1) : 0), 0) : 0;
-    const { kernels: k, fallback } = await chooseKernels(options, Math.max(blob.byteLength, 4 * elements) + (elements * 4 > blob.byteLength ? blob.byteLength : 0));
+    mark('files-fetched');
+    const choice = await kernelsReady;
+    const k = activate(choice, Math.max(blob.byteLength, 4 * elements) + (elements * 4 > blob.byteLength ? blob.byteLength : 0));
+    const fallback = choice.fallback;
+    mark('kernels-ready');
     const where = base.replace(/\/$/, '');
+    // The float32 tensors are views of `blob` (no copy) until assignWeights puts them in the model.
     const parts = bundleFromFiles({ config, vocab, weightsIndex, weightsBlob: new Uint8Array(blob), history }, where);
     const translator = makeTranslator(parts);
+    mark('model-built');
     const m = parts.config.model;
     const last = parts.history[parts.history.length - 1];
     const info: ModelInfo = {

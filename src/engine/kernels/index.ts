@@ -160,6 +160,15 @@ async function loadWasmModule(options: LoadWasmOptions): Promise<WasmKernels> {
     if (!doFetch) throw new S2SError(`wasm kernels unavailable: no fetch to load ${url}`);
     const res = await doFetch(url);
     if (!res.ok) throw new S2SError(`wasm kernels unavailable: ${url}: HTTP ${res.status}`);
+    // Compiled while it downloads where the runtime can (a real Response served as application/wasm).
+    const R = (globalThis as { Response?: new (...a: never[]) => unknown }).Response;
+    if (typeof WebAssembly.compileStreaming === 'function' && R && res instanceof R) {
+      const streamed = await WebAssembly.compileStreaming((res as unknown as Response).clone()).catch(() => null);
+      if (streamed) {
+        wasmCache = createWasmKernels(streamed, { ...options, shared });
+        return wasmCache;
+      }
+    }
     bytes = await res.arrayBuffer();
   }
   const module = await WebAssembly.compile(bytes);

@@ -71,6 +71,8 @@ export interface WasmKernels extends Kernels {
   stopThreads(): void;
   /** Threads that compute (1 without workers). */
   readonly threads: number;
+  /** Running totals since the set was made: bytes staged into the memory (copied in for a call) and calls split across threads. */
+  readonly counters: { stagedBytes: number; splitCalls: number };
 }
 
 /** What a worker needs to look like: a browser Worker or a node:worker_threads Worker. */
@@ -145,8 +147,13 @@ function indicesBelow(fn: string, index: Int32Array, rows: number, what: string)
 
 // ---------------------------------------------------------------- threads
 
-/** Work (multiply-adds) from which a call is split across threads: below it, waking workers costs more than it saves. */
-const PARALLEL_MACS = 1 << 18;
+/**
+ * Work (multiply-adds) from which a call is split across threads: below it, waking workers costs more than it
+ * saves. 2^21 keeps every batch-1 decoder GEMV (a 256×4848 output layer is 1.2 M) on one thread: at 2^18 they
+ * were split, and batch-1 decoding with threads was up to 2× slower than without in Chromium on 2 shared cores,
+ * where the main thread spins (it may not Atomics.wait) while a worker waits for a core.
+ */
+const PARALLEL_MACS = 1 << 21;
 /** Rows of C up to which native/wasm.c's GEMM takes its direct (unpacked) path: DIRECT_ROWS there. */
 const DIRECT_ROWS = 8;
 const WORKER_STACK = 256 << 10;
@@ -211,6 +218,7 @@ class WasmKernelSet implements WasmKernels {
   readonly name = 'wasm' as const;
   readonly description: string;
   readonly shared: boolean;
+  readonly counters = { stagedBytes: 0, splitCalls: 0 };
   private readonly x: Exports;
   private buf: ArrayBufferLike;
   private readonly known = new Set<ArrayBufferLike>();
@@ -371,6 +379,7 @@ class WasmKernelSet implements WasmKernels {
   private parallel(op: number, parts: number[][]): void {
     const c = this.ctlI32 as Int32Array, f = this.ctlF32 as Float32Array;
     const sig = WORKER_OPS[op][1];
+    this.counters.splitCalls++;
     for (let t = 1; t < parts.length; t++) {
       const base = CTL_HEAD + t * CTL_SLOTS, a = parts[t];
       for (let i = 0; i < a.length; i++) {
@@ -489,6 +498,7 @@ class WasmKernelSet implements WasmKernels {
       if (this.sg[i] !== i) continue;
       this.sp[i] = p;
       if (this.sm[i] & IN) {
+        this.counters.stagedBytes += this.ge[i] - this.gs[i];
         if (this.ge[i] - this.gs[i] === v.byteLength) this.u8.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), p);
         else this.u8.set(new Uint8Array(v.buffer, this.gs[i], this.ge[i] - this.gs[i]), p);
       }
@@ -537,8 +547,8 @@ class WasmKernelSet implements WasmKernels {
     if (this.workers.length && m * n * k >= PARALLEL_MACS) {
       if (m <= DIRECT_ROWS && !(transA && transB)) {
         // The direct path (few rows): columns split at multiples of its widest block, so each column sees the same arithmetic.
-        const parts = this.split(n, 32, 64).map(([j0, j1]) => [+transA, +transB, m, j1 - j0, k, alpha, pa, lda,
-          pb + 4 * (transB ? j0 * ldb : j0), ldb, beta, pc + 4 * j0, ldc, 0]);
+        const parts = this.split(n, 32, 64).map(([j0, j1], t) => [+transA, +transB, m, j1 - j0, k, alpha, pa, lda,
+          pb + 4 * (transB ? j0 * ldb : j0), ldb, beta, pc + 4 * j0, ldc, t === 0 ? this.workspace : this.workerWs[t]]);
         if (parts.length > 1) {
           this.parallel(OP_GEMM, parts);
           this.finish();
