@@ -62,7 +62,7 @@ static const char *malloc_note = "";
 
 /* ------------------------------------------------------------ argument checking */
 
-#define MAX_ARGS 16
+#define MAX_ARGS 20
 #define MAX_THREADS 16
 
 static int throw_fmt(napi_env env, int range, const char *fmt, ...) {
@@ -317,6 +317,26 @@ static void parallel_for(int n, int threads, range_fn fn, void *ctx) {
 
 /* ------------------------------------------------------------ gemm */
 
+typedef struct {
+  int transB, m, k;
+  float alpha;
+  const float *a;
+  int lda;
+  const float *b;
+  int ldb;
+  float beta;
+  float *c;
+  int ldc, n, blocks;
+} small_gemm_job;
+
+/* Column blocks [begin, end) of 32 columns each (the last one may be narrower). */
+static void small_gemm_range(void *ctx, int tid, int begin, int end) {
+  small_gemm_job *j = (small_gemm_job *)ctx;
+  (void)tid;
+  int j0 = begin * 32, j1 = end * 32 > j->n ? j->n : end * 32;
+  K->gemm_small(j->transB, j->m, j0, j1, j->k, j->alpha, j->a, j->lda, j->b, j->ldb, j->beta, j->c, j->ldc);
+}
+
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   args_t a;
   int tA = 0, tB = 0, m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
@@ -348,6 +368,16 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   if (m == 0 || n == 0) return NULL;
   if (k == 0 || alpha == 0) {
     if (beta != 1) K->scale_matrix(m, n, (float)beta, C.data, ldc);
+    return NULL;
+  }
+  if (!tA && m <= S2S_SMALL_ROWS) {
+    /* Few rows (decoding): B streamed once, unpacked; columns split across threads when there is enough of it. */
+    int blocks = (n + 31) / 32;
+    small_gemm_job job = {tB, m, k, (float)alpha, A.data, lda, B.data, ldb, (float)beta, C.data, ldc, n, blocks};
+    double macs = (double)m * n * k;
+    int threads = macs >= 2e6 ? thread_count : 1;
+    if (threads > blocks) threads = blocks;
+    parallel_for(blocks, threads, small_gemm_range, &job);
     return NULL;
   }
 #if S2S_OPENBLAS
@@ -761,6 +791,130 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
 }
 
 typedef struct {
+  const s2s_attention_step *a;
+  int failed;
+} attention_step_job;
+
+static void attention_step_range(void *ctx, int tid, int begin, int end) {
+  attention_step_job *job = (attention_step_job *)ctx;
+  float stack[1024];
+  float *scratch = job->a->keys <= 1024 ? stack : (float *)malloc((size_t)job->a->keys * sizeof(float));
+  (void)tid;
+  if (!scratch) {
+    job->failed = 1;
+    return;
+  }
+  K->attention_step(job->a, begin, end, scratch);
+  if (scratch != stack) free(scratch);
+}
+
+static int arg_i32_or_null(args_t *a, int i, const char *name, i32_t *out) {
+  napi_valuetype t;
+  if (napi_typeof(a->env, a->argv[i], &t) == napi_ok && (t == napi_null || t == napi_undefined)) {
+    out->data = NULL;
+    out->length = 0;
+    return 1;
+  }
+  return arg_i32(a, i, name, out);
+}
+
+/* Elements a block/head/position-strided cache must hold for `blocks` blocks of `heads` heads × `keys` keys. */
+static int64_t cache_extent(int64_t blocks, int heads, int keys, int hd, int64_t bs, int64_t hs, int64_t ps) {
+  if (blocks == 0 || heads == 0 || keys == 0 || hd == 0) return 0;
+  return (blocks - 1) * bs + (int64_t)(heads - 1) * hs + (int64_t)(keys - 1) * ps + hd;
+}
+
+static napi_value js_attention_step(napi_env env, napi_callback_info info) {
+  args_t a;
+  s2s_attention_step at;
+  memset(&at, 0, sizeof at);
+  f32_t q = {0}, kNew = {0}, vNew = {0}, k = {0}, v = {0}, out = {0}, probs = {0};
+  i32_t block = {0};
+  const uint8_t *mask = NULL;
+  int64_t maskLen = 0;
+  int qStride = 0, newStride = 0, bs = 0, hs = 0, ps = 0;
+  CHECK(get_args(env, info, "attentionStep", 18, &a));
+  CHECK(arg_dim(&a, 0, "rows", &at.rows) && arg_dim(&a, 1, "heads", &at.heads) && arg_dim(&a, 2, "headDim", &at.hd) &&
+        arg_dim(&a, 3, "keys", &at.keys));
+  CHECK(arg_f32(&a, 4, "q", &q) && arg_dim(&a, 5, "qStride", &qStride) && arg_f32_or_null(&a, 6, "kNew", &kNew) &&
+        arg_f32_or_null(&a, 7, "vNew", &vNew) && arg_dim(&a, 8, "newStride", &newStride) && arg_f32(&a, 9, "k", &k) &&
+        arg_f32(&a, 10, "v", &v) && arg_dim(&a, 11, "blockStride", &bs) && arg_dim(&a, 12, "headStride", &hs) &&
+        arg_dim(&a, 13, "posStride", &ps) && arg_i32_or_null(&a, 14, "block", &block) &&
+        arg_u8_or_null(&a, 15, "keyMask", &mask, &maskLen) && arg_f32(&a, 16, "out", &out) &&
+        arg_f32_or_null(&a, 17, "probs", &probs));
+  const int rows = at.rows, H = at.heads, hd = at.hd, T = at.keys;
+  const int64_t D = (int64_t)H * hd;
+  if (D > 2147483647 || (int64_t)rows * H * (T > 0 ? T : 1) > 2147483647) return RANGE_ERROR("attentionStep: shapes too large"), NULL;
+  if (qStride < D) return RANGE_ERROR("attentionStep: qStride %d is smaller than heads·headDim %lld", qStride, (long long)D), NULL;
+  if ((kNew.data == NULL) != (vNew.data == NULL)) return TYPE_ERROR("attentionStep: kNew and vNew must both be given or both be null"), NULL;
+  if (kNew.data && block.data) return TYPE_ERROR("attentionStep: kNew/vNew need block = null (a row appends to its own block)"), NULL;
+  if (kNew.data && T == 0) return RANGE_ERROR("attentionStep: appending needs keys ≥ 1"), NULL;
+  if (kNew.data && newStride < D) return RANGE_ERROR("attentionStep: newStride %d is smaller than heads·headDim %lld", newStride, (long long)D), NULL;
+  if (rows == 0) return NULL;
+  CHECK(need_len(&a, "q", q.length, (int64_t)(rows - 1) * qStride + D, "rows×qStride"));
+  if (kNew.data) {
+    CHECK(need_len(&a, "kNew", kNew.length, (int64_t)(rows - 1) * newStride + D, "rows×newStride"));
+    CHECK(need_len(&a, "vNew", vNew.length, (int64_t)(rows - 1) * newStride + D, "rows×newStride"));
+  }
+  int64_t blocks = rows;
+  if (block.data) {
+    CHECK(need_len(&a, "block", block.length, rows, "one block per row"));
+    blocks = 0;
+    for (int r = 0; r < rows; r++) {
+      if (block.data[r] < 0) return RANGE_ERROR("attentionStep: block %d at row %d is negative", block.data[r], r), NULL;
+      if (block.data[r] + 1 > blocks) blocks = block.data[r] + 1;
+    }
+  }
+  int64_t extent = cache_extent(blocks, H, T, hd, bs, hs, ps);
+  CHECK(need_len(&a, "k", k.length, extent, "the cache's blocks, heads and keys"));
+  CHECK(need_len(&a, "v", v.length, extent, "the cache's blocks, heads and keys"));
+  if (mask) CHECK(need_len(&a, "keyMask", maskLen, blocks * T, "blocks·keys"));
+  CHECK(need_len(&a, "out", out.length, (int64_t)rows * D, "rows×heads·headDim"));
+  if (probs.data) CHECK(need_len(&a, "probs", probs.length, (int64_t)rows * H * T, "rows·heads·keys"));
+  at.q = q.data;
+  at.qStride = qStride;
+  at.kNew = kNew.data;
+  at.vNew = vNew.data;
+  at.newStride = newStride;
+  at.k = k.data;
+  at.v = v.data;
+  at.blockStride = bs;
+  at.headStride = hs;
+  at.posStride = ps;
+  at.block = block.data;
+  at.keyMask = mask;
+  at.out = out.data;
+  at.probs = probs.data;
+  attention_step_job job = {&at, 0};
+  double work = (double)rows * H * (T + 1) * hd * 4.0;
+  parallel_for(rows, threads_for(work, rows), attention_step_range, &job);
+  if (job.failed) napi_throw_error(env, NULL, "attentionStep: out of memory for scratch");
+  return NULL;
+}
+
+static napi_value js_add_layer_norm(napi_env env, napi_callback_info info) {
+  args_t a;
+  int rows = 0, cols = 0;
+  f32_t x = {0}, delta = {0}, bias = {0}, gain = {0}, lnBias = {0}, out = {0};
+  double eps = 0;
+  CHECK(get_args(env, info, "addLayerNorm", 9, &a));
+  CHECK(arg_dim(&a, 0, "rows", &rows) && arg_dim(&a, 1, "cols", &cols));
+  CHECK(arg_f32(&a, 2, "x", &x) && arg_f32_or_null(&a, 3, "delta", &delta) && arg_f32_or_null(&a, 4, "bias", &bias) &&
+        arg_f32(&a, 5, "gain", &gain) && arg_f32(&a, 6, "lnBias", &lnBias) && arg_number(&a, 7, "eps", &eps) &&
+        arg_f32(&a, 8, "out", &out));
+  int64_t s = (int64_t)rows * cols;
+  CHECK(need_len(&a, "x", x.length, s, "rows×cols"));
+  if (delta.data) CHECK(need_len(&a, "delta", delta.length, s, "rows×cols"));
+  if (bias.data) CHECK(need_len(&a, "bias", bias.length, cols, "cols"));
+  CHECK(need_len(&a, "gain", gain.length, cols, "cols"));
+  CHECK(need_len(&a, "lnBias", lnBias.length, cols, "cols"));
+  CHECK(need_len(&a, "out", out.length, s, "rows×cols"));
+  if (rows == 0 || cols == 0) return NULL;
+  K->add_layer_norm(rows, cols, x.data, delta.data, bias.data, gain.data, lnBias.data, (float)eps, out.data);
+  return NULL;
+}
+
+typedef struct {
   int cols;
   const float *x, *gain, *bias;
   float eps;
@@ -1166,6 +1320,7 @@ static void choose_kernels(void) {
       active.unary = s2s_kernels_avx512.unary;
       active.bias_activation = s2s_kernels_avx512.bias_activation;
       active.activation_backward = s2s_kernels_avx512.activation_backward;
+      active.gemm_small = s2s_kernels_avx512.gemm_small; /* 32 registers: 8 rows of a GEMV in one pass */
       snprintf(kernel_isa, sizeof kernel_isa, "avx2+avx512");
     }
 #endif
@@ -1273,6 +1428,8 @@ NAPI_MODULE_INIT() {
       {"dropoutApply", NULL, js_dropout_apply, NULL, NULL, NULL, attr, NULL},
       {"copyBlock", NULL, js_copy_block, NULL, NULL, NULL, attr, NULL},
       {"argmaxRows", NULL, js_argmax_rows, NULL, NULL, NULL, attr, NULL},
+      {"attentionStep", NULL, js_attention_step, NULL, NULL, NULL, attr, NULL},
+      {"addLayerNorm", NULL, js_add_layer_norm, NULL, NULL, NULL, attr, NULL},
       {"quantizeRowsInt8", NULL, js_quantize_rows_int8, NULL, NULL, NULL, attr, NULL},
       {"gemmInt8", NULL, js_gemm_int8, NULL, NULL, NULL, attr, NULL},
       {"gatherRowsInt8", NULL, js_gather_rows_int8, NULL, NULL, NULL, attr, NULL},

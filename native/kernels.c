@@ -1004,6 +1004,225 @@ static void copy_block(int rows, int cols, const float *src, int srcStride, floa
   }
 }
 
+/* ------------------------------------------------------------ incremental decoding */
+
+/*
+ * One new query per row over cached keys/values (see attentionStep in
+ * types.ts), rows [r0, r1). With kNew/vNew, the row's new key/value is first
+ * written as key `keys − 1`. Scores go to `probs` when given, else to
+ * `scratch` (keys floats); a row that sees no key gives zeros.
+ */
+static void attention_step(const s2s_attention_step *a, int r0, int r1, float *scratch) {
+  const int H = a->heads, hd = a->hd, T = a->keys;
+  const float scale = 1.0f / sqrtf((float)hd);
+  for (int r = r0; r < r1; r++) {
+    const int b = a->block ? a->block[r] : r;
+    const uint8_t *km = a->keyMask ? a->keyMask + (size_t)b * T : NULL;
+    for (int h = 0; h < H; h++) {
+      const float *restrict q = a->q + (size_t)r * a->qStride + (size_t)h * hd;
+      float *kb = a->k + (size_t)b * a->blockStride + (size_t)h * a->headStride;
+      float *vb = a->v + (size_t)b * a->blockStride + (size_t)h * a->headStride;
+      if (a->kNew) {
+        memcpy(kb + (size_t)(T - 1) * a->posStride, a->kNew + (size_t)r * a->newStride + (size_t)h * hd, (size_t)hd * sizeof(float));
+        memcpy(vb + (size_t)(T - 1) * a->posStride, a->vNew + (size_t)r * a->newStride + (size_t)h * hd, (size_t)hd * sizeof(float));
+      }
+      float *restrict p = a->probs ? a->probs + ((size_t)r * H + h) * T : scratch;
+      float *restrict o = a->out + (size_t)r * H * hd + (size_t)h * hd;
+      for (int j = 0; j < T; j++) {
+        const float *restrict kj = kb + (size_t)j * a->posStride;
+        float lane[LANES] = {0};
+        int d = 0;
+        for (; d + LANES <= hd; d += LANES)
+          for (int l = 0; l < LANES; l++) lane[l] += q[d + l] * kj[d + l];
+        float s = 0.0f;
+        for (; d < hd; d++) s += q[d] * kj[d];
+        for (int l = 0; l < LANES; l++) s += lane[l];
+        p[j] = km && !km[j] ? -INFINITY : s * scale;
+      }
+      const float max = row_max(T, p);
+      for (int d = 0; d < hd; d++) o[d] = 0.0f;
+      if (max == -INFINITY) {
+        for (int j = 0; j < T; j++) p[j] = 0.0f;
+        continue;
+      }
+      float sum = 0.0f;
+      for (int j = 0; j < T; j++) {
+        const float e = fast_exp(p[j] - max);
+        p[j] = e;
+        sum += e;
+      }
+      const float inv = 1.0f / sum;
+      for (int j = 0; j < T; j++) {
+        const float pj = p[j] * inv;
+        p[j] = pj;
+        if (pj == 0.0f) continue;
+        const float *restrict vj = vb + (size_t)j * a->posStride;
+        for (int d = 0; d < hd; d++) o[d] += pj * vj[d];
+      }
+    }
+  }
+}
+
+/* x += delta (+ bias) per row, then out = layer norm of x (out may be x). */
+static void add_layer_norm(int rows, int cols, float *x, const float *delta, const float *bias, const float *gain,
+                           const float *lnBias, float eps, float *out) {
+  for (int r = 0; r < rows; r++) {
+    float *restrict xr = x + (size_t)r * cols;
+    const float *restrict dr = delta ? delta + (size_t)r * cols : NULL;
+    if (dr && bias)
+      for (int j = 0; j < cols; j++) xr[j] += dr[j] + bias[j];
+    else if (dr)
+      for (int j = 0; j < cols; j++) xr[j] += dr[j];
+    else if (bias)
+      for (int j = 0; j < cols; j++) xr[j] += bias[j];
+    float mu_, is_;
+    {
+      const float mu = (float)(row_sum(cols, xr) / cols);
+      float lane[LANES] = {0};
+      int j = 0;
+      for (; j + LANES <= cols; j += LANES)
+        for (int l = 0; l < LANES; l++) {
+          float c = xr[j + l] - mu;
+          lane[l] += c * c;
+        }
+      float var = 0.0f;
+      for (; j < cols; j++) var += (xr[j] - mu) * (xr[j] - mu);
+      for (int l = 0; l < LANES; l++) var += lane[l];
+      mu_ = mu;
+      is_ = 1.0f / sqrtf(var / (float)cols + eps);
+    }
+    float *o = out + (size_t)r * cols;
+    for (int j = 0; j < cols; j++) o[j] = (xr[j] - mu_) * is_ * gain[j] + lnBias[j];
+  }
+}
+
+#if !defined(S2S_WASM)
+/*
+ * C = alpha·A·op(B) + beta·C for few rows of A (m ≤ S2S_SMALL_ROWS; decoding
+ * at batch 1 or a beam): B streamed once from where it lies, no packing (a
+ * packing GEMM copies the whole weight matrix for one output row). Each row's
+ * arithmetic is the same whatever m is, so a sentence alone and in a small
+ * batch get the same bits here.
+ */
+#if defined(__AVX512F__)
+#define SV 16 /* floats per vector */
+#define SGR 8 /* rows per pass: 8 rows × 2 vectors of accumulators fit the 32 zmm registers */
+#else
+#define SV 8
+#define SGR 6 /* 6 × 2 accumulators + 2 loads fit the 16 ymm registers */
+#endif
+typedef float vsf __attribute__((vector_size(SV * 4)));
+/* Every vector helper is inlined: no vector crosses a call, so the ABI note gcc gives for narrower builds does not apply. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+S2S_INLINE vsf loadv(const float *p) {
+  vsf v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+S2S_INLINE void storev(float *p, vsf v) { memcpy(p, &v, sizeof v); }
+/* Pairwise lane sum (a fixed tree, so the same bits for every row count). */
+S2S_INLINE float hsumv(vsf v) {
+  float t[SV];
+  memcpy(t, &v, sizeof t);
+  for (int w = SV / 2; w >= 1; w /= 2)
+    for (int l = 0; l < w; l++) t[l] += t[l + w];
+  return t[0];
+}
+S2S_INLINE void small_epilogue(float *c, float v, float alpha, float beta) {
+  *c = beta == 0.0f ? alpha * v : alpha * v + beta * *c;
+}
+
+/* R rows, columns [j0, j0 + SV·NV) of C from B row-major [k × n]. */
+S2S_INLINE void small_nn_block(int R, int NV, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                               int j0, float beta, float *c, int ldc) {
+  vsf acc[SGR][2];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) acc[r][v] = (vsf){0};
+  for (int p = 0; p < k; p++) {
+    const float *brow = b + (size_t)p * ldb + j0;
+    vsf b0 = loadv(brow), b1 = NV > 1 ? loadv(brow + SV) : (vsf){0};
+    for (int r = 0; r < R; r++) {
+      const float av = a[(size_t)r * lda + p];
+      acc[r][0] += av * b0;
+      if (NV > 1) acc[r][1] += av * b1;
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) {
+      float *cp = c + (size_t)r * ldc + j0 + SV * v;
+      storev(cp, beta == 0.0f ? alpha * acc[r][v] : alpha * acc[r][v] + beta * loadv(cp));
+    }
+}
+
+S2S_INLINE void small_nn_rows(int R, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                              float beta, float *c, int ldc) {
+  int j = 0;
+  for (; j + 2 * SV <= n; j += 2 * SV) small_nn_block(R, 2, k, alpha, a, lda, b, ldb, j, beta, c, ldc);
+  for (; j + SV <= n; j += SV) small_nn_block(R, 1, k, alpha, a, lda, b, ldb, j, beta, c, ldc);
+  for (; j < n; j++)
+    for (int r = 0; r < R; r++) {
+      float s = 0.0f;
+      for (int p = 0; p < k; p++) s += a[(size_t)r * lda + p] * b[(size_t)p * ldb + j];
+      small_epilogue(c + (size_t)r * ldc + j, s, alpha, beta);
+    }
+}
+
+/* R rows of C from B stored [n × k] (x·Bᵀ: tied output layers): dot products along k. */
+S2S_INLINE void small_nt_rows(int R, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                              float beta, float *c, int ldc) {
+  const int kv = k - k % SV;
+  for (int j = 0; j < n; j++) {
+    const float *bj = b + (size_t)j * ldb;
+    vsf acc[SGR];
+    for (int r = 0; r < R; r++) acc[r] = (vsf){0};
+    for (int p = 0; p < kv; p += SV) {
+      vsf bv = loadv(bj + p);
+      for (int r = 0; r < R; r++) acc[r] += loadv(a + (size_t)r * lda + p) * bv;
+    }
+    for (int r = 0; r < R; r++) {
+      float s = hsumv(acc[r]);
+      for (int p = kv; p < k; p++) s += a[(size_t)r * lda + p] * bj[p];
+      small_epilogue(c + (size_t)r * ldc + j, s, alpha, beta);
+    }
+  }
+}
+
+#if SGR == 8
+#define SMALL_CASES(FN, ...) case 7: FN(7, __VA_ARGS__); break; case 8: FN(8, __VA_ARGS__); break;
+#else
+#define SMALL_CASES(FN, ...)
+#endif
+#define SMALL_DISPATCH(FN, ...)                      \
+  switch (R) {                                       \
+    case 1: FN(1, __VA_ARGS__); break;               \
+    case 2: FN(2, __VA_ARGS__); break;               \
+    case 3: FN(3, __VA_ARGS__); break;               \
+    case 4: FN(4, __VA_ARGS__); break;               \
+    case 5: FN(5, __VA_ARGS__); break;               \
+    SMALL_CASES(FN, __VA_ARGS__)                     \
+    default: FN(SGR > 6 ? 6 : SGR, __VA_ARGS__); break; \
+  }
+
+/* Columns [j0, j1) of C (threads split columns; every column's arithmetic is the same whatever the split). */
+static void gemm_small(int transB, int m, int j0, int j1, int k, float alpha, const float *a, int lda, const float *b,
+                       int ldb, float beta, float *c, int ldc) {
+  const int n = j1 - j0;
+  for (int i0 = 0; i0 < m; i0 += SGR) {
+    const int R = m - i0 < SGR ? m - i0 : SGR;
+    const float *ai = a + (size_t)i0 * lda;
+    float *ci = c + (size_t)i0 * ldc + j0;
+    if (transB) {
+      const float *bj = b + (size_t)j0 * ldb;
+      SMALL_DISPATCH(small_nt_rows, n, k, alpha, ai, lda, bj, ldb, beta, ci, ldc)
+    } else {
+      const float *bj = b + j0;
+      SMALL_DISPATCH(small_nn_rows, n, k, alpha, ai, lda, bj, ldb, beta, ci, ldc)
+    }
+  }
+}
+#endif
+
 #if !defined(S2S_WASM)
 const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .isa = S2S_STR(S2S_VARIANT),
@@ -1037,5 +1256,8 @@ const s2s_kernel_table S2S_CAT(s2s_kernels_, S2S_VARIANT) = {
     .dropout_apply = dropout_apply,
     .argmax_rows = argmax_rows,
     .copy_block = copy_block,
+    .attention_step = attention_step,
+    .add_layer_norm = add_layer_norm,
+    .gemm_small = gemm_small,
 };
 #endif

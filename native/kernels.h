@@ -36,6 +36,24 @@ typedef struct {
   float *dq, *dk, *dv;    /* backward, each may be NULL */
 } s2s_attention;
 
+/* One attentionStep call (see types.ts): one query per row over cached keys/values. */
+typedef struct {
+  int rows, heads, hd, keys;
+  const float *q;
+  int qStride;
+  const float *kNew, *vNew; /* or NULL */
+  int newStride;
+  float *k, *v;
+  long long blockStride, headStride, posStride;
+  const int32_t *block;    /* row → block, or NULL (row r reads block r) */
+  const uint8_t *keyMask;  /* [blocks·keys] or NULL */
+  float *out;              /* [rows, heads·hd] */
+  float *probs;            /* [rows, heads, keys] or NULL */
+} s2s_attention_step;
+
+/* Rows of A a GEMM takes the unpacked few-rows path for (gemm_small). */
+#define S2S_SMALL_ROWS 8
+
 /* The kernel table one ISA variant provides. */
 typedef struct s2s_kernel_table {
   const char *isa;
@@ -71,6 +89,13 @@ typedef struct s2s_kernel_table {
   void (*copy_block)(int rows, int cols, const float *src, int srcStride, float *dst, int dstStride, int accumulate);
   void (*embed_positions_backward)(int cols, const float *dy, const int32_t *ids, size_t count, float scale,
                                    const int32_t *positionIds, float *dTable, float *dPositions);
+  /* rows [r0, r1) of an attention step; scratch holds `keys` floats */
+  void (*attention_step)(const s2s_attention_step *a, int r0, int r1, float *scratch);
+  void (*add_layer_norm)(int rows, int cols, float *x, const float *delta, const float *bias, const float *gain,
+                         const float *lnBias, float eps, float *out);
+  /* C (columns [j0, j1)) = alpha·A·op(B) + beta·C for m rows (any m; meant for m ≤ S2S_SMALL_ROWS) */
+  void (*gemm_small)(int transB, int m, int j0, int j1, int k, float alpha, const float *a, int lda, const float *b,
+                     int ldb, float beta, float *c, int ldc);
   void (*softmax_rows)(int rows, int cols, const float *x, float *out, int log);
   void (*unary)(int op, size_t n, const float *x, float *out);
   void (*unary_backward)(int op, size_t n, const float *y, const float *dy, float *dx);

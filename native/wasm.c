@@ -464,6 +464,20 @@ void s2s_embed_positions_backward(int cols, const float *dy, const int32_t *ids,
 EXPORT(s2s_keep_mask) void s2s_keep_mask(uint32_t *state, double threshold, size_t n, uint8_t *mask) {
   keep_mask(state, threshold, n, mask);
 }
+EXPORT(s2s_attention_step)
+void s2s_attention_step_(int rows, int heads, int hd, int keys, const float *q, int qStride, const float *kNew,
+                        const float *vNew, int newStride, float *k, float *v, int blockStride, int headStride,
+                        int posStride, const int32_t *block, const uint8_t *keyMask, float *out, float *probs,
+                        float *scratch) {
+  s2s_attention_step a = {rows, heads, hd, keys, q, qStride, kNew, vNew, newStride, k, v, blockStride, headStride,
+                          posStride, block, keyMask, out, probs};
+  attention_step(&a, 0, rows, scratch);
+}
+EXPORT(s2s_add_layer_norm)
+void s2s_add_layer_norm(int rows, int cols, float *x, const float *delta, const float *bias, const float *gain,
+                        const float *lnBias, float eps, float *out) {
+  add_layer_norm(rows, cols, x, delta, bias, gain, lnBias, eps, out);
+}
 EXPORT(s2s_argmax_rows) void s2s_argmax_rows(int rows, int cols, const float *x, int32_t *out) {
   argmax_rows(rows, cols, x, out);
 }

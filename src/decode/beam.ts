@@ -44,7 +44,7 @@ export interface StepModel<S> {
   /** Source batch → decoder state with one row per sentence, in batch order. */
   encode(src: IdBatch): S;
   /** Previous token of each row → next-token logits [rows, V] and the new state. */
-  decodeStep(tokens: Int32Array, state: S): { logits: Tensor; state: S };
+  decodeStep(tokens: Int32Array, state: S): { logits: Tensor; logProbs?: Tensor; state: S };
   /** The rows of `state` picked by `index` (rows may repeat). */
   selectState(state: S, index: Int32Array): S;
 }
@@ -240,8 +240,11 @@ export function beamSearch<S>(model: StepModel<S>, src: IdBatch, options: BeamOp
       logProb / Math.max(lengthPenalty(length + 1, alpha), lengthPenalty(maxLength + 1, alpha));
 
     for (let step = 0; live.length > 0; step++) {
-      const { logits, state: next } = model.decodeStep(tokens, state);
-      const { max, logSum } = rowNormalisers(logits);
+      const r = model.decodeStep(tokens, state);
+      const next = r.state;
+      // Log-probabilities from the model rank as they are (normaliser 0), else the logits are normalised here.
+      const logits = r.logProbs ?? r.logits;
+      const { max, logSum } = r.logProbs ? { max: new Float64Array(logits.rows), logSum: new Float64Array(logits.rows) } : rowNormalisers(logits);
       const V = logits.cols, d = logits.data;
       const parents: number[] = [];
       const nextTokens: number[] = [];

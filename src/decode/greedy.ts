@@ -22,8 +22,11 @@ export interface Hypothesis {
   finished: boolean;
 }
 
-/** Index of the largest value in each row, and its log-softmax value. */
-export function argmaxRows(logits: Tensor): { ids: Int32Array; logProbs: Float64Array } {
+/**
+ * Index of the largest value in each row, and its log-softmax value
+ * (`normalized`: the values already are log-probabilities, taken as they are).
+ */
+export function argmaxRows(logits: Tensor, normalized = false): { ids: Int32Array; logProbs: Float64Array } {
   const V = logits.cols, rows = logits.rows, d = logits.data;
   const ids = new Int32Array(rows);
   const logProbs = new Float64Array(rows);
@@ -31,6 +34,11 @@ export function argmaxRows(logits: Tensor): { ids: Int32Array; logProbs: Float64
     const base = r * V;
     let best = 0, max = -Infinity;
     for (let j = 0; j < V; j++) if (d[base + j] > max) { max = d[base + j]; best = j; }
+    if (normalized) {
+      ids[r] = best;
+      logProbs[r] = max;
+      continue;
+    }
     let sum = 0;
     for (let j = 0; j < V; j++) sum += Math.exp(d[base + j] - max);
     ids[r] = best;
@@ -51,7 +59,7 @@ export function greedyDecode<S>(model: TranslationModel<S>, src: IdBatch, option
     let tokens: Int32Array = new Int32Array(B).fill(BOS_ID);
     for (let step = 0; step <= maxLength && rows.length > 0; step++) {
       const r = model.decodeStep(tokens, state);
-      const { ids, logProbs } = argmaxRows(r.logits);
+      const { ids, logProbs } = r.logProbs ? argmaxRows(r.logProbs, true) : argmaxRows(r.logits);
       const keep: number[] = [];
       for (let i = 0; i < rows.length; i++) {
         const s = rows[i];

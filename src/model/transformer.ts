@@ -11,9 +11,12 @@
  * source, a causal mask on the target). Decoding keeps a key/value cache:
  * `encode` projects the memory's keys and values for every decoder block
  * once per sentence; `decodeStep` runs one position and grows each block's
- * self-attention cache; `selectState` gathers cache rows. A sentence gets
- * the same result alone or in a batch: padding is masked and every other
- * computation is per row.
+ * self-attention cache; `selectState` gathers cache rows. By default the
+ * step is the tape-free incremental decoder of transformer-step.ts
+ * (`stepMode` 'fused'); 'tape' runs the same computation through the
+ * autodiff ops (the reference the fused step is tested against, and the
+ * path int8 bundles take). A sentence gets the same result alone or in a
+ * batch: padding is masked and every other computation is per row.
  */
 import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout, longLivedFloat32 } from '../engine/index.js';
 import { resolveModelConfig, encoderLayerCount, decoderLayerCount, type ModelConfig } from './config.js';
@@ -21,9 +24,14 @@ import { EncoderBlock, DecoderBlock, LayerNorm, type BlockCache, type BlockRun, 
 import { countCorrect, type Int8PlanEntry, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
 import { lengthOrder, packedPositions, pick } from './packing.js';
 import { S2SError } from '../errors.js';
+import { Session, current, encodeMemory, type IncrementalState, type StepWeights } from './transformer-step.js';
 
 /** Decoder state of a Transformer: rows in the caller's order. Opaque outside the model. */
-export interface TransformerState {
+export type TransformerState = TapeState | IncrementalState;
+
+/** Decoder state of the tape step (stepMode 'tape'). */
+export interface TapeState {
+  readonly kind: 'tape';
   /** Per decoder block: self-attention cache of the `steps` positions so far, cross-attention keys/values. */
   caches: BlockCache[];
   /** The encoded sentence each row's cross-attention keys/values (and srcMask rows) come from. */
@@ -82,6 +90,11 @@ export class Transformer implements TranslationModel<TransformerState> {
   /** Untied output layer [D, V] and bias (null when tied to the embedding). */
   readonly outputKernel: Tensor | null;
   readonly outputBias: Tensor | null;
+  /**
+   * How decodeStep runs: 'fused' (default), the tape-free incremental step;
+   * 'tape', the autodiff ops. int8 weights always take the tape.
+   */
+  stepMode: 'fused' | 'tape' = 'fused';
   private sinusoids: Tensor | null = null;
 
   /** `seed` null: no initial weights (zeros, nothing drawn), for weights assigned next (see createModel). */
@@ -207,12 +220,59 @@ export class Transformer implements TranslationModel<TransformerState> {
   encode(src: IdBatch, opts: RunOptions = {}): TransformerState {
     const run = this.run(opts);
     const { memory, shape } = this.encodeMemory(src, run, true);
+    const B = src.lengths.length;
+    const weights = this.stepWeights();
+    if (weights) {
+      const session = new Session(weights, encodeMemory(weights, memory.data, B, src.maxLen, shape.mask as Uint8Array), Math.max(1, B));
+      return session.start(Int32Array.from({ length: B }, (_, i) => i));
+    }
     const caches = this.decoder.map((block) => {
       const [crossK, crossV] = block.crossAttention.projectKV(memory);
       return { self: null, crossK, crossV };
     });
     const origin = Int32Array.from({ length: src.lengths.length }, (_, i) => i);
-    return { caches, origin, srcMask: shape.mask as Uint8Array, srcLen: src.maxLen, steps: 0 };
+    return { kind: 'tape', caches, origin, srcMask: shape.mask as Uint8Array, srcLen: src.maxLen, steps: 0 };
+  }
+
+  private stepCache: { key: unknown[]; weights: StepWeights | null } | null = null;
+
+  /**
+   * The fused step's view of the weights, or null when the tape must run
+   * (stepMode 'tape', int8 weights). Rebuilt when a parameter's array was
+   * replaced (loading a bundle, quantizing); values updated in place (training) are seen as they are.
+   */
+  private stepWeights(): StepWeights | null {
+    if (this.stepMode !== 'fused' || this.decoder.length === 0) return null;
+    const params = this.parameters();
+    const key = params.map((p) => p.int8 ?? p.data);
+    if (this.stepCache && this.stepCache.key.length === key.length && this.stepCache.key.every((k, i) => k === key[i])) return this.stepCache.weights;
+    const weights = params.some((p) => p.int8) ? null : this.buildStepWeights();
+    this.stepCache = { key, weights };
+    return weights;
+  }
+
+  private buildStepWeights(): StepWeights {
+    const c = this.config;
+    const dense = (d: { kernel: Tensor; bias: Tensor }): { kernel: Float32Array; bias: Float32Array } => ({ kernel: d.kernel.data, bias: d.bias.data });
+    const norm = (n: LayerNorm): { gain: Float32Array; bias: Float32Array } => ({ gain: n.gain.data, bias: n.bias.data });
+    return {
+      dim: c.modelDim, heads: c.heads, ffDim: c.ffDim, vocab: c.tgtVocabSize, activation: c.activation, postNorm: c.postNorm,
+      blocks: this.decoder.map((b) => ({
+        norm1: norm(b.norm1), norm2: norm(b.norm2), norm3: norm(b.norm3),
+        qkv: dense(b.selfAttention.qkv as { kernel: Tensor; bias: Tensor }), selfOut: dense(b.selfAttention.out),
+        crossQuery: dense(b.crossAttention.query as { kernel: Tensor; bias: Tensor }),
+        crossKV: dense(b.crossAttention.kv as { kernel: Tensor; bias: Tensor }), crossOut: dense(b.crossAttention.out),
+        inner: dense(b.feedForward.inner), outer: dense(b.feedForward.outer),
+      })),
+      finalNorm: this.decoderNorm ? norm(this.decoderNorm) : null,
+      embedding: this.tgtEmbedding.data,
+      output: this.outputKernel ? { kernel: this.outputKernel.data, bias: (this.outputBias as Tensor).data } : null,
+      position: (p: number) => {
+        // Learned positions past the table (only reachable past the trained lengths) reuse the last one.
+        const row = this.tgtPositions ? Math.min(p, this.config.maxPositions - 1) : p;
+        return { table: this.positionTable(this.tgtPositions, row + 1).data, row };
+      },
+    };
   }
 
   /**
@@ -221,6 +281,10 @@ export class Transformer implements TranslationModel<TransformerState> {
    * (a beam reordering its hypotheses).
    */
   selectState(state: TransformerState, index: Int32Array): TransformerState {
+    if (state.kind === 'incremental') {
+      const s = current(state);
+      return s.session.select(s, index);
+    }
     const S = state.srcLen, T = state.steps;
     const origin = index.map((i) => state.origin[i]);
     const sameSources = origin.length === state.origin.length && origin.every((o, i) => o === state.origin[i]);
@@ -236,7 +300,7 @@ export class Transformer implements TranslationModel<TransformerState> {
       crossK: srcRows ? ops.gatherRows(c.crossK, srcRows) : c.crossK,
       crossV: srcRows ? ops.gatherRows(c.crossV, srcRows) : c.crossV,
     }));
-    return { caches, origin, srcMask, srcLen: S, steps: T };
+    return { kind: 'tape', caches, origin, srcMask, srcLen: S, steps: T };
   }
 
   /**
@@ -245,6 +309,15 @@ export class Transformer implements TranslationModel<TransformerState> {
    * block's cross-attention weights averaged over heads [rows, S].
    */
   decodeStep(tokens: Int32Array, state: TransformerState): StepResult<TransformerState> {
+    if (state.kind === 'incremental') {
+      const s = current(state);
+      const r = s.session.step(tokens, s);
+      const n = tokens.length, V = this.config.tgtVocabSize;
+      return {
+        logits: new Tensor(r.logits, [n, V]), logProbs: new Tensor(r.logProbs, [n, V]), state: r.state,
+        attention: new Tensor(r.attention, [n, s.session.memory.srcLen]),
+      };
+    }
     const run = this.run({});
     const n = tokens.length, T = state.steps, S = state.srcLen;
     // Learned positions past the table (only reachable past the trained lengths) reuse the last one.
@@ -261,7 +334,7 @@ export class Transformer implements TranslationModel<TransformerState> {
       if (last) weights = r.weights;
     }
     if (this.decoderNorm) h = this.decoderNorm.apply(h);
-    return { logits: this.project(h), state: { caches, origin: state.origin, srcMask: state.srcMask, srcLen: S, steps: T + 1 }, attention: averageHeads(weights, n, this.config.heads, S) };
+    return { logits: this.project(h), state: { kind: 'tape', caches, origin: state.origin, srcMask: state.srcMask, srcLen: S, steps: T + 1 }, attention: averageHeads(weights, n, this.config.heads, S) };
   }
 
   /** Output-layer pre-activations [n, V]. */

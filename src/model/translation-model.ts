@@ -49,6 +49,11 @@ export interface Int8PlanEntry {
 export interface StepResult<S> {
   /** Next-token logits [rows, V]. */
   logits: Tensor;
+  /**
+   * Their log-softmax [rows, V], when the model computes it (fused with the
+   * output layer); decoders then rank by these values instead of normalising the logits themselves.
+   */
+  logProbs?: Tensor;
   /** The state after this step (the given one is left unchanged). */
   state: S;
   /** Attention weights over the source positions [rows, S], or null for models without attention. */

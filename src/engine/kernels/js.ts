@@ -390,6 +390,129 @@ function layerNormForward(
   }
 }
 
+function attentionStep(
+  rows: number, heads: number, headDim: number, keys: number, q: Float32Array, qStride: number,
+  kNew: Float32Array | null, vNew: Float32Array | null, newStride: number, k: Float32Array, v: Float32Array,
+  blockStride: number, headStride: number, posStride: number, block: Int32Array | null, keyMask: Uint8Array | null,
+  out: Float32Array, probs: Float32Array | null,
+): void {
+  const H = heads, hd = headDim, T = keys, D = H * hd;
+  checkAttentionStep(rows, H, hd, T, q, qStride, kNew, vNew, newStride, k, v, blockStride, headStride, posStride, block, keyMask, out, probs);
+  const scale = 1 / Math.sqrt(hd);
+  const scores = probs ? null : new Float64Array(T);
+  for (let r = 0; r < rows; r++) {
+    const b = block ? block[r] : r;
+    for (let h = 0; h < H; h++) {
+      const kb = b * blockStride + h * headStride;
+      if (kNew && vNew) {
+        const at = kb + (T - 1) * posStride, from = r * newStride + h * hd;
+        for (let d = 0; d < hd; d++) { k[at + d] = kNew[from + d]; v[at + d] = vNew[from + d]; }
+      }
+      const qo = r * qStride + h * hd, po = (r * H + h) * T;
+      const p: Float32Array | Float64Array = probs ?? (scores as Float64Array);
+      const pBase = probs ? po : 0;
+      let max = -Infinity;
+      for (let j = 0; j < T; j++) {
+        let s = -Infinity;
+        if (!keyMask || keyMask[b * T + j]) {
+          s = 0;
+          const ko = kb + j * posStride;
+          for (let d = 0; d < hd; d++) s += q[qo + d] * k[ko + d];
+          s *= scale;
+        }
+        p[pBase + j] = s;
+        if (s > max) max = s;
+      }
+      const oo = r * D + h * hd;
+      for (let d = 0; d < hd; d++) out[oo + d] = 0;
+      if (max === -Infinity) {
+        for (let j = 0; j < T; j++) p[pBase + j] = 0;
+        continue;
+      }
+      let sum = 0;
+      for (let j = 0; j < T; j++) {
+        const e = Math.exp(p[pBase + j] - max);
+        p[pBase + j] = e;
+        sum += e;
+      }
+      const acc = new Float64Array(hd);
+      for (let j = 0; j < T; j++) {
+        const pj = p[pBase + j] / sum;
+        p[pBase + j] = pj;
+        if (pj === 0) continue;
+        const vo = kb + j * posStride;
+        for (let d = 0; d < hd; d++) acc[d] += pj * v[vo + d];
+      }
+      for (let d = 0; d < hd; d++) out[oo + d] = acc[d];
+    }
+  }
+}
+
+/** The argument checks every kernel set makes for attentionStep (the addon's messages). */
+export function checkAttentionStep(
+  rows: number, heads: number, headDim: number, keys: number, q: Float32Array, qStride: number,
+  kNew: Float32Array | null, vNew: Float32Array | null, newStride: number, k: Float32Array, v: Float32Array,
+  blockStride: number, headStride: number, posStride: number, block: Int32Array | null, keyMask: Uint8Array | null,
+  out: Float32Array, probs: Float32Array | null,
+): void {
+  const fn = 'attentionStep', D = heads * headDim;
+  const need = (name: string, have: number, want: number, what: string): void => {
+    if (have < want) throw new RangeError(`${fn}: ${name} has ${have} elements but ${what} needs ${want}`);
+  };
+  for (const [name, x] of [['rows', rows], ['heads', heads], ['headDim', headDim], ['keys', keys], ['qStride', qStride], ['newStride', newStride],
+    ['blockStride', blockStride], ['headStride', headStride], ['posStride', posStride]] as const) {
+    if (!(x >= 0 && x <= 2147483647 && Math.floor(x) === x)) throw new RangeError(`${fn}: ${name} must be a non-negative integer below 2^31, got ${x}`);
+  }
+  if (qStride < D) throw new RangeError(`${fn}: qStride ${qStride} is smaller than heads·headDim ${D}`);
+  if ((kNew === null) !== (vNew === null)) throw new TypeError(`${fn}: kNew and vNew must both be given or both be null`);
+  if (kNew && block) throw new TypeError(`${fn}: kNew/vNew need block = null (a row appends to its own block)`);
+  if (kNew && keys === 0) throw new RangeError(`${fn}: appending needs keys ≥ 1`);
+  if (kNew && newStride < D) throw new RangeError(`${fn}: newStride ${newStride} is smaller than heads·headDim ${D}`);
+  if (rows === 0) return;
+  need('q', q.length, (rows - 1) * qStride + D, 'rows×qStride');
+  if (kNew && vNew) {
+    need('kNew', kNew.length, (rows - 1) * newStride + D, 'rows×newStride');
+    need('vNew', vNew.length, (rows - 1) * newStride + D, 'rows×newStride');
+  }
+  let blocks = rows;
+  if (block) {
+    need('block', block.length, rows, 'one block per row');
+    blocks = 0;
+    for (let r = 0; r < rows; r++) {
+      if (block[r] < 0) throw new RangeError(`${fn}: block ${block[r]} at row ${r} is negative`);
+      if (block[r] + 1 > blocks) blocks = block[r] + 1;
+    }
+  }
+  const extent = blocks === 0 || heads === 0 || keys === 0 || headDim === 0 ? 0
+    : (blocks - 1) * blockStride + (heads - 1) * headStride + (keys - 1) * posStride + headDim;
+  need('k', k.length, extent, "the cache's blocks, heads and keys");
+  need('v', v.length, extent, "the cache's blocks, heads and keys");
+  if (keyMask) need('keyMask', keyMask.length, blocks * keys, 'blocks·keys');
+  need('out', out.length, rows * D, 'rows×heads·headDim');
+  if (probs) need('probs', probs.length, rows * heads * keys, 'rows·heads·keys');
+}
+
+function addLayerNorm(
+  rows: number, cols: number, x: Float32Array, delta: Float32Array | null, bias: Float32Array | null,
+  gain: Float32Array, lnBias: Float32Array, eps: number, out: Float32Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    if (delta) for (let j = 0; j < cols; j++) x[base + j] += delta[base + j] + (bias ? bias[j] : 0);
+    else if (bias) for (let j = 0; j < cols; j++) x[base + j] += bias[j];
+    let mu = 0;
+    for (let j = 0; j < cols; j++) mu += x[base + j];
+    mu /= cols;
+    let v = 0;
+    for (let j = 0; j < cols; j++) {
+      const c = x[base + j] - mu;
+      v += c * c;
+    }
+    const is = 1 / Math.sqrt(v / cols + eps);
+    for (let j = 0; j < cols; j++) out[base + j] = (x[base + j] - mu) * is * gain[j] + lnBias[j];
+  }
+}
+
 function layerNormBackward(
   rows: number, cols: number, x: Float32Array, gain: Float32Array, mean: Float32Array, rstd: Float32Array,
   dy: Float32Array, dx: Float32Array | null, dGain: Float32Array | null, dBias: Float32Array | null,
@@ -574,6 +697,8 @@ export const jsKernels: Kernels = {
   attentionBackward,
   layerNormForward,
   layerNormBackward,
+  attentionStep,
+  addLayerNorm,
   biasActivation,
   activationBackward,
   embedPositions,

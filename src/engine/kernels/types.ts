@@ -133,6 +133,36 @@ export interface Kernels {
   ): void;
 
   /**
+   * Attention of one new query per row over cached keys and values
+   * (incremental decoding), all heads in one call. Row r reads block
+   * b = block ? block[r] : r; key j of head h of block b is the headDim
+   * floats at k[b·blockStride + h·headStride + j·posStride] (v likewise), for
+   * j < keys. q of row r, head h is at q[r·qStride + h·headDim]. When kNew
+   * and vNew are given (then block must be null), row r first writes
+   * kNew[r·newStride + h·headDim …] and vNew's as its key/value `keys − 1`
+   * (self-attention appending the new position). keyMask [blocks·keys]
+   * (1 = real) or null. Writes out[r·heads·headDim + h·headDim …] =
+   * softmax(q·kᵀ/√headDim)·v, and the probabilities into probs
+   * [rows, heads, keys] when given; a row that sees no key gives zeros.
+   */
+  attentionStep(
+    rows: number, heads: number, headDim: number, keys: number, q: Float32Array, qStride: number,
+    kNew: Float32Array | null, vNew: Float32Array | null, newStride: number, k: Float32Array, v: Float32Array,
+    blockStride: number, headStride: number, posStride: number, block: Int32Array | null, keyMask: Uint8Array | null,
+    out: Float32Array, probs: Float32Array | null,
+  ): void;
+
+  /**
+   * The residual add and the next layer norm in one pass: per row,
+   * x += delta (+ bias) (either may be null), then out = (x − μ)/√(σ² + eps)·gain + lnBias.
+   * out may be x (post-norm blocks).
+   */
+  addLayerNorm(
+    rows: number, cols: number, x: Float32Array, delta: Float32Array | null, bias: Float32Array | null,
+    gain: Float32Array, lnBias: Float32Array, eps: number, out: Float32Array,
+  ): void;
+
+  /**
    * Layer normalisation of each row: out = (x − μ)/√(σ² + eps)·gain + bias;
    * also writes μ into `mean` and 1/√(σ² + eps) into `rstd` (one per row).
    */

@@ -42,7 +42,7 @@
  * waiting is not allowed, spins) until the others are done.
  */
 import type { Kernels, UnaryOp, Activation } from './types.js';
-import { jsKernels } from './js.js';
+import { jsKernels, checkAttentionStep } from './js.js';
 import { S2SError } from '../../errors.js';
 
 /** The wasm kernel set: a Kernels plus the memory that long-lived buffers are allocated in. */
@@ -116,7 +116,7 @@ interface Exports {
   s2s_attention_scratch: Fn; s2s_attention_forward: Fn; s2s_attention_backward: Fn;
   s2s_layer_norm_forward: Fn; s2s_layer_norm_backward: Fn; s2s_bias_activation: Fn; s2s_activation_backward: Fn;
   s2s_embed_positions: Fn; s2s_embed_positions_backward: Fn; s2s_keep_mask: Fn; s2s_argmax_rows: Fn;
-  s2s_dropout_apply: Fn; s2s_copy_block: Fn;
+  s2s_dropout_apply: Fn; s2s_copy_block: Fn; s2s_attention_step: Fn; s2s_add_layer_norm: Fn;
   s2s_quantize_rows_int8: Fn; s2s_gemm_int8: Fn; s2s_gather_rows_int8: Fn;
 }
 
@@ -1030,6 +1030,49 @@ class WasmKernelSet implements WasmKernels {
     this.arg(table, IN); this.arg(scales, IN); this.arg(index, IN); this.arg(out.subarray(0, index.length * cols), OUT);
     if (!this.stage()) return jsKernels.gatherRowsInt8(cols, table, scales, index, out);
     this.x.s2s_gather_rows_int8(cols, this.ptr(0), this.ptr(1), this.ptr(2), index.length, this.ptr(3));
+    this.finish();
+  }
+
+  attentionStep(rows: number, heads: number, headDim: number, keys: number, q: Float32Array, qStride: number,
+    kNew: Float32Array | null, vNew: Float32Array | null, newStride: number, k: Float32Array, v: Float32Array,
+    blockStride: number, headStride: number, posStride: number, block: Int32Array | null, keyMask: Uint8Array | null,
+    out: Float32Array, probs: Float32Array | null): void {
+    checkAttentionStep(rows, heads, headDim, keys, q, qStride, kNew, vNew, newStride, k, v, blockStride, headStride, posStride, block, keyMask, out, probs);
+    if (rows === 0 || heads === 0) return;
+    const D = heads * headDim;
+    let blocks = rows;
+    if (block) { blocks = 0; for (let r = 0; r < rows; r++) blocks = Math.max(blocks, block[r] + 1); }
+    const ext = blocks === 0 || keys === 0 || headDim === 0 ? 0 : (blocks - 1) * blockStride + (heads - 1) * headStride + (keys - 1) * posStride + headDim;
+    const mode = kNew ? INOUT : IN;
+    this.begin();
+    this.arg(q.subarray(0, (rows - 1) * qStride + D), IN);
+    this.arg(kNew ? kNew.subarray(0, (rows - 1) * newStride + D) : null, IN);
+    this.arg(vNew ? vNew.subarray(0, (rows - 1) * newStride + D) : null, IN);
+    this.arg(k.subarray(0, ext), mode); this.arg(v.subarray(0, ext), mode);
+    this.arg(block ? block.subarray(0, rows) : null, IN); this.arg(keyMask ? keyMask.subarray(0, blocks * keys) : null, IN);
+    this.arg(out.subarray(0, rows * D), OUT); this.arg(probs ? probs.subarray(0, rows * heads * keys) : null, OUT);
+    this.temp(4 * keys + 16);
+    if (!this.stage()) return jsKernels.attentionStep(rows, heads, headDim, keys, q, qStride, kNew, vNew, newStride, k, v, blockStride, headStride, posStride, block, keyMask, out, probs);
+    this.x.s2s_attention_step(rows, heads, headDim, keys, this.ptr(0), qStride, this.ptr(1), this.ptr(2), newStride, this.ptr(3), this.ptr(4),
+      blockStride, headStride, posStride, this.ptr(5), this.ptr(6), this.ptr(7), this.ptr(8), this.ptr(9));
+    this.finish();
+  }
+
+  addLayerNorm(rows: number, cols: number, x: Float32Array, delta: Float32Array | null, bias: Float32Array | null,
+    gain: Float32Array, lnBias: Float32Array, eps: number, out: Float32Array): void {
+    const fn = 'addLayerNorm', s = rows * cols;
+    dim(fn, 'rows', rows); dim(fn, 'cols', cols);
+    need(fn, 'x', x.length, s, 'rows×cols');
+    if (delta) need(fn, 'delta', delta.length, s, 'rows×cols');
+    if (bias) need(fn, 'bias', bias.length, cols, 'cols');
+    need(fn, 'gain', gain.length, cols, 'cols'); need(fn, 'lnBias', lnBias.length, cols, 'cols');
+    need(fn, 'out', out.length, s, 'rows×cols');
+    if (s === 0) return;
+    this.begin();
+    this.arg(x.subarray(0, s), INOUT); this.arg(delta ? delta.subarray(0, s) : null, IN); this.arg(bias ? bias.subarray(0, cols) : null, IN);
+    this.arg(gain.subarray(0, cols), IN); this.arg(lnBias.subarray(0, cols), IN); this.arg(out.subarray(0, s), OUT);
+    if (!this.stage()) return jsKernels.addLayerNorm(rows, cols, x, delta, bias, gain, lnBias, eps, out);
+    this.x.s2s_add_layer_norm(rows, cols, this.ptr(0), this.ptr(1), this.ptr(2), this.ptr(3), this.ptr(4), eps, this.ptr(5));
     this.finish();
   }
 
