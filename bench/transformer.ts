@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Adam, Rng, kernels, type Tensor } from '../src/engine/index.js';
+import { Adam, Rng, kernels, setKernels, type Kernels, type Tensor } from '../src/engine/index.js';
 import { createModel, type IdBatch, type TrainingBatch, type TranslationModel } from '../src/model/model.js';
 import { greedyDecode } from '../src/decode/greedy.js';
 import { beamSearch } from '../src/decode/beam.js';
@@ -444,6 +444,78 @@ function workerTrain(): TrainResult {
 }
 
 /**
+ * Child process (`--worker profile`, run by hand): where an s2s training
+ * step's time goes. Every kernel call is timed (GEMMs by shape and
+ * transposition), so the table shows kernel time per kernel and what is
+ * left for JavaScript (tape closures, allocation, GC), per phase.
+ */
+function workerProfile(): TrainResult {
+  const data = readData();
+  const c = data.config;
+  const base = kernels();
+  const totals = new Map<string, { ms: number; calls: number; flops: number }>();
+  let phase = 'forward';
+  const wrapped: Record<string, unknown> = { ...base };
+  for (const [name, fn] of Object.entries(base)) {
+    if (typeof fn !== 'function') continue;
+    wrapped[name] = (...a: unknown[]): unknown => {
+      let key = `${phase} ${name}`, flops = 0;
+      if (name === 'gemm') {
+        const [tA, tB, m, n, k] = a as [boolean, boolean, number, number, number];
+        // Token counts (which vary by batch) shown as N, so one row per product of the model.
+        const d = (x: number): string => (x > 1100 && x !== 8000 ? 'N' : String(x));
+        key = `${phase} gemm${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${d(m)}x${d(n)}x${d(k)}`;
+        flops = 2 * m * n * k;
+      }
+      const t0 = performance.now();
+      const r = (fn as (...x: unknown[]) => unknown).apply(base, a);
+      const e = totals.get(key) ?? { ms: 0, calls: 0, flops: 0 };
+      e.ms += performance.now() - t0; e.calls++; e.flops += flops;
+      totals.set(key, e);
+      return r;
+    };
+  }
+  setKernels(wrapped as unknown as Kernels);
+  const model = s2sModel(c, 1);
+  const opt = adamFor(model, c);
+  const rng = new Rng(3);
+  const batches = data.train.map(trainingBatch);
+  const warmup = option('warmup', 3), steps = option('steps', 10);
+  const phases = { forward: 0, backward: 0, update: 0 };
+  let usage0 = process.resourceUsage();
+  for (let i = 0; i < warmup + steps; i++) {
+    if (i === warmup) { totals.clear(); phases.forward = phases.backward = phases.update = 0; usage0 = process.resourceUsage(); }
+    const b = batches[i % batches.length];
+    let t = performance.now();
+    phase = 'forward';
+    opt.zeroGrad();
+    const r = model.forward(b, { training: true, rng, labelSmoothing: c.labelSmoothing });
+    r.loss.item();
+    phases.forward += performance.now() - t; t = performance.now();
+    phase = 'backward';
+    r.loss.backward();
+    phases.backward += performance.now() - t; t = performance.now();
+    phase = 'update';
+    opt.update();
+    phases.update += performance.now() - t;
+  }
+  const usage = process.resourceUsage();
+  const rows = [...totals.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const all = phases.forward + phases.backward + phases.update;
+  console.log(`per step: user CPU ${((usage.userCPUTime - usage0.userCPUTime) / 1000 / steps).toFixed(0)} ms, system CPU ${((usage.systemCPUTime - usage0.systemCPUTime) / 1000 / steps).toFixed(0)} ms, ${Math.round((usage.minorPageFault - usage0.minorPageFault) / steps)} minor page faults`);
+  console.log(`ms per step: ${(all / steps).toFixed(1)} (forward ${(phases.forward / steps).toFixed(1)}, backward ${(phases.backward / steps).toFixed(1)}, update ${(phases.update / steps).toFixed(1)})`);
+  for (const ph of ['forward', 'backward', 'update'] as const) {
+    const k = rows.filter(([key]) => key.startsWith(ph)).reduce((s, [, e]) => s + e.ms, 0);
+    console.log(`  ${ph}: kernels ${(k / steps).toFixed(1)} ms, the rest (JS, allocation, GC) ${((phases[ph] - k) / steps).toFixed(1)} ms`);
+  }
+  console.log('kernel                                   ms/step  calls/step  share  GFLOPS');
+  for (const [key, e] of rows.slice(0, option('top', 40))) {
+    console.log(`${key.padEnd(40)} ${(e.ms / steps).toFixed(2).padStart(8)} ${(e.calls / steps).toFixed(0).padStart(11)} ${((100 * e.ms) / all).toFixed(1).padStart(5)}% ${e.flops ? (e.flops / e.ms / 1e6).toFixed(1).padStart(7) : ''}`);
+  }
+  return { warmup };
+}
+
+/**
  * s2s parameters under torch.nn.Transformer's names and layouts ([out, in]
  * weights; the cross-attention's query and key/value projections stacked
  * into in_proj_weight), for torch's load_state_dict.
@@ -644,7 +716,7 @@ function printDecoding(s2s: DecodeResult, torch: DecodeResult): void {
 function main(): void {
   if (args.includes('--worker')) {
     const role = stringOption('worker');
-    const result = role === 'train' ? workerTrain() : role === 'decode' ? workerDecode() : { error: `unknown worker ${role}` };
+    const result = role === 'train' ? workerTrain() : role === 'profile' ? workerProfile() : role === 'decode' ? workerDecode() : { error: `unknown worker ${role}` };
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
-import { Tensor, noGrad } from '../src/engine/tensor.js';
+import { Tensor, ShapeError, noGrad } from '../src/engine/tensor.js';
 import * as ops from '../src/engine/ops.js';
 import { sinusoidalPositions } from '../src/engine/positions.js';
 import { erf, erfc, gelu } from '../src/engine/kernels/erf.js';
@@ -150,6 +150,75 @@ describe('softmaxCrossEntropy with label smoothing', () => {
   it('rejects ε outside [0, 1]', () => {
     assert.throws(() => ops.softmaxCrossEntropy(logits(), targets, -0.1), RangeError);
     assert.throws(() => ops.softmaxCrossEntropy(logits(), targets, 1.5), RangeError);
+  });
+});
+
+describe(`projectedCrossEntropy: the output layer and loss fused (${kernelName()} kernels)`, () => {
+  const n = 7, D = 5, V = 11;
+  const targets = Int32Array.from([3, -1, 0, 10, 4, -1, 7]);
+  /** The unfused chain on copies of the inputs: logits, loss, gradients of h, W, b for an upstream gradient `upstream`. */
+  const chain = (h: Tensor, w: Tensor, b: Tensor | null, transposed: boolean, eps: number, upstream: number) => {
+    const [hc, wc, bc] = [h, w, b].map((t) => (t ? new Tensor(t.data.slice(), t.shape, true) : null)) as [Tensor, Tensor, Tensor | null];
+    const logits = transposed ? ops.matmul(hc, wc, false, true) : ops.linear(hc, wc, bc, 'none');
+    const loss = ops.scale(ops.softmaxCrossEntropy(logits, targets, eps), upstream);
+    loss.backward();
+    const best = Array.from({ length: n }, (_, r) => {
+      const row = Array.from(logits.data.subarray(r * V, (r + 1) * V));
+      return row.indexOf(Math.max(...row));
+    });
+    return { loss: loss.item(), best, dh: hc.grad!, dw: wc.grad!, db: bc?.grad ?? null };
+  };
+  for (const transposed of [true, false]) {
+    for (const chunkRows of [1, 3, undefined]) {
+      for (const eps of [0, 0.1]) {
+        it(`${transposed ? 'tied h·Wᵀ' : 'h·W + b'}, chunks of ${chunkRows ?? 'default'} rows, ε=${eps}: the chain's loss, argmax and gradients`, () => {
+          const h = randomTensor(seeded(11), [n, D], -1, 1);
+          const w = randomTensor(seeded(12), transposed ? [V, D] : [D, V], -1, 1);
+          const b = transposed ? null : randomTensor(seeded(13), [V], -1, 1);
+          const ref = chain(h, w, b, transposed, eps, 2.5);
+          // Gradients already there are added to, an upstream gradient ≠ 1 scales.
+          h.grad = new Float32Array(h.size).fill(0.25);
+          w.grad = new Float32Array(w.size).fill(-0.5);
+          const r = ops.projectedCrossEntropy(h, w, targets, { transposed, bias: b, labelSmoothing: eps, chunkRows });
+          const loss = ops.scale(r.loss, 2.5);
+          loss.backward();
+          assert.ok(Math.abs(loss.item() - ref.loss) < 1e-5, `loss ${loss.item()} vs ${ref.loss}`);
+          assert.deepEqual(Array.from(r.predictions), ref.best);
+          assertClose(h.grad!, ref.dh.map((g) => g + 0.25), 'dh', 1e-5, 1e-6);
+          assertClose(w.grad!, ref.dw.map((g) => g - 0.5), 'dW', 1e-5, 1e-6);
+          if (b) assertClose(b.grad!, ref.db!, 'db', 1e-5, 1e-6);
+        });
+      }
+    }
+    it(`gradcheck ${transposed ? 'tied' : 'with bias'}, ε=0.1, chunks of 2 rows`, () => {
+      const h = randomTensor(seeded(21), [n, D], -1, 1);
+      const w = randomTensor(seeded(22), transposed ? [V, D] : [D, V], -1, 1);
+      const b = transposed ? null : randomTensor(seeded(23), [V], -1, 1);
+      gradcheck('projectedCrossEntropy', b ? [h, w, b] : [h, w],
+        () => ops.projectedCrossEntropy(h, w, targets, { transposed, bias: b, labelSmoothing: 0.1, chunkRows: 2 }).loss);
+    });
+  }
+  it('without gradients: the same loss and argmax, nothing recorded, a handed-over dh when the upstream gradient is 1', () => {
+    const h = randomTensor(seeded(31), [n, D], -1, 1);
+    const w = randomTensor(seeded(32), [V, D], -1, 1);
+    const recorded = ops.projectedCrossEntropy(h, w, targets, { transposed: true, labelSmoothing: 0.1, chunkRows: 2 });
+    const quiet = noGrad(() => ops.projectedCrossEntropy(h, w, targets, { transposed: true, labelSmoothing: 0.1, chunkRows: 2 }));
+    assert.equal(quiet.loss.item(), recorded.loss.item());
+    assert.deepEqual(quiet.predictions, recorded.predictions);
+    assert.equal(quiet.loss.requiresGrad, false);
+    recorded.loss.backward();
+    const ref = chain(h, w, null, true, 0.1, 1);
+    assertClose(h.grad!, ref.dh, 'dh', 1e-5, 1e-6);
+  });
+  it('rejects shapes that do not fit, out-of-range targets and bad options', () => {
+    const h = randomTensor(seeded(41), [n, D], -1, 1, false);
+    const w = randomTensor(seeded(42), [V, D], -1, 1, false);
+    assert.throws(() => ops.projectedCrossEntropy(h, w, targets), ShapeError); // [V, D] used untransposed
+    assert.throws(() => ops.projectedCrossEntropy(h, w, targets.subarray(1), { transposed: true }), ShapeError);
+    assert.throws(() => ops.projectedCrossEntropy(h, w, Int32Array.from([11, 0, 0, 0, 0, 0, 0]), { transposed: true }), ShapeError);
+    assert.throws(() => ops.projectedCrossEntropy(h, w, targets, { transposed: true, bias: Tensor.zeros([V]) }), ShapeError);
+    assert.throws(() => ops.projectedCrossEntropy(h, w, targets, { transposed: true, chunkRows: 0 }), RangeError);
+    assert.throws(() => ops.projectedCrossEntropy(h, w, targets, { transposed: true, labelSmoothing: 2 }), RangeError);
   });
 });
 

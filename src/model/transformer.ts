@@ -18,10 +18,10 @@
  * path int8 bundles take). A sentence gets the same result alone or in a
  * batch: padding is masked and every other computation is per row.
  */
-import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout, longLivedFloat32 } from '../engine/index.js';
+import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout, longLivedFloat32, noGrad } from '../engine/index.js';
 import { resolveModelConfig, encoderLayerCount, decoderLayerCount, type ModelConfig } from './config.js';
 import { EncoderBlock, DecoderBlock, LayerNorm, type BlockCache, type BlockRun, type SequenceShape } from './transformer-layers.js';
-import { countCorrect, type Int8PlanEntry, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
+import { type Int8PlanEntry, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
 import { lengthOrder, packedPositions, pick } from './packing.js';
 import { S2SError } from '../errors.js';
 import { Session, current, encodeMemory, type IncrementalState, type StepWeights } from './transformer-step.js';
@@ -354,10 +354,17 @@ export class Transformer implements TranslationModel<TransformerState> {
     // Only real target positions reach the output layer, in the packed order both architectures report.
     const { order, sorted } = lengthOrder(batch.tgtLengths);
     const positions = packedPositions(packedLayout(sorted), order, T);
-    const logits = this.project(ops.gatherRows(out, positions));
+    const rows = ops.gatherRows(out, positions);
     const targets = pick(batch.tgtOut, positions);
-    const loss = ops.softmaxCrossEntropy(logits, targets, opts.labelSmoothing ?? 0);
-    return { loss, tokens: targets.length, correct: countCorrect(logits, targets), logits };
+    // The output layer and the loss fused (the [tokens, V] logits never exist whole); logits only when read.
+    const { loss, predictions } = ops.projectedCrossEntropy(rows, this.outputKernel ?? this.tgtEmbedding, targets, {
+      transposed: !this.outputKernel, bias: this.outputBias, labelSmoothing: opts.labelSmoothing ?? 0,
+    });
+    let correct = 0;
+    for (let r = 0; r < targets.length; r++) if (predictions[r] === targets[r]) correct++;
+    let logits: Tensor | null = null;
+    const project = (): Tensor => (logits ??= noGrad(() => this.project(rows)));
+    return { loss, tokens: targets.length, correct, get logits(): Tensor { return project(); } };
   }
 }
 

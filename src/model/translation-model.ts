@@ -26,7 +26,7 @@ export interface ForwardResult {
   tokens: number;
   /** Tokens whose argmax prediction equals the target. */
   correct: number;
-  /** Output-layer pre-activations of every real target position, packed (step-major, rows by target length). */
+  /** Output-layer pre-activations of every real target position, packed (step-major, rows by target length); the Transformer computes them on first read (its loss never materialises them). */
   logits: Tensor;
 }
 
