@@ -21,7 +21,7 @@
 import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout, longLivedFloat32, noGrad } from '../engine/index.js';
 import { resolveModelConfig, encoderLayerCount, decoderLayerCount, type ModelConfig } from './config.js';
 import { EncoderBlock, DecoderBlock, LayerNorm, type BlockCache, type BlockRun, type SequenceShape } from './transformer-layers.js';
-import { type Int8PlanEntry, type IdBatch, type TrainingBatch, type ForwardResult, type RunOptions, type TranslationModel, type StepResult } from './translation-model.js';
+import type { Int8PlanEntry, IdBatch, TrainingBatch, ForwardResult, RunOptions, TranslationModel, StepResult } from './translation-model.js';
 import { lengthOrder, packedPositions, pick } from './packing.js';
 import { S2SError } from '../errors.js';
 import { Session, current, encodeMemory, type IncrementalState, type StepWeights } from './transformer-step.js';
