@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { Tensor, ShapeError, noGrad } from '../src/engine/tensor.js';
 import * as ops from '../src/engine/ops.js';
 import { sinusoidalPositions } from '../src/engine/positions.js';
+import { projectedCrossEntropy } from '../src/engine/output-loss.js';
 import { erf, erfc, gelu } from '../src/engine/kernels/erf.js';
 import { Rng } from '../src/engine/rng.js';
 import { gradcheck, randomTensor, assertClose, kernelName } from './helpers/gradcheck.js';
@@ -179,7 +180,7 @@ describe(`projectedCrossEntropy: the output layer and loss fused (${kernelName()
           // Gradients already there are added to, an upstream gradient ≠ 1 scales.
           h.grad = new Float32Array(h.size).fill(0.25);
           w.grad = new Float32Array(w.size).fill(-0.5);
-          const r = ops.projectedCrossEntropy(h, w, targets, { transposed, bias: b, labelSmoothing: eps, chunkRows });
+          const r = projectedCrossEntropy(h, w, targets, { transposed, bias: b, labelSmoothing: eps, chunkRows });
           const loss = ops.scale(r.loss, 2.5);
           loss.backward();
           assert.ok(Math.abs(loss.item() - ref.loss) < 1e-5, `loss ${loss.item()} vs ${ref.loss}`);
@@ -195,14 +196,14 @@ describe(`projectedCrossEntropy: the output layer and loss fused (${kernelName()
       const w = randomTensor(seeded(22), transposed ? [V, D] : [D, V], -1, 1);
       const b = transposed ? null : randomTensor(seeded(23), [V], -1, 1);
       gradcheck('projectedCrossEntropy', b ? [h, w, b] : [h, w],
-        () => ops.projectedCrossEntropy(h, w, targets, { transposed, bias: b, labelSmoothing: 0.1, chunkRows: 2 }).loss);
+        () => projectedCrossEntropy(h, w, targets, { transposed, bias: b, labelSmoothing: 0.1, chunkRows: 2 }).loss);
     });
   }
   it('without gradients: the same loss and argmax, nothing recorded, a handed-over dh when the upstream gradient is 1', () => {
     const h = randomTensor(seeded(31), [n, D], -1, 1);
     const w = randomTensor(seeded(32), [V, D], -1, 1);
-    const recorded = ops.projectedCrossEntropy(h, w, targets, { transposed: true, labelSmoothing: 0.1, chunkRows: 2 });
-    const quiet = noGrad(() => ops.projectedCrossEntropy(h, w, targets, { transposed: true, labelSmoothing: 0.1, chunkRows: 2 }));
+    const recorded = projectedCrossEntropy(h, w, targets, { transposed: true, labelSmoothing: 0.1, chunkRows: 2 });
+    const quiet = noGrad(() => projectedCrossEntropy(h, w, targets, { transposed: true, labelSmoothing: 0.1, chunkRows: 2 }));
     assert.equal(quiet.loss.item(), recorded.loss.item());
     assert.deepEqual(quiet.predictions, recorded.predictions);
     assert.equal(quiet.loss.requiresGrad, false);
@@ -213,12 +214,12 @@ describe(`projectedCrossEntropy: the output layer and loss fused (${kernelName()
   it('rejects shapes that do not fit, out-of-range targets and bad options', () => {
     const h = randomTensor(seeded(41), [n, D], -1, 1, false);
     const w = randomTensor(seeded(42), [V, D], -1, 1, false);
-    assert.throws(() => ops.projectedCrossEntropy(h, w, targets), ShapeError); // [V, D] used untransposed
-    assert.throws(() => ops.projectedCrossEntropy(h, w, targets.subarray(1), { transposed: true }), ShapeError);
-    assert.throws(() => ops.projectedCrossEntropy(h, w, Int32Array.from([11, 0, 0, 0, 0, 0, 0]), { transposed: true }), ShapeError);
-    assert.throws(() => ops.projectedCrossEntropy(h, w, targets, { transposed: true, bias: Tensor.zeros([V]) }), ShapeError);
-    assert.throws(() => ops.projectedCrossEntropy(h, w, targets, { transposed: true, chunkRows: 0 }), RangeError);
-    assert.throws(() => ops.projectedCrossEntropy(h, w, targets, { transposed: true, labelSmoothing: 2 }), RangeError);
+    assert.throws(() => projectedCrossEntropy(h, w, targets), ShapeError); // [V, D] used untransposed
+    assert.throws(() => projectedCrossEntropy(h, w, targets.subarray(1), { transposed: true }), ShapeError);
+    assert.throws(() => projectedCrossEntropy(h, w, Int32Array.from([11, 0, 0, 0, 0, 0, 0]), { transposed: true }), ShapeError);
+    assert.throws(() => projectedCrossEntropy(h, w, targets, { transposed: true, bias: Tensor.zeros([V]) }), ShapeError);
+    assert.throws(() => projectedCrossEntropy(h, w, targets, { transposed: true, chunkRows: 0 }), RangeError);
+    assert.throws(() => projectedCrossEntropy(h, w, targets, { transposed: true, labelSmoothing: 2 }), RangeError);
   });
 });
 

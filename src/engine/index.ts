@@ -1,6 +1,7 @@
 /** The compute core: tensors, autodiff, kernels, fused RNNs, optimizers, weights I/O. Knows nothing of translation. */
 export * from './tensor.js';
 export * as ops from './ops.js';
+export { projectedCrossEntropy, type ProjectedLossResult, type ProjectedLossOptions } from './output-loss.js';
 export * from './rnn.js';
 export * from './init.js';
 export * from './optim.js';

@@ -633,7 +633,6 @@ export function embedPositions(table: Tensor, ids: Int32Array, scale: number, po
 
 export { multiHeadAttention, type AttentionOptions, type AttentionResult } from './attention.js';
 export { residualAdd, linearSplit } from './fused.js';
-export { projectedCrossEntropy, type ProjectedLossResult, type ProjectedLossOptions } from './output-loss.js';
 
 // ---------------------------------------------------------------- row views
 

@@ -18,7 +18,7 @@
  * path int8 bundles take). A sentence gets the same result alone or in a
  * batch: padding is masked and every other computation is per row.
  */
-import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout, longLivedFloat32, noGrad } from '../engine/index.js';
+import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout, longLivedFloat32, noGrad, projectedCrossEntropy } from '../engine/index.js';
 import { resolveModelConfig, encoderLayerCount, decoderLayerCount, type ModelConfig } from './config.js';
 import { EncoderBlock, DecoderBlock, LayerNorm, type BlockCache, type BlockRun, type SequenceShape } from './transformer-layers.js';
 import type { Int8PlanEntry, IdBatch, TrainingBatch, ForwardResult, RunOptions, TranslationModel, StepResult } from './translation-model.js';
@@ -357,7 +357,7 @@ export class Transformer implements TranslationModel<TransformerState> {
     const rows = ops.gatherRows(out, positions);
     const targets = pick(batch.tgtOut, positions);
     // The output layer and the loss fused (the [tokens, V] logits never exist whole); logits only when read.
-    const { loss, predictions } = ops.projectedCrossEntropy(rows, this.outputKernel ?? this.tgtEmbedding, targets, {
+    const { loss, predictions } = projectedCrossEntropy(rows, this.outputKernel ?? this.tgtEmbedding, targets, {
       transposed: !this.outputKernel, bias: this.outputBias, labelSmoothing: opts.labelSmoothing ?? 0,
     });
     let correct = 0;
