@@ -787,26 +787,33 @@ static void attention_backward(const s2s_attention *a, int pair0, int pair1, flo
   }
 }
 
+/* Mean and 1/sqrt(variance + eps) of one row, the variance summed in LANES partial sums. */
+static void row_moments(int cols, const float *restrict xr, float eps, float *mean, float *rstd) {
+  const float mu = (float)(row_sum(cols, xr) / cols);
+  float lane[LANES] = {0};
+  int j = 0;
+  for (; j + LANES <= cols; j += LANES)
+    for (int l = 0; l < LANES; l++) {
+      float c = xr[j + l] - mu;
+      lane[l] += c * c;
+    }
+  float var = 0.0f;
+  for (; j < cols; j++) var += (xr[j] - mu) * (xr[j] - mu);
+  for (int l = 0; l < LANES; l++) var += lane[l];
+  *mean = mu;
+  *rstd = 1.0f / sqrtf(var / (float)cols + eps);
+}
+
 static void layer_norm_forward(int rows, int cols, const float *x, const float *gain, const float *bias, float eps,
                                float *out, float *mean, float *rstd) {
   for (int r = 0; r < rows; r++) {
     const float *restrict xr = x + (size_t)r * cols;
     float *restrict o = out + (size_t)r * cols;
-    const float mu = (float)(row_sum(cols, xr) / cols);
-    float lane[LANES] = {0};
-    int j = 0;
-    for (; j + LANES <= cols; j += LANES)
-      for (int l = 0; l < LANES; l++) {
-        float c = xr[j + l] - mu;
-        lane[l] += c * c;
-      }
-    float var = 0.0f;
-    for (; j < cols; j++) var += (xr[j] - mu) * (xr[j] - mu);
-    for (int l = 0; l < LANES; l++) var += lane[l];
-    const float is = 1.0f / sqrtf(var / (float)cols + eps);
+    float mu, is;
+    row_moments(cols, xr, eps, &mu, &is);
     mean[r] = mu;
     rstd[r] = is;
-    for (j = 0; j < cols; j++) o[j] = (xr[j] - mu) * is * gain[j] + bias[j];
+    for (int j = 0; j < cols; j++) o[j] = (xr[j] - mu) * is * gain[j] + bias[j];
   }
 }
 
@@ -1076,21 +1083,7 @@ static void add_layer_norm(int rows, int cols, float *x, const float *delta, con
     else if (bias)
       for (int j = 0; j < cols; j++) xr[j] += bias[j];
     float mu_, is_;
-    {
-      const float mu = (float)(row_sum(cols, xr) / cols);
-      float lane[LANES] = {0};
-      int j = 0;
-      for (; j + LANES <= cols; j += LANES)
-        for (int l = 0; l < LANES; l++) {
-          float c = xr[j + l] - mu;
-          lane[l] += c * c;
-        }
-      float var = 0.0f;
-      for (; j < cols; j++) var += (xr[j] - mu) * (xr[j] - mu);
-      for (int l = 0; l < LANES; l++) var += lane[l];
-      mu_ = mu;
-      is_ = 1.0f / sqrtf(var / (float)cols + eps);
-    }
+    row_moments(cols, xr, eps, &mu_, &is_);
     float *o = out + (size_t)r * cols;
     for (int j = 0; j < cols; j++) o[j] = (xr[j] - mu_) * is_ * gain[j] + lnBias[j];
   }

@@ -217,14 +217,7 @@ export class Session {
       K.gemm(false, true, n, V, D, 1, final, D, w.embedding, D, 0, logits, V);
     }
     K.softmaxRows(n, V, logits, logProbs, true);
-    const attention = new Float32Array(n * S);
-    for (let r = 0; r < n; r++) {
-      for (let hh = 0; hh < H; hh++) {
-        const base = (r * H + hh) * S;
-        for (let s = 0; s < S; s++) attention[r * S + s] += probs[base + s];
-      }
-    }
-    for (let i = 0; i < attention.length; i++) attention[i] /= H;
+    const attention = meanOverHeads(probs, n, H, S);
     const history = new Int32Array(n * (T + 1));
     for (let r = 0; r < n; r++) {
       history.set(state.history.subarray(r * T, (r + 1) * T), r * (T + 1));
@@ -294,4 +287,17 @@ export function encodeMemory(w: StepWeights, memory: Float32Array, sentences: nu
     return out;
   });
   return { kv, srcMask, srcLen };
+}
+
+/** Attention probabilities [n, heads, S] → their mean over heads, [n, S]. */
+export function meanOverHeads(probs: Float32Array, n: number, heads: number, S: number): Float32Array {
+  const out = new Float32Array(n * S);
+  for (let r = 0; r < n; r++) {
+    for (let h = 0; h < heads; h++) {
+      const base = (r * heads + h) * S;
+      for (let s = 0; s < S; s++) out[r * S + s] += probs[base + s];
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] /= heads;
+  return out;
 }

@@ -24,7 +24,7 @@ import { EncoderBlock, DecoderBlock, LayerNorm, type BlockCache, type BlockRun, 
 import type { Int8PlanEntry, IdBatch, TrainingBatch, ForwardResult, RunOptions, TranslationModel, StepResult } from './translation-model.js';
 import { lengthOrder, packedPositions, pick } from './packing.js';
 import { S2SError } from '../errors.js';
-import { Session, current, encodeMemory, type IncrementalState, type StepWeights } from './transformer-step.js';
+import { Session, current, encodeMemory, meanOverHeads, type IncrementalState, type StepWeights } from './transformer-step.js';
 
 /** Decoder state of a Transformer: rows in the caller's order. Opaque outside the model. */
 export type TransformerState = TapeState | IncrementalState;
@@ -370,14 +370,5 @@ export class Transformer implements TranslationModel<TransformerState> {
 
 /** Attention probabilities [n, heads, 1, S] → their mean over heads, [n, S]. */
 function averageHeads(weights: Float32Array | null, n: number, heads: number, S: number): Tensor | null {
-  if (!weights) return null;
-  const out = new Float32Array(n * S);
-  for (let r = 0; r < n; r++) {
-    for (let h = 0; h < heads; h++) {
-      const base = (r * heads + h) * S;
-      for (let s = 0; s < S; s++) out[r * S + s] += weights[base + s];
-    }
-  }
-  for (let i = 0; i < out.length; i++) out[i] /= heads;
-  return new Tensor(out, [n, S]);
+  return weights ? new Tensor(meanOverHeads(weights, n, heads, S), [n, S]) : null;
 }

@@ -371,7 +371,7 @@ function attentionBackward(
 
 function layerNormForward(
   rows: number, cols: number, x: Float32Array, gain: Float32Array, bias: Float32Array, eps: number,
-  out: Float32Array, mean: Float32Array, rstd: Float32Array,
+  out: Float32Array, mean: Float32Array | null, rstd: Float32Array | null,
 ): void {
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
@@ -384,8 +384,8 @@ function layerNormForward(
       v += c * c;
     }
     const is = 1 / Math.sqrt(v / cols + eps);
-    mean[r] = mu;
-    rstd[r] = is;
+    if (mean) mean[r] = mu;
+    if (rstd) rstd[r] = is;
     for (let j = 0; j < cols; j++) out[base + j] = (x[base + j] - mu) * is * gain[j] + bias[j];
   }
 }
@@ -500,17 +500,8 @@ function addLayerNorm(
     const base = r * cols;
     if (delta) for (let j = 0; j < cols; j++) x[base + j] += delta[base + j] + (bias ? bias[j] : 0);
     else if (bias) for (let j = 0; j < cols; j++) x[base + j] += bias[j];
-    let mu = 0;
-    for (let j = 0; j < cols; j++) mu += x[base + j];
-    mu /= cols;
-    let v = 0;
-    for (let j = 0; j < cols; j++) {
-      const c = x[base + j] - mu;
-      v += c * c;
-    }
-    const is = 1 / Math.sqrt(v / cols + eps);
-    for (let j = 0; j < cols; j++) out[base + j] = (x[base + j] - mu) * is * gain[j] + lnBias[j];
   }
+  layerNormForward(rows, cols, x, gain, lnBias, eps, out, null, null);
 }
 
 function layerNormBackward(
