@@ -222,7 +222,7 @@ export function buildProgram(): Command {
     .action(async (o: { model: string; out: string }) => {
       const { exportOnnx } = await import('../onnx/export.js');
       const r = exportOnnx(o.model, o.out);
-      console.log(`wrote ${r.files.join(', ')} (${(r.bytes / 1024).toFixed(1)} KiB) to ${r.outDir}: ${r.contract.architecture}, opset ${r.contract.opset}; the contract is in ${r.outDir}/README.md`);
+      console.log(`wrote ${r.files.join(', ')} (${(r.bytes / 1024).toFixed(1)} KiB) to ${r.outDir}: ${r.contract.architecture}, ${r.contract.weights} weights, opset ${r.contract.opset}; the contract is in ${r.outDir}/README.md`);
     });
   const plot = program.command('plot').description('draw SVG plots of a model bundle: architecture diagrams, training history');
   plot

@@ -13,7 +13,8 @@
  *     (that also appends the new key/value); the residual add fused with the
  *     next layer norm (addLayerNorm); bias + activation of the feed-forward
  *     in one pass; the output projection followed by log-softmax.
- * Few-row GEMMs (batch 1, a beam) take the kernels' unpacked path.
+ * Few-row GEMMs (batch 1, a beam) take the kernels' unpacked path; int8
+ * weights (quantized bundles) the int8 GEMM, activations quantized per row.
  *
  * States are values to their holders, as the interface promises: a state
  * carries its session and the session's version when it was made. Stepping
@@ -21,20 +22,33 @@
  * twice, or after a reordering) is first rebuilt in a new session by
  * replaying its tokens, which every state keeps (rows × steps ids).
  */
-import { kernels, ShapeError } from '../engine/index.js';
+import { kernels, ShapeError, int8Product, int8GatherRows, type Int8Weight } from '../engine/index.js';
 
-/** Float32 weights of one decoder block (kernels [in, out] as x·W). */
+/**
+ * A weight matrix as the step reads it: float32 [in, out] (x·W; a table
+ * [rows, D] where it is read by row), or the int8 payload of a quantized
+ * bundle (channels along out for x·W, along rows for tables).
+ */
+export type StepMatrix = Float32Array | Int8Weight;
+
+/** A dense layer: kernel and float32 bias. */
+export interface StepDense {
+  kernel: StepMatrix;
+  bias: Float32Array;
+}
+
+/** Weights of one decoder block. */
 export interface StepBlockWeights {
   norm1: { gain: Float32Array; bias: Float32Array };
   norm2: { gain: Float32Array; bias: Float32Array };
   norm3: { gain: Float32Array; bias: Float32Array };
-  qkv: { kernel: Float32Array; bias: Float32Array };
-  selfOut: { kernel: Float32Array; bias: Float32Array };
-  crossQuery: { kernel: Float32Array; bias: Float32Array };
-  crossKV: { kernel: Float32Array; bias: Float32Array };
-  crossOut: { kernel: Float32Array; bias: Float32Array };
-  inner: { kernel: Float32Array; bias: Float32Array };
-  outer: { kernel: Float32Array; bias: Float32Array };
+  qkv: StepDense;
+  selfOut: StepDense;
+  crossQuery: StepDense;
+  crossKV: StepDense;
+  crossOut: StepDense;
+  inner: StepDense;
+  outer: StepDense;
 }
 
 /** What the step needs of the model: shapes, weights, and the target embedding and positions. */
@@ -49,9 +63,9 @@ export interface StepWeights {
   /** Final decoder layer norm (pre-LN), or null. */
   finalNorm: { gain: Float32Array; bias: Float32Array } | null;
   /** Target embedding [V, D]. */
-  embedding: Float32Array;
-  /** Output layer: the tied embedding (x·Eᵀ) when kernel is null, else x·W + b. */
-  output: { kernel: Float32Array; bias: Float32Array } | null;
+  embedding: StepMatrix;
+  /** Output layer: the tied embedding (x·Eᵀ) when null, else x·W + b. */
+  output: StepDense | null;
   /** The position table covering position `p` and the row to use for it (learned positions clamp). */
   position(p: number): { table: Float32Array; row: number };
 }
@@ -66,6 +80,22 @@ interface Memory {
 
 const INITIAL_POSITIONS = 16;
 const LN_EPS = 1e-5;
+
+/**
+ * out [n, cols] = x [n, depth] · W (no bias): a GEMM on float32 weights;
+ * on int8 ones, x quantized per row and the int8 GEMM (the products the
+ * tape's ops run on the same weights, so both steps agree).
+ */
+function multiply(n: number, cols: number, depth: number, x: Float32Array, w: StepMatrix, out: Float32Array): void {
+  if (w instanceof Float32Array) kernels().gemm(false, false, n, cols, depth, 1, x, depth, w, cols, 0, out, cols);
+  else int8Product(x, n, w, null, out, false);
+}
+
+/** out [n, rows] = x [n, depth] · Tᵀ for a table T [rows, depth] (the tied output layer). */
+function multiplyByTable(n: number, rows: number, depth: number, x: Float32Array, t: StepMatrix, out: Float32Array): void {
+  if (t instanceof Float32Array) kernels().gemm(false, true, n, rows, depth, 1, x, depth, t, depth, 0, out, rows);
+  else int8Product(x, n, t, null, out, false);
+}
 
 /** Decoder state of the incremental step. Opaque outside the model. */
 export interface IncrementalState {
@@ -111,6 +141,7 @@ export class Session {
   private mean = new Float32Array(0);
   private rstd = new Float32Array(0);
   private positionIds = new Int32Array(0);
+  private rowIds = new Int32Array(0);
 
   constructor(readonly w: StepWeights, readonly memory: Memory, rows: number) {
     this.ensureRows(rows);
@@ -132,12 +163,18 @@ export class Session {
     this.q = new Float32Array(cap * D); this.att = new Float32Array(cap * D); this.proj = new Float32Array(cap * D);
     this.ff = new Float32Array(cap * F); this.probs = new Float32Array(cap * H * this.memory.srcLen);
     this.mean = new Float32Array(cap); this.rstd = new Float32Array(cap); this.positionIds = new Int32Array(cap);
+    this.rowIds = Int32Array.from({ length: cap }, (_, i) => i);
     const block = H * this.posCap * (D / H);
     for (let l = 0; l < this.w.blocks.length; l++) {
       this.selfK[l] = new Float32Array(cap * block); this.selfV[l] = new Float32Array(cap * block);
       this.spareK[l] = null; this.spareV[l] = null;
     }
     this.rowCap = cap;
+  }
+
+  /** 0, 1, …, n − 1 (row ids of already-gathered rows). */
+  private iota(n: number): Int32Array {
+    return this.rowIds.subarray(0, n);
   }
 
   /** Room for `positions` positions per row, the first `steps` of the first `rows` rows kept (one block copy). */
@@ -172,7 +209,14 @@ export class Session {
     const x = this.x.subarray(0, n * D), h = this.h.subarray(0, n * D), qkv = this.qkv.subarray(0, n * 3 * D);
     const q = this.q.subarray(0, n * D), att = this.att.subarray(0, n * D), proj = this.proj.subarray(0, n * D), ff = this.ff.subarray(0, n * F);
     const probs = this.probs.subarray(0, n * H * S);
-    K.embedPositions(D, w.embedding, tokens, Math.sqrt(D), pos.table, positionIds, x);
+    if (w.embedding instanceof Float32Array) {
+      K.embedPositions(D, w.embedding, tokens, Math.sqrt(D), pos.table, positionIds, x);
+    } else {
+      // int8 table: the rows dequantized first (into h, not yet in use), then the same fused scale + position add.
+      const rows = h;
+      int8GatherRows(w.embedding, tokens, rows);
+      K.embedPositions(D, rows, this.iota(n), Math.sqrt(D), pos.table, positionIds, x);
+    }
     const last = w.blocks.length - 1;
     const cap = this.posCap;
     // Pre-LN: h is the normed input of the next sublayer, x the residual stream. Post-LN: both are x.
@@ -184,26 +228,26 @@ export class Session {
     for (let l = 0; l <= last; l++) {
       const b = w.blocks[l];
       // Causal self-attention over the cache, the new position appended by the kernel.
-      K.gemm(false, false, n, 3 * D, D, 1, inp, D, b.qkv.kernel, 3 * D, 0, qkv, 3 * D);
+      multiply(n, 3 * D, D, inp, b.qkv.kernel, qkv);
       K.addRowVector(n, 3 * D, qkv, b.qkv.bias);
       K.attentionStep(n, H, hd, T + 1, qkv, 3 * D, qkv.subarray(D), qkv.subarray(2 * D), 3 * D, this.selfK[l], this.selfV[l],
         H * cap * hd, cap * hd, hd, null, null, att, null);
-      K.gemm(false, false, n, D, D, 1, att, D, b.selfOut.kernel, D, 0, proj, D);
+      multiply(n, D, D, att, b.selfOut.kernel, proj);
       const nA = w.postNorm ? b.norm1 : b.norm2;
       K.addLayerNorm(n, D, x, proj, b.selfOut.bias, nA.gain, nA.bias, LN_EPS, inp);
       // Cross-attention over the sentence's memory.
-      K.gemm(false, false, n, D, D, 1, inp, D, b.crossQuery.kernel, D, 0, q, D);
+      multiply(n, D, D, inp, b.crossQuery.kernel, q);
       K.addRowVector(n, D, q, b.crossQuery.bias);
       const kv = this.memory.kv[l];
       K.attentionStep(n, H, hd, S, q, D, null, null, 0, kv, kv.subarray(D), S * 2 * D, hd, 2 * D, state.origin, this.memory.srcMask,
         att, l === last ? probs : null);
-      K.gemm(false, false, n, D, D, 1, att, D, b.crossOut.kernel, D, 0, proj, D);
+      multiply(n, D, D, att, b.crossOut.kernel, proj);
       const nB = w.postNorm ? b.norm2 : b.norm3;
       K.addLayerNorm(n, D, x, proj, b.crossOut.bias, nB.gain, nB.bias, LN_EPS, inp);
       // Feed-forward: bias and activation in one pass.
-      K.gemm(false, false, n, F, D, 1, inp, D, b.inner.kernel, F, 0, ff, F);
+      multiply(n, F, D, inp, b.inner.kernel, ff);
       K.biasActivation(n, F, ff, b.inner.bias, w.activation, null, ff);
-      K.gemm(false, false, n, D, F, 1, ff, F, b.outer.kernel, D, 0, proj, D);
+      multiply(n, D, F, ff, b.outer.kernel, proj);
       // The residual add with the next block's first norm (or the final norm; post-LN: this block's third).
       const nC = w.postNorm ? b.norm3 : l < last ? w.blocks[l + 1].norm1 : (w.finalNorm as { gain: Float32Array; bias: Float32Array });
       K.addLayerNorm(n, D, x, proj, b.outer.bias, nC.gain, nC.bias, LN_EPS, inp);
@@ -211,10 +255,10 @@ export class Session {
     const final = inp;
     const logits = new Float32Array(n * V), logProbs = new Float32Array(n * V);
     if (w.output) {
-      K.gemm(false, false, n, V, D, 1, final, D, w.output.kernel, V, 0, logits, V);
+      multiply(n, V, D, final, w.output.kernel, logits);
       K.addRowVector(n, V, logits, w.output.bias);
     } else {
-      K.gemm(false, true, n, V, D, 1, final, D, w.embedding, D, 0, logits, V);
+      multiplyByTable(n, V, D, final, w.embedding, logits);
     }
     K.softmaxRows(n, V, logits, logProbs, true);
     const attention = meanOverHeads(probs, n, H, S);
@@ -281,7 +325,7 @@ export function encodeMemory(w: StepWeights, memory: Float32Array, sentences: nu
   const kv = w.blocks.map((b) => {
     const out = new Float32Array(rows * 2 * D);
     if (rows > 0) {
-      K.gemm(false, false, rows, 2 * D, D, 1, memory, D, b.crossKV.kernel, 2 * D, 0, out, 2 * D);
+      multiply(rows, 2 * D, D, memory, b.crossKV.kernel, out);
       K.addRowVector(rows, 2 * D, out, b.crossKV.bias);
     }
     return out;

@@ -18,13 +18,13 @@
  * path int8 bundles take). A sentence gets the same result alone or in a
  * batch: padding is masked and every other computation is per row.
  */
-import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout, longLivedFloat32, noGrad, projectedCrossEntropy } from '../engine/index.js';
+import { Tensor, ops, parameter, glorotUniform, sinusoidalPositions, Rng, packedLayout, longLivedFloat32, noGrad, projectedCrossEntropy, dequantize } from '../engine/index.js';
 import { resolveModelConfig, encoderLayerCount, decoderLayerCount, type ModelConfig } from './config.js';
 import { EncoderBlock, DecoderBlock, LayerNorm, type BlockCache, type BlockRun, type SequenceShape } from './transformer-layers.js';
 import type { Int8PlanEntry, IdBatch, TrainingBatch, ForwardResult, RunOptions, TranslationModel, StepResult } from './translation-model.js';
 import { lengthOrder, packedPositions, pick } from './packing.js';
 import { S2SError } from '../errors.js';
-import { Session, current, encodeMemory, meanOverHeads, type IncrementalState, type StepWeights } from './transformer-step.js';
+import { Session, current, encodeMemory, meanOverHeads, type IncrementalState, type StepWeights, type StepMatrix, type StepDense } from './transformer-step.js';
 
 /** Decoder state of a Transformer: rows in the caller's order. Opaque outside the model. */
 export type TransformerState = TapeState | IncrementalState;
@@ -92,7 +92,7 @@ export class Transformer implements TranslationModel<TransformerState> {
   readonly outputBias: Tensor | null;
   /**
    * How decodeStep runs: 'fused' (default), the tape-free incremental step;
-   * 'tape', the autodiff ops. int8 weights always take the tape.
+   * 'tape', the autodiff ops (the reference the tests hold 'fused' to).
    */
   stepMode: 'fused' | 'tape' = 'fused';
   private sinusoids: Tensor | null = null;
@@ -237,8 +237,8 @@ export class Transformer implements TranslationModel<TransformerState> {
   private stepCache: { key: unknown[]; weights: StepWeights | null } | null = null;
 
   /**
-   * The fused step's view of the weights, or null when the tape must run
-   * (stepMode 'tape', int8 weights). Rebuilt when a parameter's array was
+   * The fused step's view of the weights (float32 or int8), or null when
+   * the tape must run (stepMode 'tape'). Rebuilt when a parameter's array was
    * replaced (loading a bundle, quantizing); values updated in place (training) are seen as they are.
    */
   private stepWeights(): StepWeights | null {
@@ -246,14 +246,16 @@ export class Transformer implements TranslationModel<TransformerState> {
     const params = this.parameters();
     const key = params.map((p) => p.int8 ?? p.data);
     if (this.stepCache && this.stepCache.key.length === key.length && this.stepCache.key.every((k, i) => k === key[i])) return this.stepCache.weights;
-    const weights = params.some((p) => p.int8) ? null : this.buildStepWeights();
+    const weights = this.buildStepWeights();
     this.stepCache = { key, weights };
     return weights;
   }
 
   private buildStepWeights(): StepWeights {
     const c = this.config;
-    const dense = (d: { kernel: Tensor; bias: Tensor }): { kernel: Float32Array; bias: Float32Array } => ({ kernel: d.kernel.data, bias: d.bias.data });
+    const matrix = (t: Tensor): StepMatrix => t.int8 ?? t.data;
+    const learnedInt8 = this.tgtPositions?.int8 ? dequantize(this.tgtPositions) : null;
+    const dense = (d: { kernel: Tensor; bias: Tensor }): StepDense => ({ kernel: matrix(d.kernel), bias: d.bias.data });
     const norm = (n: LayerNorm): { gain: Float32Array; bias: Float32Array } => ({ gain: n.gain.data, bias: n.bias.data });
     return {
       dim: c.modelDim, heads: c.heads, ffDim: c.ffDim, vocab: c.tgtVocabSize, activation: c.activation, postNorm: c.postNorm,
@@ -265,11 +267,13 @@ export class Transformer implements TranslationModel<TransformerState> {
         inner: dense(b.feedForward.inner), outer: dense(b.feedForward.outer),
       })),
       finalNorm: this.decoderNorm ? norm(this.decoderNorm) : null,
-      embedding: this.tgtEmbedding.data,
-      output: this.outputKernel ? { kernel: this.outputKernel.data, bias: (this.outputBias as Tensor).data } : null,
+      embedding: matrix(this.tgtEmbedding),
+      output: this.outputKernel ? { kernel: matrix(this.outputKernel), bias: (this.outputBias as Tensor).data } : null,
       position: (p: number) => {
         // Learned positions past the table (only reachable past the trained lengths) reuse the last one.
         const row = this.tgtPositions ? Math.min(p, this.config.maxPositions - 1) : p;
+        // An int8 learned table is dequantized once (it is small: positions × D).
+        if (learnedInt8) return { table: learnedInt8, row };
         return { table: this.positionTable(this.tgtPositions, row + 1).data, row };
       },
     };
