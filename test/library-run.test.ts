@@ -142,6 +142,9 @@ test('exportBundle() writes parsed content, not bytes through links, and no path
   const config = JSON.parse(readFileSync(join(shipped, 'config.json'), 'utf8'));
   assert.equal(config.data.corpus, 'pairs.tsv');
   assert.ok(!readFileSync(join(shipped, 'config.json'), 'utf8').includes('secret-dir'));
+  // Scoring the shipped bundle without --data says where the missing name came from and what to pass.
+  assert.throws(() => evaluate({ model: shipped, split: 'test', limit: 2 }), (e: Error) => e instanceof ConfigError && /pairs\.tsv: no such file \(the corpus recorded in the model bundle; pass --data/.test(e.message));
+  assert.equal(evaluate({ model: shipped, data, split: 'test', limit: 2 }).sentences, 2);
 });
 
 test('the version bundles record is package.json\'s', async () => {

@@ -86,7 +86,11 @@ function corpusOf(options: EvaluateOptions, bundle: LoadedBundle | null): string
   const data = options.data ?? bundle?.config.data.corpus;
   if (data === undefined) throw new ConfigError('evaluate: no data file given (and no model bundle to take its corpus from)');
   const corpus = data === 'builtin' ? BUILTIN_CORPUS : data;
-  if (corpus !== BUILTIN_CORPUS && !existsSync(corpus)) throw new ConfigError(`${corpus}: no such file`);
+  if (corpus !== BUILTIN_CORPUS && !existsSync(corpus)) {
+    // Exported and quantized bundles keep only the corpus's file name, not its path on the training machine.
+    const hint = options.data === undefined ? ` (the corpus recorded in the model bundle; pass --data with its path)` : '';
+    throw new ConfigError(`${corpus}: no such file${hint}`);
+  }
   return corpus;
 }
 
