@@ -318,6 +318,7 @@ export async function mountPage(doc: Document): Promise<void> {
     }
   }
   input.disabled = false;
+  doc.defaultView?.performance?.mark?.('s2s:ready');
   app.dataset.ready = 'yes';
   if (input.value) void run();
   else showAttention(null);
