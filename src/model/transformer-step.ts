@@ -82,19 +82,15 @@ const INITIAL_POSITIONS = 16;
 const LN_EPS = 1e-5;
 
 /**
- * out [n, cols] = x [n, depth] · W (no bias): a GEMM on float32 weights;
- * on int8 ones, x quantized per row and the int8 GEMM (the products the
- * tape's ops run on the same weights, so both steps agree).
+ * out [n, cols] = x [n, depth] · W (no bias), or x · Tᵀ for a table T
+ * [cols, depth] read by row (`byTable`: the tied output layer). float32:
+ * a GEMM; int8 (channel-major either way): x quantized per row and the int8
+ * GEMM, the products the tape's ops run on the same weights.
  */
-function multiply(n: number, cols: number, depth: number, x: Float32Array, w: StepMatrix, out: Float32Array): void {
-  if (w instanceof Float32Array) kernels().gemm(false, false, n, cols, depth, 1, x, depth, w, cols, 0, out, cols);
-  else int8Product(x, n, w, null, out, false);
-}
-
-/** out [n, rows] = x [n, depth] · Tᵀ for a table T [rows, depth] (the tied output layer). */
-function multiplyByTable(n: number, rows: number, depth: number, x: Float32Array, t: StepMatrix, out: Float32Array): void {
-  if (t instanceof Float32Array) kernels().gemm(false, true, n, rows, depth, 1, x, depth, t, depth, 0, out, rows);
-  else int8Product(x, n, t, null, out, false);
+function multiply(n: number, cols: number, depth: number, x: Float32Array, w: StepMatrix, out: Float32Array, byTable = false): void {
+  if (!(w instanceof Float32Array)) int8Product(x, n, w, null, out, false);
+  else if (byTable) kernels().gemm(false, true, n, cols, depth, 1, x, depth, w, depth, 0, out, cols);
+  else kernels().gemm(false, false, n, cols, depth, 1, x, depth, w, cols, 0, out, cols);
 }
 
 /** Decoder state of the incremental step. Opaque outside the model. */
@@ -213,9 +209,8 @@ export class Session {
       K.embedPositions(D, w.embedding, tokens, Math.sqrt(D), pos.table, positionIds, x);
     } else {
       // int8 table: the rows dequantized first (into h, not yet in use), then the same fused scale + position add.
-      const rows = h;
-      int8GatherRows(w.embedding, tokens, rows);
-      K.embedPositions(D, rows, this.iota(n), Math.sqrt(D), pos.table, positionIds, x);
+      int8GatherRows(w.embedding, tokens, h);
+      K.embedPositions(D, h, this.iota(n), Math.sqrt(D), pos.table, positionIds, x);
     }
     const last = w.blocks.length - 1;
     const cap = this.posCap;
@@ -258,7 +253,7 @@ export class Session {
       multiply(n, V, D, final, w.output.kernel, logits);
       K.addRowVector(n, V, logits, w.output.bias);
     } else {
-      multiplyByTable(n, V, D, final, w.embedding, logits);
+      multiply(n, V, D, final, w.embedding, logits, true);
     }
     K.softmaxRows(n, V, logits, logProbs, true);
     const attention = meanOverHeads(probs, n, H, S);
