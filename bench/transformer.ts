@@ -33,6 +33,8 @@ import {
   type Batch, type Example,
 } from '../src/data/index.js';
 import { PAD_ID } from '../src/data/vocab.js';
+import { splitIndices } from '../src/data/batching.js';
+import { ReplicaPool } from '../src/train/replica-pool.js';
 
 // ------------------------------------------------------------ configuration
 
@@ -268,6 +270,15 @@ export class Interference {
     this.own += (c.user + c.system) / 1e6;
     return r;
   }
+  async measureAsync<T>(fn: () => Promise<T>): Promise<T> {
+    const b0 = machineBusySeconds(), c0 = process.cpuUsage(), t0 = performance.now();
+    const r = await fn();
+    const c = process.cpuUsage(c0); // the whole process: worker threads included
+    this.wall += (performance.now() - t0) / 1000;
+    this.busy += machineBusySeconds() - b0;
+    this.own += (c.user + c.system) / 1e6;
+    return r;
+  }
   /** Other processes' CPU as a fraction of all cores over the measured time. */
   get others(): number {
     return Math.max(0, this.busy - this.own) / (this.wall * availableParallelism());
@@ -376,8 +387,9 @@ function trainArgs(warmup: number, steps: number): string[] {
   return ['--warmup', String(warmup), '--first', String(WARMUP), '--steps', String(steps)];
 }
 
-function s2sTrain(dataFile: string, threads: number, kernels: 'native' | 'js', warmup: number, steps: number): TrainResult {
-  return runChild<TrainResult>(process.execPath, [fileURLToPath(import.meta.url), '--worker', 'train', '--data', dataFile, ...trainArgs(warmup, steps)], { ...threadEnv(threads), S2S_KERNELS: kernels }, `s2s ${kernels} ${threads}t`);
+function s2sTrain(dataFile: string, threads: number, kernels: 'native' | 'js', warmup: number, steps: number, dataParallel = 1): TrainResult {
+  return runChild<TrainResult>(process.execPath, [fileURLToPath(import.meta.url), '--worker', 'train', '--data', dataFile, '--data-parallel', String(dataParallel), ...trainArgs(warmup, steps)],
+    { ...threadEnv(threads), S2S_KERNELS: kernels }, `s2s ${kernels} ${threads}t${dataParallel > 1 ? ` ×${dataParallel}` : ''}`);
 }
 
 function s2sDecode(dataFile: string, weights: string): DecodeResult {
@@ -420,27 +432,58 @@ function adamFor(model: TranslationModel, c: ReferenceConfig): Adam {
   return new Adam(model.parameters(), { learningRate: c.learningRate, beta1: c.adamBeta1, beta2: c.adamBeta2, epsilon: c.adamEpsilon });
 }
 
-/** Child process: time s2s training steps on the data file's batches (see trainArgs). */
-function workerTrain(): TrainResult {
+/** A padded batch's rows as examples (source, target without EOS), so it can be split as the trainer splits batches. */
+function batchExamples(b: FileBatch): Example[] {
+  return Array.from({ length: b.size }, (_, r) => ({
+    src: Int32Array.from(b.srcIds.slice(r * b.srcMaxLen, r * b.srcMaxLen + b.srcLengths[r])),
+    tgt: Int32Array.from(b.tgtOut.slice(r * b.tgtMaxLen, r * b.tgtMaxLen + b.tgtLengths[r] - 1)),
+    index: r,
+  }));
+}
+
+/**
+ * Child process: time s2s training steps on the data file's batches (see
+ * trainArgs); with --data-parallel N, each step as `s2s train
+ * --data-parallel N` takes it (the batch dealt to N replicas, one thread each).
+ */
+async function workerTrain(): Promise<TrainResult> {
   const data = readData();
   const c = data.config;
   const k = kernels();
   const model = s2sModel(c, 1);
   const opt = adamFor(model, c);
   const rng = new Rng(3);
+  const parallel = option('data-parallel', 1);
+  const pool = parallel > 1 ? new ReplicaPool(model, parallel - 1) : null;
   const batches = data.train.map(trainingBatch);
+  const parts = data.train.map((b) => {
+    const examples = batchExamples(b);
+    return splitIndices(examples, examples.map((_, i) => i), parallel).map((g) => makeBatch(examples, g));
+  });
   const n = batches.length;
-  const warmup = option('warmup', 3), first = option('first', warmup), steps = option('steps', 10);
-  for (let i = 0; i < warmup; i++) trainStep(model, opt, batches[i % n], rng, c.labelSmoothing);
-  const busy = new Interference();
-  const times: number[] = [], indices: number[] = [], losses: number[] = [];
-  for (let i = first; i < first + steps; i++) {
-    const t0 = performance.now();
-    losses.push(busy.measure(() => trainStep(model, opt, batches[i % n], rng, c.labelSmoothing)));
-    times.push((performance.now() - t0) / 1000);
-    indices.push(i % n);
+  const step = async (i: number): Promise<number> => {
+    if (!pool) return trainStep(model, opt, batches[i % n], rng, c.labelSmoothing);
+    opt.zeroGrad();
+    pool.syncParameters();
+    const loss = await pool.pass(model, parts[i % n], batches[i % n].tgtLengths.reduce((a, b) => a + b, 0), { training: true, labelSmoothing: c.labelSmoothing }, rng);
+    opt.update();
+    return loss;
+  };
+  try {
+    const warmup = option('warmup', 3), first = option('first', warmup), steps = option('steps', 10);
+    for (let i = 0; i < warmup; i++) await step(i);
+    const busy = new Interference();
+    const times: number[] = [], indices: number[] = [], losses: number[] = [];
+    for (let i = first; i < first + steps; i++) {
+      const t0 = performance.now();
+      losses.push(await busy.measureAsync(() => step(i)));
+      times.push((performance.now() - t0) / 1000);
+      indices.push(i % n);
+    }
+    return { times, indices, warmup, losses, others: busy.others, kernels: k.description + (pool ? ` (data-parallel: ${parallel} replicas, 1 thread each)` : '') };
+  } finally {
+    await pool?.close();
   }
-  return { times, indices, warmup, losses, others: busy.others, kernels: k.description };
 }
 
 /**
@@ -713,10 +756,10 @@ function printDecoding(s2s: DecodeResult, torch: DecodeResult): void {
   if (torch.incrementalVsFull !== undefined) console.log(`PyTorch incremental decoder vs nn.Transformer full forward: max |Δlogit| ${torch.incrementalVsFull.toExponential(1)} over 6 steps of 8 sentences`);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   if (args.includes('--worker')) {
     const role = stringOption('worker');
-    const result = role === 'train' ? workerTrain() : role === 'profile' ? workerProfile() : role === 'decode' ? workerDecode() : { error: `unknown worker ${role}` };
+    const result = role === 'train' ? await workerTrain() : role === 'profile' ? workerProfile() : role === 'decode' ? workerDecode() : { error: `unknown worker ${role}` };
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
@@ -747,12 +790,15 @@ function main(): void {
     const best = (a: TrainResult | undefined, b: TrainResult): TrainResult =>
       !a?.times ? b : b.times && median(b.times) < median(a.times) ? b : a;
     for (const threads of [2, 1]) {
-      let s2s: TrainResult | undefined, torch: TrainResult | undefined;
+      let s2s: TrainResult | undefined, torch: TrainResult | undefined, parallel: TrainResult | undefined;
       for (let round = 0; round < ROUNDS; round++) {
+        // Two cores as `s2s train --data-parallel 2` uses them: two replicas, one thread each.
+        if (threads === 2) parallel = best(parallel, s2sTrain(dataFile, 1, 'native', WARMUP, STEPS, 2));
         s2s = best(s2s, s2sTrain(dataFile, threads, 'native', WARMUP, STEPS));
         torch = best(torch, skipTorch ? { error: 'skipped (--no-torch)' } : torchTrain(dataFile, threads));
       }
       if (!s2s || !torch) throw new Error('--rounds must be at least 1');
+      if (parallel) rows.push({ name: 's2s native, --data-parallel 2', threads: '2 × 1', result: parallel, peer: torch });
       rows.push({ name: 's2s native', threads: String(threads), result: s2s, peer: torch });
       rows.push({ name: `PyTorch ${torch.torch ?? ''} nn.Transformer`.replace('  ', ' '), threads: String(threads), result: torch, peer: torch });
       if (s2s.kernels && threads === 2) console.log(`  s2s kernels: ${s2s.kernels}`);
@@ -761,7 +807,7 @@ function main(): void {
     if (!flag('no-js')) {
       // No warm-up: a step takes about a minute, and its first-step costs (JIT, Adam's slots) are small next to that.
       const js = s2sTrain(dataFile, 1, 'js', 0, JS_STEPS);
-      rows.push({ name: 's2s js (TypeScript kernels)', threads: '1', result: js, peer: rows[3]?.result });
+      rows.push({ name: 's2s js (TypeScript kernels)', threads: '1', result: js, peer: rows.find((r) => r.name.startsWith('PyTorch') && r.threads === '1')?.result });
     }
     printTraining(rows, prep.data);
 
@@ -779,4 +825,7 @@ function main(): void {
   console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 
-main();
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

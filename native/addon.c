@@ -49,6 +49,7 @@ extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 extern int openblas_get_num_threads(void);
 extern int openblas_get_parallel(void);
+extern void openblas_set_num_threads(int num_threads);
 #endif
 
 /* The kernels in use: one ISA variant's table, with the cell kernels of a wider variant patched in (see choose_kernels). */
@@ -1290,6 +1291,28 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * setThreads(n): the threads every kernel of this process may use (OpenBLAS's
+ * and the kernels that split work themselves), returning the previous count.
+ * Data-parallel training sets 1, so that each replica's thread keeps to its
+ * core instead of the replicas' GEMMs fighting over both.
+ */
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  args_t a;
+  int n = 0;
+  CHECK(get_args(env, info, "setThreads", 1, &a));
+  CHECK(arg_dim(&a, 0, "threads", &n));
+  if (n < 1) return RANGE_ERROR("setThreads: threads must be at least 1, got %d", n), NULL;
+  int previous = thread_count;
+  thread_count = n > MAX_THREADS ? MAX_THREADS : n;
+#if S2S_OPENBLAS
+  openblas_set_num_threads(thread_count);
+#endif
+  napi_value out;
+  napi_create_int32(env, previous, &out);
+  return out;
+}
+
 /* ------------------------------------------------------------ module setup */
 
 /*
@@ -1434,6 +1457,7 @@ NAPI_MODULE_INIT() {
       {"gemmInt8", NULL, js_gemm_int8, NULL, NULL, NULL, attr, NULL},
       {"gatherRowsInt8", NULL, js_gather_rows_int8, NULL, NULL, NULL, attr, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, attr, NULL},
+      {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, attr, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -181,6 +181,28 @@ export function planEpoch(examples: ExampleList, options: EpochPlanOptions, rng:
 }
 
 /** Pads the chosen examples into a batch, rows sorted by source length descending (stable). */
+/**
+ * A batch's rows dealt into `parts` groups of about equal work (source plus
+ * target tokens; longest first, each to the group with the least so far),
+ * for data-parallel training; empty groups are left out.
+ */
+export function splitIndices(examples: ExampleList, indices: readonly number[], parts: number): number[][] {
+  const cost = (i: number): number => {
+    const e = exampleAt(examples, i);
+    return e.src.length + e.tgt.length + 1;
+  };
+  const order = [...indices].sort((a, b) => cost(b) - cost(a) || a - b);
+  const groups: number[][] = Array.from({ length: parts }, () => []);
+  const load = new Array<number>(parts).fill(0);
+  for (const i of order) {
+    let least = 0;
+    for (let g = 1; g < parts; g++) if (load[g] < load[least]) least = g;
+    groups[least].push(i);
+    load[least] += cost(i);
+  }
+  return groups.filter((g) => g.length > 0);
+}
+
 export function makeBatch(examples: ExampleList, indices: readonly number[]): Batch {
   const rows = sortByLengthDesc(indices.map((i) => exampleAt(examples, i)), (e) => e.src.length);
   const size = rows.length;

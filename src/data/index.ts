@@ -25,7 +25,7 @@ export {
   compareCodePoints,
 } from './vocab.js';
 export type { Encoded, VocabBuildOptions, VocabJSON } from './vocab.js';
-export { encodePairs, makeBatch, makeSourceBatch, planEpoch, PackedExamples } from './batching.js';
+export { encodePairs, makeBatch, makeSourceBatch, planEpoch, splitIndices, PackedExamples } from './batching.js';
 export type { Batch, EncodeResult, EpochPlanOptions, Example, ExampleList, SourceBatch } from './batching.js';
 export { formatCorpusTsv, generateCorpus, generateSentence, writeCorpusTsv } from './synthetic.js';
 export type { GenerateCorpusOptions, GeneratedPair } from './synthetic.js';

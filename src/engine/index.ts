@@ -11,7 +11,7 @@ export { Rng } from './rng.js';
 export { sinusoidalPositions } from './positions.js';
 export type { AttentionOptions, AttentionResult } from './attention.js';
 export {
-  kernels, setKernels, loadNativeKernels, nativeLoadError, jsKernels, loadWasmKernels, loadWasmKernelsSync, wasmLoadError, createWasmKernels,
+  kernels, setKernels, setNativeThreads, loadNativeKernels, nativeLoadError, jsKernels, loadWasmKernels, loadWasmKernelsSync, wasmLoadError, createWasmKernels,
   wasmSimdSupported, sharedMemorySupported, WasmKernelsError, WASM_FILES, WASM_DEFAULTS,
   type Kernels, type UnaryOp, type Activation, type WasmKernels, type WasmKernelOptions, type LoadWasmOptions,
 } from './kernels/index.js';

@@ -53,6 +53,11 @@ export interface TrainOptions {
   adamBeta2: number;
   /** Step checkpoints kept on disk (the last K, for `s2s average`). */
   keepCheckpoints: number;
+  /**
+   * Model replicas training each batch's parts at once, one thread each with
+   * single-threaded kernels (1: one model, multithreaded kernels).
+   */
+  dataParallel: number;
 }
 
 /** Learning-rate schedules (formulas in train/lr-schedule.ts). */

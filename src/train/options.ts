@@ -42,6 +42,7 @@ const SEED_TRAIN: TrainOptions = {
   adamBeta1: 0.9,
   adamBeta2: 0.999,
   keepCheckpoints: 2,
+  dataParallel: 1,
 };
 
 const SEED_DATA: DataOptions = {
@@ -105,6 +106,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   posInt('batchTokens', 0);
   posInt('accumulate');
   posInt('keepCheckpoints');
+  posInt('dataParallel');
+  if (o.dataParallel > 16) throw new ConfigError(`"dataParallel" must be at most 16, got ${o.dataParallel}`);
   for (const k of ['adamBeta1', 'adamBeta2'] as const) {
     if (!(o[k] >= 0 && o[k] < 1)) throw new ConfigError(`"${k}" must be in [0, 1), got ${o[k]}`);
   }

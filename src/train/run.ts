@@ -116,6 +116,8 @@ export interface TrainRunOptions {
   adamBeta2?: number;
   /** Checkpoints kept on disk (the last K, for averaging). */
   keepCheckpoints?: number;
+  /** Model replicas training the parts of each batch at once, one thread each (`--data-parallel`). */
+  dataParallel?: number;
   // not flags: hooks for programs
   /** After every batch. */
   onBatch?(progress: BatchProgress): void;

@@ -8,9 +8,10 @@
  * handed to a callback.
  */
 import { Rng, noGrad, clearTape, clipGradNorm, createOptimizer, Adam, type Optimizer, type OptimizerState } from '../engine/index.js';
-import { planEpoch, makeBatch, type ExampleList } from '../data/batching.js';
+import { planEpoch, makeBatch, splitIndices, type ExampleList } from '../data/batching.js';
+import { ReplicaPool } from './replica-pool.js';
 import { lrFactor } from './lr-schedule.js';
-import type { TranslationModel } from '../model/model.js';
+import type { TranslationModel, RunOptions } from '../model/model.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './options.js';
 import type { EpochRecord } from '../model/training.js';
 import { S2SError } from '../errors.js';
@@ -173,10 +174,19 @@ export class Trainer {
   }
 
   async run(): Promise<TrainerState> {
-    const { batchSize, batchTokens, clipNorm, checkpointEvery, accumulate } = this.options;
-    const params = this.model.parameters();
     // Not an object literal at the call, so models whose RunOptions lack labelSmoothing still type-check.
     const runOptions = { training: true, rng: this.dropoutRng, labelSmoothing: this.options.labelSmoothing };
+    const pool = this.options.dataParallel > 1 ? new ReplicaPool(this.model, this.options.dataParallel - 1) : null;
+    try {
+      return await this.epochs(pool, runOptions);
+    } finally {
+      await pool?.close();
+    }
+  }
+
+  private async epochs(pool: ReplicaPool | null, runOptions: RunOptions): Promise<TrainerState> {
+    const { batchSize, batchTokens, clipNorm, checkpointEvery, accumulate } = this.options;
+    const params = this.model.parameters();
     let lastYield = Date.now();
     while (!this.done) {
       // The plan is a function of the RNG state at the epoch start, so a resumed run recomputes the same plan.
@@ -194,23 +204,36 @@ export class Trainer {
           this.state.stoppedEarly = true;
           break;
         }
-        const group = plan.slice(b, b + accumulate).map((indices) => makeBatch(this.data.train, indices));
-        const groupTokens = group.reduce((n, batch) => n + batch.tokens, 0);
+        // With data parallelism each batch is dealt into parts, one per replica (the first is this thread's).
+        const group = plan.slice(b, b + accumulate).map((indices) =>
+          pool ? splitIndices(this.data.train, indices, pool.workers + 1).map((part) => makeBatch(this.data.train, part)) : [makeBatch(this.data.train, indices)]);
+        const batchTokens = group.map((parts) => parts.reduce((n, part) => n + part.tokens, 0));
+        const groupTokens = batchTokens.reduce((n, t) => n + t, 0);
         this.optimizer.zeroGrad();
+        pool?.syncParameters();
         const losses: number[] = [];
         let loss = NaN, finite = true;
-        for (const batch of group) {
-          const r = this.model.forward(batch, runOptions);
-          loss = r.loss.item();
-          if (!Number.isFinite(loss)) {
-            finite = false;
-            clearTape();
-            break;
+        for (const parts of group) {
+          if (!pool) {
+            const batch = parts[0];
+            const r = this.model.forward(batch, runOptions);
+            loss = r.loss.item();
+            if (!Number.isFinite(loss)) {
+              finite = false;
+              clearTape();
+              break;
+            }
+            // Each batch's loss is a mean over its tokens: weighting by tokens/groupTokens makes the summed
+            // gradient that of the group's mean, as one big batch would give.
+            if (group.length === 1) r.loss.backward();
+            else r.loss.backward(Float32Array.of(batch.tokens / groupTokens));
+          } else {
+            loss = await pool.pass(this.model, parts, groupTokens, runOptions, this.dropoutRng);
+            if (!Number.isFinite(loss)) {
+              finite = false;
+              break;
+            }
           }
-          // Each batch's loss is a mean over its tokens: weighting by tokens/groupTokens makes the summed
-          // gradient that of the group's mean, as one big batch would give.
-          if (group.length === 1) r.loss.backward();
-          else r.loss.backward(Float32Array.of(batch.tokens / groupTokens));
           losses.push(loss);
         }
         if (finite) finite = Number.isFinite(clipGradNorm(params, clipNorm > 0 ? clipNorm : Infinity));
@@ -223,8 +246,8 @@ export class Trainer {
           this.optimizer.update();
           this.state.step++;
           losses.forEach((l, i) => {
-            this.state.epochLossSum += l * group[i].tokens;
-            this.state.epochTokens += group[i].tokens;
+            this.state.epochLossSum += l * batchTokens[i];
+            this.state.epochTokens += batchTokens[i];
           });
         }
         b += group.length;

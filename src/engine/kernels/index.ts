@@ -205,6 +205,16 @@ export function kernels(): Kernels {
   return active;
 }
 
+/**
+ * Threads of the native kernels (OpenBLAS's and the kernels that split work
+ * themselves), for the whole process and every worker thread in it; returns
+ * the previous count, or null when the native addon is not loaded here.
+ */
+export function setNativeThreads(threads: number): number | null {
+  const native = loadNativeKernels() as (Kernels & { setThreads?(n: number): number }) | null;
+  return native?.setThreads ? native.setThreads(threads) : null;
+}
+
 /** Switch kernel sets explicitly (tests compare them; the page picks wasm or js). */
 export function setKernels(k: Kernels | 'js' | 'native' | 'wasm'): Kernels {
   if (k === 'js') active = jsKernels;
