@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../src/engine/tensor.js';
-import { serializeWeights, deserializeWeights, assignWeights, crc32, WeightsError, WEIGHTS_VERSION, WEIGHTS_VERSION_FLOAT32, type WeightsIndex } from '../src/engine/io.js';
+import { serializeWeights, deserializeWeights, assignWeights, crc32, crc32Combine, WeightsError, WEIGHTS_VERSION, WEIGHTS_VERSION_FLOAT32, type WeightsIndex } from '../src/engine/io.js';
 import { Rng } from '../src/engine/rng.js';
 import { test } from 'node:test';
 import { quantizeMatrix, dequantize } from '../src/engine/int8.js';
@@ -75,6 +75,18 @@ describe('weights round trip', () => {
   it('crc32 is the standard IEEE CRC', () => {
     assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
     assert.equal(crc32(new Uint8Array(0)), 0);
+  });
+
+  it('crc32Combine(crc(A), crc(B), |B|) = crc(A‖B), for every split of random bytes and at lengths up to megabytes', () => {
+    const rng = new Rng(17);
+    for (const n of [0, 1, 7, 8, 9, 100, 4097]) {
+      const bytes = Uint8Array.from({ length: n }, () => rng.nextUint32() & 0xff);
+      for (let cut = 0; cut <= n; cut += Math.max(1, Math.floor(n / 13))) {
+        assert.equal(crc32Combine(crc32(bytes.subarray(0, cut)), crc32(bytes.subarray(cut)), n - cut), crc32(bytes), `n ${n}, cut ${cut}`);
+      }
+    }
+    const big = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 2654435761) >>> 24);
+    assert.equal(crc32Combine(crc32(big.subarray(0, 12345)), crc32(big.subarray(12345)), big.length - 12345), crc32(big));
   });
 
   it('serializeWeights needs unique names', () => {

@@ -90,6 +90,67 @@ export function crc32(bytes: Uint8Array, seed = 0): number {
   return ~c >>> 0;
 }
 
+/** a·b mod the CRC-32 polynomial, in its bit-reflected form (bit 31 is x⁰). */
+function multiplyModPoly(a: number, b: number): number {
+  let m = 0x80000000, p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = b & 1 ? (b >>> 1) ^ 0xedb88320 : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/** x^(2^k) mod the polynomial for k = 0 … 31. */
+const X_POW_2K = (() => {
+  const t = new Uint32Array(32);
+  let p = 0x40000000; // x¹
+  for (let k = 0; k < 32; k++) {
+    t[k] = p;
+    p = multiplyModPoly(p, p);
+  }
+  return t;
+})();
+
+/**
+ * CRC-32 of A followed by B from crc32(A), crc32(B) and B's length (the
+ * zlib crc32_combine identity: A's CRC shifted over len(B) zero bytes, XOR
+ * B's), in O(log len) — so one pass over a blob yields each tensor's CRC and
+ * the whole blob's.
+ */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  let shift = 0x80000000; // x⁰
+  // x^(8·lengthB): the length's bits select powers x^(2^k) from k = 3 (a byte is 2³ bits).
+  for (let n = lengthB, k = 3; n > 0; n = Math.floor(n / 2), k++) if (n % 2 === 1) shift = multiplyModPoly(X_POW_2K[k & 31], shift);
+  return (multiplyModPoly(shift, crcA >>> 0) ^ (crcB >>> 0)) >>> 0;
+}
+
+/**
+ * The whole blob's CRC built from the CRCs of its regions, taken in order:
+ * the gaps between regions are checksummed as they are passed, each region
+ * once (its own CRC is returned and folded into the whole).
+ */
+class BlobChecksum {
+  private at = 0;
+  private crc = 0;
+  constructor(private readonly blob: Uint8Array) {}
+  /** crc32 of blob[start, end), which must not begin before the previous region's end. */
+  region(start: number, end: number): number {
+    if (start > this.at) this.crc = crc32(this.blob.subarray(this.at, start), this.crc);
+    const own = crc32(this.blob.subarray(start, end));
+    this.crc = crc32Combine(this.crc, own, end - start);
+    this.at = end;
+    return own;
+  }
+  /** The whole blob's CRC (the rest after the last region included). */
+  whole(): number {
+    return this.at < this.blob.length ? crc32(this.blob.subarray(this.at), this.crc) : this.crc;
+  }
+}
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function assertLittleEndian(): void {
@@ -179,8 +240,29 @@ export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source 
   if (v1 && index.dtype !== 'float32') fail(`index field "dtype" must be "float32", got ${JSON.stringify(index.dtype)}`);
   if (index.byteLength !== blob.length) fail(`blob has ${blob.length} bytes but the index says ${JSON.stringify(index.byteLength)}: the file is truncated or does not belong to this index`);
   if (!Array.isArray(index.tensors)) fail('index field "tensors" must be an array');
-  if (crc32(blob) !== index.crc32) fail('checksum mismatch: the weights file is corrupted');
+  const corrupted = (): never => fail('checksum mismatch: the weights file is corrupted');
+  // Each tensor's bytes are checksummed once, for its own CRC and (combined) the blob's. The blob's is
+  // judged first, as if checked before everything else: a corrupted file says so, whatever else is wrong.
+  const sums = new BlobChecksum(blob);
+  const mismatches: string[] = [];
   const out = new Map<string, Tensor>();
+  try {
+    readEntries(index, blob, sums, mismatches, out, options, fail);
+  } catch (err) {
+    if (crc32(blob) !== index.crc32) corrupted();
+    throw err;
+  }
+  if (sums.whole() !== index.crc32) corrupted();
+  if (mismatches.length > 0) fail(mismatches[0]);
+  return out;
+}
+
+/** The tensor entries of an index, checked against the blob; their checksums go to `sums`, mismatches to `mismatches`. */
+function readEntries(
+  index: Partial<WeightsIndex>, blob: Uint8Array, sums: BlobChecksum, mismatches: string[], out: Map<string, Tensor>,
+  options: { views?: boolean }, fail: (msg: string) => never,
+): void {
+  const v1 = index.version === WEIGHTS_VERSION_FLOAT32;
   let end = 0;
   (index.tensors as unknown[]).forEach((raw, i) => {
     const e = raw as Partial<WeightsEntry>;
@@ -199,27 +281,26 @@ export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source 
     const dtype = v1 ? 'float32' : e.dtype;
     if (dtype !== 'float32' && dtype !== 'int8') fail(`${where} ("${name}"): field "dtype" must be "float32" or "int8", got ${JSON.stringify(e.dtype)}`);
     if (dtype === 'int8') {
-      end = readInt8Entry(e, name, where, size, offset, end, blob, out, fail);
+      end = readInt8Entry(e, name, where, size, offset, end, blob, sums, mismatches, out, fail);
       return;
     }
     if (offset + size * 4 > blob.length) fail(`${where} ("${name}"): bytes [${offset}, ${offset + size * 4}) lie outside the ${blob.length}-byte blob`);
     if (offset < end) fail(`${where} ("${name}"): bytes from ${offset} overlap the previous tensor (which ends at ${end}); tensors must be stored in order`);
     end = offset + size * 4;
     const bytes = blob.subarray(offset, offset + size * 4);
-    if (crc32(bytes) !== e.crc32) fail(`${where} ("${name}"): checksum mismatch`);
+    if (sums.region(offset, offset + size * 4) !== e.crc32) mismatches.push(`${where} ("${name}"): checksum mismatch`);
     const at = blob.byteOffset + offset;
     const view = options.views === true && at % 4 === 0;
     const data = view ? new Float32Array(blob.buffer, at, size) : new Float32Array(size);
     if (!view) new Uint8Array(data.buffer).set(bytes);
     out.set(name, new Tensor(data, e.shape as number[], false, name));
   });
-  return out;
 }
 
 /** Checks and reads one int8 entry of a version-2 index; returns where it ends. */
 function readInt8Entry(
   e: Partial<WeightsEntry>, name: string, where: string, size: number, offset: number, end: number, blob: Uint8Array,
-  out: Map<string, Tensor>, fail: (msg: string) => never,
+  sums: BlobChecksum, mismatches: string[], out: Map<string, Tensor>, fail: (msg: string) => never,
 ): number {
   const shape = e.shape as number[];
   if (shape.length !== 2) fail(`${where} ("${name}"): an int8 tensor must be a matrix, got shape [${shape.join(', ')}]`);
@@ -235,9 +316,9 @@ function readInt8Entry(
   const scaleOffset = so as number;
   if (scaleOffset + channels * 4 > blob.length) fail(`${where} ("${name}"): the ${channels} scales at [${scaleOffset}, ${scaleOffset + channels * 4}) lie outside the ${blob.length}-byte blob`);
   const bytes = blob.subarray(offset, offset + size);
-  if (crc32(bytes) !== e.crc32) fail(`${where} ("${name}"): checksum mismatch`);
+  if (sums.region(offset, offset + size) !== e.crc32) mismatches.push(`${where} ("${name}"): checksum mismatch`);
   const scaleBytes = blob.subarray(scaleOffset, scaleOffset + channels * 4);
-  if (crc32(scaleBytes) !== e.scaleCrc32) fail(`${where} ("${name}"): scale checksum mismatch`);
+  if (sums.region(scaleOffset, scaleOffset + channels * 4) !== e.scaleCrc32) mismatches.push(`${where} ("${name}"): scale checksum mismatch`);
   const values = new Int8Array(size);
   new Uint8Array(values.buffer).set(bytes);
   const scales = new Float32Array(channels);

@@ -305,6 +305,7 @@ export async function mountPage(doc: Document): Promise<void> {
     model = loaded.value;
     useModel(model);
     showInfo(model.info);
+    doc.defaultView?.performance?.mark?.('s2s:info-shown');
     setMode('browser');
     setStatus('Ready');
   } else {

@@ -273,6 +273,7 @@ export class WebModel {
     const where = base.replace(/\/$/, '');
     // The float32 tensors are views of `blob` (no copy) until assignWeights puts them in the model.
     const parts = bundleFromFiles({ config, vocab, weightsIndex, weightsBlob: new Uint8Array(blob), history }, where);
+    mark('bundle-checked');
     const translator = makeTranslator(parts);
     mark('model-built');
     const m = parts.config.model;
@@ -307,6 +308,7 @@ export class WebModel {
       kernels: k.name,
       kernelsFallback: fallback,
     };
+    mark('loaded');
     return new WebModel(translator, parts.config, info);
   }
 
