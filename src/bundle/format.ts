@@ -244,12 +244,16 @@ export function validateHistory(raw: unknown, where: string): { history: EpochRe
 
 /** A Translator for a bundle's model, tokenizers and vocabularies, with the bundle's length limits. */
 export function makeTranslator(parts: BundleParts): Translator {
+  const { source, target } = parts.config.tokenizers;
+  const sourceTokenizer = tokenizerFromJSON(source);
+  // A shared vocabulary's two specs are equal: one tokenizer serves both sides (half the merges to load).
+  const targetTokenizer = JSON.stringify(source) === JSON.stringify(target) ? sourceTokenizer : tokenizerFromJSON(target);
   return new Translator({
     model: parts.model,
     sourceVocab: parts.vocabs.source,
     targetVocab: parts.vocabs.target,
-    sourceTokenizer: tokenizerFromJSON(parts.config.tokenizers.source),
-    targetTokenizer: tokenizerFromJSON(parts.config.tokenizers.target),
+    sourceTokenizer,
+    targetTokenizer,
     maxOutputLength: parts.config.data.maxTargetLength,
     maxInputLength: parts.config.data.maxSourceLength,
   });

@@ -353,11 +353,13 @@ export class BpeTokenizer implements Tokenizer {
     // Every merge must join two symbols that exist by then: single characters
     // (the last one of a word with END_OF_WORD) or earlier merge results.
     const known = new Set<string>();
+    // One code point (a surrogate pair counts as one), without building an array per check.
     const isChar = (s: string, allowEnd: boolean): boolean => {
-      const body = allowEnd && s.endsWith(END_OF_WORD) ? s.slice(0, -END_OF_WORD.length) : s;
-      return Array.from(body).length === 1;
+      const n = allowEnd && s.endsWith(END_OF_WORD) ? s.length - END_OF_WORD.length : s.length;
+      return n === 1 || (n === 2 && (s.codePointAt(0) as number) > 0xffff);
     };
-    const seen = new Set<string>();
+    // Pairs seen, by left then right symbol (a page loads thousands of merges per side; no string keys built).
+    const seen = new Map<string, Set<string>>();
     const merges: [string, string][] = [];
     (o.merges as unknown[]).forEach((m, i) => {
       const where = `tokenizer spec.merges[${i}]`;
@@ -371,9 +373,10 @@ export class BpeTokenizer implements Tokenizer {
       if (!(known.has(b) || isChar(b, true))) {
         throw new ConfigError(`${where}[1]: ${JSON.stringify(b)} is neither a character nor the result of an earlier merge`);
       }
-      const pairKey = JSON.stringify([a, b]);
-      if (seen.has(pairKey)) throw new ConfigError(`${where}: duplicate merge ${pairKey}`);
-      seen.add(pairKey);
+      let rights = seen.get(a);
+      if (!rights) seen.set(a, (rights = new Set()));
+      if (rights.has(b)) throw new ConfigError(`${where}: duplicate merge ${JSON.stringify([a, b])}`);
+      rights.add(b);
       known.add(a + b);
       merges.push([a, b]);
     });
