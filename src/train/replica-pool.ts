@@ -162,6 +162,17 @@ export class ReplicaPool {
     });
   }
 
+  /** Runs `fn` (work of this thread alone, such as validation) with the kernels' threads as before the pool. */
+  withAllThreads<T>(fn: () => T): T {
+    if (this.previousThreads === null || this.previousThreads === 1) return fn();
+    setNativeThreads(this.previousThreads);
+    try {
+      return fn();
+    } finally {
+      setNativeThreads(1);
+    }
+  }
+
   /** Stops the workers and gives the kernels their threads back. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -275,8 +275,12 @@ export class Trainer {
         }
       }
       const tVal = performance.now();
-      const val = this.data.validation.length > 0 ? evaluateLoss(this.model, this.data.validation, batchSize, batchTokens) : null;
-      const bleu = this.options.bleuSamples > 0 && this.callbacks.validationBleu ? this.callbacks.validationBleu() : null;
+      // Validation runs on this thread alone: with its kernels' threads back while the replicas wait.
+      const validate = (): [ReturnType<typeof evaluateLoss> | null, number | null] => [
+        this.data.validation.length > 0 ? evaluateLoss(this.model, this.data.validation, batchSize, batchTokens) : null,
+        this.options.bleuSamples > 0 && this.callbacks.validationBleu ? this.callbacks.validationBleu() : null,
+      ];
+      const [val, bleu] = pool ? pool.withAllThreads(validate) : validate();
       this.state.elapsedSeconds = (this.state.elapsedSeconds ?? 0) + (performance.now() - tVal) / 1000;
       const record: EpochRecord = {
         epoch: epochNo,
