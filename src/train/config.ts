@@ -91,7 +91,7 @@ export const TRAIN_SPECS: readonly OptionSpec[] = [
   { flag: 'accumulate', section: 'train', key: 'accumulate', kind: 'int', min: 1, help: 'batches per optimizer update (gradient accumulation, weighted by tokens: N batches = one N× larger batch) (default: 1)' },
   { flag: 'adam-beta1', section: 'train', key: 'adamBeta1', kind: 'float', help: 'Adam β1 (default: 0.9)' },
   { flag: 'adam-beta2', section: 'train', key: 'adamBeta2', kind: 'float', help: 'Adam β2; Transformers often use 0.98 (default: 0.999)' },
-  { flag: 'data-parallel', section: 'train', key: 'dataParallel', kind: 'int', min: 1, help: 'replicas of the model, one per thread, each training a part of every batch (as Marian\'s --cpu-threads); their kernels run single-threaded, and with 2 on 2 cores a step takes about 0.6–0.7 of the time of one replica on 2 threads; dropout draws differ from 1, the rest is the same batch\'s gradient (default: 1)' },
+  { flag: 'data-parallel', section: 'train', key: 'dataParallel', kind: 'int', min: 1, help: 'replicas of the model, one per thread, each training a part of every batch (as Marian\'s --cpu-threads); their kernels run single-threaded, and with 2 on 2 cores a Transformer step took 0.83 of the time of one replica on 2 threads; dropout draws differ from 1, the rest is the same batch\'s gradient (default: 1)' },
   { flag: 'keep-checkpoints', section: 'train', key: 'keepCheckpoints', kind: 'int', min: 1, help: 'checkpoints kept on disk, the last K (for s2s average --last K) (default: 2)' },
   { flag: 'bleu-samples', section: 'train', key: 'bleuSamples', kind: 'int', min: 0, help: 'validation sentences (evenly spaced over the split) translated for BLEU each epoch, 0 = off (default: 0)' },
 ];
