@@ -207,8 +207,8 @@ export class Trainer {
         // With data parallelism each batch is dealt into parts, one per replica (the first is this thread's).
         const group = plan.slice(b, b + accumulate).map((indices) =>
           pool ? splitIndices(this.data.train, indices, pool.workers + 1).map((part) => makeBatch(this.data.train, part)) : [makeBatch(this.data.train, indices)]);
-        const batchTokens = group.map((parts) => parts.reduce((n, part) => n + part.tokens, 0));
-        const groupTokens = batchTokens.reduce((n, t) => n + t, 0);
+        const tokensPerBatch = group.map((parts) => parts.reduce((n, part) => n + part.tokens, 0));
+        const groupTokens = tokensPerBatch.reduce((n, t) => n + t, 0);
         this.optimizer.zeroGrad();
         pool?.syncParameters();
         const losses: number[] = [];
@@ -246,8 +246,8 @@ export class Trainer {
           this.optimizer.update();
           this.state.step++;
           losses.forEach((l, i) => {
-            this.state.epochLossSum += l * batchTokens[i];
-            this.state.epochTokens += batchTokens[i];
+            this.state.epochLossSum += l * tokensPerBatch[i];
+            this.state.epochTokens += tokensPerBatch[i];
           });
         }
         b += group.length;
