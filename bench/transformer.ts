@@ -14,9 +14,14 @@
  * --worker, or the Python script), one after another, with its thread count
  * set in the child's environment.
  *
- * Usage: npm run bench:transformer [-- --steps 10 --warmup 3 --js-steps 2 --no-js --no-torch --no-decode
+ * With --model DIR (a trained bundle of the reference shape, e.g. one made
+ * by configs/fra-transformer.yaml) the decoding rows use its weights and its
+ * tokenization of its own test split instead of briefly pretrained ones, so
+ * outputs are real translations; --no-train leaves out the training rows.
+ *
+ * Usage: npm run bench:transformer [-- --steps 10 --warmup 3 --js-steps 2 --no-js --no-torch --no-decode --no-train
  *        --batch-tokens 3000 --pretrain-steps 200 --pretrain-tokens 1000 --decode-threads 2 --torch-libdir DIR|system
- *        --rounds N --work-dir DIR]
+ *        --model DIR --rounds N --work-dir DIR]
  * See bench/README.md ("Transformer benchmark") for the columns and the FLOP count.
  */
 import { spawnSync } from 'node:child_process';
@@ -35,6 +40,8 @@ import {
 import { PAD_ID } from '../src/data/vocab.js';
 import { splitIndices } from '../src/data/batching.js';
 import { ReplicaPool } from '../src/train/replica-pool.js';
+import { loadBundle } from '../src/bundle/bundle.js';
+import { readSplit } from '../src/data/read-split.js';
 
 // ------------------------------------------------------------ configuration
 
@@ -97,6 +104,8 @@ const TORCH_LIBDIR = ((): string | undefined => {
   return v ?? (existsSync(DEFAULT_TORCH_LIBDIR) ? DEFAULT_TORCH_LIBDIR : undefined);
 })();
 const CORPUS = join(root, '..', 'shared', 'data', 'fra-eng', 'fra.txt');
+/** A trained bundle whose weights and test split the decoding rows use (instead of pretrained weights). */
+const MODEL_DIR = stringOption('model');
 
 // ------------------------------------------------------------ FLOPs
 
@@ -155,7 +164,7 @@ export interface BenchData {
   train: FileBatch[];
   /** s2s-only training before the weights are exported for decoding. */
   pretrain: FileBatch[];
-  decode: { sources: number[][]; maxLength: number; lengthPenalty: number; runs: DecodeRun[] };
+  decode: { sources: number[][]; maxLength: number; lengthPenalty: number; runs: DecodeRun[]; model?: string };
 }
 
 interface Prepared {
@@ -215,8 +224,8 @@ function prepare(): Prepared {
   const timed = WARMUP + STEPS;
   const train = plan.slice(0, timed).map((idx) => fileBatch(makeBatch(examples, idx)));
   const pretrain = tokenBatches(examples, PRETRAIN_TOKENS, new Rng(13)).slice(0, PRETRAIN_STEPS).map((idx) => fileBatch(makeBatch(examples, idx)));
-  const test = encodePairs(evenlySpaced(split.test, DECODE_SENTENCES), tokenizers, vocabs).examples;
-  const sources = test.map((e) => Array.from(e.src));
+  const trained = MODEL_DIR ? trainedDecodeSources(MODEL_DIR) : null;
+  const sources = trained?.sources ?? encodePairs(evenlySpaced(split.test, DECODE_SENTENCES), tokenizers, vocabs).examples.map((e) => Array.from(e.src));
   const runs: DecodeRun[] = [
     { batch: 1, beam: 1, sentences: Math.min(DECODE_SINGLE, sources.length) },
     { batch: 64, beam: 1, sentences: sources.length },
@@ -230,11 +239,40 @@ function prepare(): Prepared {
     `data: ${CORPUS}, hash split: ${split.train.length.toLocaleString('en')} training pairs, ${split.test.length.toLocaleString('en')} test pairs`,
     `  joint BPE: ${BPE_MERGES.toLocaleString('en')} merges learned by s2s (src/data/bpe.ts) on both sides of every training pair (${learnSec.toFixed(1)} s), vocabulary ${vocab.size.toLocaleString('en')} (the most frequent types)`,
     `  batches: padded source and target each ≤ ${BATCH_TOKENS} tokens (fairseq's --max-tokens), pools sorted by length; the epoch's ${all.length.toLocaleString('en')} batches average ${meanOf((b) => b.size).toFixed(0)} sentences, ${meanOf((b) => b.tokens).toFixed(0)} target tokens (${meanOf((b) => b.size * b.tgtMaxLen).toFixed(0)} padded), ${meanOf((b) => sum(Array.from(b.srcLengths))).toFixed(0)} source tokens (${meanOf((b) => b.size * b.srcMaxLen).toFixed(0)} padded)`,
+    ...(trained ? [`  decoding: ${trained.describe}`] : []),
     `  timed: the first ${timed} batches of that shuffled epoch (the same for every row: ${WARMUP} warm-up + ${STEPS} timed): ${sum(train.slice(WARMUP).map((b) => sum(b.tgtLengths)))} target tokens; decoding: ${sources.length} test sentences (evenly spaced), mean ${(sum(sources.map((s) => s.length)) / sources.length).toFixed(1)} tokens, max output ${MAX_LENGTH}`,
   ];
   return {
-    data: { config: REFERENCE, train, pretrain, decode: { sources, maxLength: MAX_LENGTH, lengthPenalty: LENGTH_PENALTY, runs } },
+    data: {
+      config: trained?.config ?? REFERENCE, train, pretrain,
+      decode: { sources, maxLength: MAX_LENGTH, lengthPenalty: LENGTH_PENALTY, runs, model: MODEL_DIR && resolve(MODEL_DIR) },
+    },
     describe,
+  };
+}
+
+/**
+ * --model DIR: the bundle's own test split (evenly spaced sentences), encoded
+ * by its tokenizer and vocabulary, and the reference config with its
+ * vocabulary size and position table. The bundle must have the reference
+ * shape, which is what PyTorch's side builds.
+ */
+function trainedDecodeSources(dir: string): { sources: number[][]; config: ReferenceConfig; describe: string } {
+  const bundle = loadBundle(dir);
+  const m = bundle.config.model, r = REFERENCE;
+  const shape = m.arch === 'transformer' && m.modelDim === r.modelDim && m.heads === r.heads && m.encoderLayers === r.encoderLayers
+    && m.decoderLayers === r.decoderLayers && m.ffDim === r.ffDim && m.activation === 'relu' && !m.postNorm
+    && m.positions === 'sinusoidal' && m.tieEmbeddings && m.srcVocabSize === m.tgtVocabSize;
+  if (!shape) throw new Error(`--model ${dir}: not a bundle of the reference shape (d ${r.modelDim}, ${r.heads} heads, ${r.encoderLayers}+${r.decoderLayers} pre-LN ReLU layers, ff ${r.ffDim}, sinusoidal, tied shared vocabulary)`);
+  const corpus = existsSync(bundle.config.data.corpus) ? bundle.config.data.corpus : CORPUS;
+  const { split } = readSplit(corpus, bundle.config.data);
+  const parts = bundle.translator.parts;
+  const pairs = evenlySpaced(split.test, DECODE_SENTENCES);
+  const { examples } = encodePairs(pairs, { source: parts.sourceTokenizer, target: parts.targetTokenizer }, bundle.vocabs);
+  return {
+    sources: examples.map((e) => Array.from(e.src)),
+    config: { ...r, vocabSize: m.srcVocabSize, maxPositions: m.maxPositions },
+    describe: `the trained bundle ${dir} (${bundle.history.length} epochs), ${examples.length} sentences of its test split of ${corpus} (evenly spaced), encoded by its tokenizer`,
   };
 }
 
@@ -652,17 +690,20 @@ function workerDecode(): DecodeResult {
   const data = readData();
   const c = data.config;
   const k = kernels();
-  const model = s2sModel(c, 2);
-  const opt = adamFor(model, c);
-  const rng = new Rng(4);
-  const warm = Math.max(1, Math.round(data.pretrain.length / 4)), peak = 1e-3;
+  const trained = data.decode.model;
+  const model = trained ? loadBundle(trained).model : s2sModel(c, 2);
   const t0 = performance.now();
   const losses: number[] = [];
-  data.pretrain.forEach((b, i) => {
-    opt.learningRate = peak * Math.min((i + 1) / warm, Math.sqrt(warm / (i + 1)));
-    losses.push(trainStep(model, opt, trainingBatch(b), rng, c.labelSmoothing));
-  });
-  const pretrainSeconds = (performance.now() - t0) / 1000;
+  if (!trained) {
+    const opt = adamFor(model, c);
+    const rng = new Rng(4);
+    const warm = Math.max(1, Math.round(data.pretrain.length / 4)), peak = 1e-3;
+    data.pretrain.forEach((b, i) => {
+      opt.learningRate = peak * Math.min((i + 1) / warm, Math.sqrt(warm / (i + 1)));
+      losses.push(trainStep(model, opt, trainingBatch(b), rng, c.labelSmoothing));
+    });
+  }
+  const pretrainSeconds = trained ? undefined : (performance.now() - t0) / 1000;
   const tail = losses.slice(-10);
   writeWeights(model, stringOption('weights') as string);
   const { sources, maxLength, lengthPenalty } = data.decode;
@@ -789,7 +830,7 @@ async function main(): Promise<void> {
     // (lowest median): on a shared machine, other work comes and goes.
     const best = (a: TrainResult | undefined, b: TrainResult): TrainResult =>
       !a?.times ? b : b.times && median(b.times) < median(a.times) ? b : a;
-    for (const threads of [2, 1]) {
+    for (const threads of flag('no-train') ? [] : [2, 1]) {
       let s2s: TrainResult | undefined, torch: TrainResult | undefined, parallel: TrainResult | undefined;
       for (let round = 0; round < ROUNDS; round++) {
         // Two cores as `s2s train --data-parallel 2` uses them: two replicas, one thread each.
@@ -804,12 +845,12 @@ async function main(): Promise<void> {
       if (s2s.kernels && threads === 2) console.log(`  s2s kernels: ${s2s.kernels}`);
       if (torch.blasVariant && threads === 2) console.log(`  PyTorch: ${torch.threads} threads, OpenBLAS ${torch.blasVariant}`);
     }
-    if (!flag('no-js')) {
+    if (!flag('no-js') && !flag('no-train')) {
       // No warm-up: a step takes about a minute, and its first-step costs (JIT, Adam's slots) are small next to that.
       const js = s2sTrain(dataFile, 1, 'js', 0, JS_STEPS);
       rows.push({ name: 's2s js (TypeScript kernels)', threads: '1', result: js, peer: rows.find((r) => r.name.startsWith('PyTorch') && r.threads === '1')?.result });
     }
-    printTraining(rows, prep.data);
+    if (!flag('no-train')) printTraining(rows, prep.data);
 
     if (!flag('no-decode')) {
       const weights = join(dir, 'weights.json');
