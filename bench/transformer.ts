@@ -106,6 +106,8 @@ const TORCH_LIBDIR = ((): string | undefined => {
 const CORPUS = join(root, '..', 'shared', 'data', 'fra-eng', 'fra.txt');
 /** A trained bundle whose weights and test split the decoding rows use (instead of pretrained weights). */
 const MODEL_DIR = stringOption('model');
+const TRAIN_ROWS = !flag('no-train');
+const DECODE_ROWS = !flag('no-decode');
 
 // ------------------------------------------------------------ FLOPs
 
@@ -224,7 +226,7 @@ function prepare(): Prepared {
   const timed = WARMUP + STEPS;
   const train = plan.slice(0, timed).map((idx) => fileBatch(makeBatch(examples, idx)));
   const pretrain = tokenBatches(examples, PRETRAIN_TOKENS, new Rng(13)).slice(0, PRETRAIN_STEPS).map((idx) => fileBatch(makeBatch(examples, idx)));
-  const trained = MODEL_DIR ? trainedDecodeSources(MODEL_DIR) : null;
+  const trained = MODEL_DIR && DECODE_ROWS ? trainedDecodeSources(MODEL_DIR) : null;
   const sources = trained?.sources ?? encodePairs(evenlySpaced(split.test, DECODE_SENTENCES), tokenizers, vocabs).examples.map((e) => Array.from(e.src));
   const runs: DecodeRun[] = [
     { batch: 1, beam: 1, sentences: Math.min(DECODE_SINGLE, sources.length) },
@@ -245,7 +247,7 @@ function prepare(): Prepared {
   return {
     data: {
       config: trained?.config ?? REFERENCE, train, pretrain,
-      decode: { sources, maxLength: MAX_LENGTH, lengthPenalty: LENGTH_PENALTY, runs, model: MODEL_DIR && resolve(MODEL_DIR) },
+      decode: { sources, maxLength: MAX_LENGTH, lengthPenalty: LENGTH_PENALTY, runs, model: trained ? resolve(MODEL_DIR as string) : undefined },
     },
     describe,
   };
@@ -830,7 +832,7 @@ async function main(): Promise<void> {
     // (lowest median): on a shared machine, other work comes and goes.
     const best = (a: TrainResult | undefined, b: TrainResult): TrainResult =>
       !a?.times ? b : b.times && median(b.times) < median(a.times) ? b : a;
-    for (const threads of flag('no-train') ? [] : [2, 1]) {
+    for (const threads of TRAIN_ROWS ? [2, 1] : []) {
       let s2s: TrainResult | undefined, torch: TrainResult | undefined, parallel: TrainResult | undefined;
       for (let round = 0; round < ROUNDS; round++) {
         // Two cores as `s2s train --data-parallel 2` uses them: two replicas, one thread each.
@@ -845,14 +847,14 @@ async function main(): Promise<void> {
       if (s2s.kernels && threads === 2) console.log(`  s2s kernels: ${s2s.kernels}`);
       if (torch.blasVariant && threads === 2) console.log(`  PyTorch: ${torch.threads} threads, OpenBLAS ${torch.blasVariant}`);
     }
-    if (!flag('no-js') && !flag('no-train')) {
+    if (!flag('no-js') && TRAIN_ROWS) {
       // No warm-up: a step takes about a minute, and its first-step costs (JIT, Adam's slots) are small next to that.
       const js = s2sTrain(dataFile, 1, 'js', 0, JS_STEPS);
       rows.push({ name: 's2s js (TypeScript kernels)', threads: '1', result: js, peer: rows.find((r) => r.name.startsWith('PyTorch') && r.threads === '1')?.result });
     }
-    if (!flag('no-train')) printTraining(rows, prep.data);
+    if (TRAIN_ROWS) printTraining(rows, prep.data);
 
-    if (!flag('no-decode')) {
+    if (DECODE_ROWS) {
       const weights = join(dir, 'weights.json');
       const s2s = s2sDecode(dataFile, weights);
       if (s2s.pretrainSeconds !== undefined) console.log(`  s2s pretrained ${PRETRAIN_STEPS} steps of ≤ ${PRETRAIN_TOKENS}-token batches in ${s2s.pretrainSeconds.toFixed(0)} s (final loss ${s2s.pretrainLoss?.toFixed(2)}) and exported its weights for both decoders`);
