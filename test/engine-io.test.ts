@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../src/engine/tensor.js';
-import { serializeWeights, deserializeWeights, assignWeights, crc32, crc32Combine, WeightsError, WEIGHTS_VERSION, WEIGHTS_VERSION_FLOAT32, type WeightsIndex } from '../src/engine/io.js';
+import { serializeWeights, deserializeWeights, assignWeights, crc32, crc32Combine, StreamChecksums, WeightsError, WEIGHTS_VERSION, WEIGHTS_VERSION_FLOAT32, type WeightsIndex } from '../src/engine/io.js';
 import { Rng } from '../src/engine/rng.js';
 import { test } from 'node:test';
 import { quantizeMatrix, dequantize } from '../src/engine/int8.js';
@@ -87,6 +87,38 @@ describe('weights round trip', () => {
     }
     const big = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 2654435761) >>> 24);
     assert.equal(crc32Combine(crc32(big.subarray(0, 12345)), crc32(big.subarray(12345)), big.length - 12345), crc32(big));
+  });
+
+  it('block checksums taken as a blob streams in (any chunking) give the same tensors and the same refusals', () => {
+    const rng = new Rng(5);
+    const sizes = [10_000, 5, 20_000, 3, 4096, 9000];
+    const tensors = sizes.map((n, i) => new Tensor(Float32Array.from({ length: n }, () => rng.nextUint32() / 2 ** 32 - 0.5), [n], false, `t${i}`));
+    const { index, blob } = serializeWeights(tensors);
+    assert.ok(blob.length > 8 * StreamChecksums.BLOCK_SIZE, 'tensors span many blocks');
+    const streamed = (bytes: Uint8Array, chunk: () => number): ReturnType<StreamChecksums['finish']> => {
+      const sums = new StreamChecksums();
+      for (let at = 0; at < bytes.length;) {
+        const n = Math.min(chunk(), bytes.length - at);
+        sums.update(bytes.subarray(at, at + n));
+        at += n;
+      }
+      return sums.finish();
+    };
+    const plain = deserializeWeights(index, blob);
+    for (const chunk of [() => blob.length, () => 1000, () => StreamChecksums.BLOCK_SIZE, () => 1 + (rng.nextUint32() % 40_000)]) {
+      const got = deserializeWeights(index, blob, 'w', { checksums: streamed(blob, chunk) });
+      for (const t of tensors) assertSameBits((got.get(t.name as string) as Tensor).data, (plain.get(t.name as string) as Tensor).data, t.name as string);
+    }
+    // A damaged download is refused as without them (its checksums are of the bytes that arrived).
+    for (const pos of [0, StreamChecksums.BLOCK_SIZE - 1, StreamChecksums.BLOCK_SIZE, 70_001, blob.length - 1]) {
+      const bad = blob.slice();
+      bad[pos] ^= 0x10;
+      rejects(() => deserializeWeights(index, bad, 'w', { checksums: streamed(bad, () => 3000) }), /checksum mismatch: the weights file is corrupted/);
+    }
+    const wrongEntry = { ...index, tensors: index.tensors.map((e, i) => (i === 2 ? { ...e, crc32: (e.crc32 + 1) >>> 0 } : e)) };
+    rejects(() => deserializeWeights(wrongEntry, blob, 'w', { checksums: streamed(blob, () => 5000) }), /tensors\[2\] \("t2"\): checksum mismatch/);
+    // Checksums of another length do not describe this blob.
+    rejects(() => deserializeWeights(index, blob, 'w', { checksums: streamed(blob.subarray(1), () => 5000) }), /block checksums of \d+ bytes in \d+ blocks do not describe this \d+-byte blob/);
   });
 
   it('serializeWeights needs unique names', () => {

@@ -36,8 +36,8 @@ function saveTiny(dir: string, model: Parameters<typeof tinySetup>[1] = {}): { p
   return setup;
 }
 
-/** A fetch serving the files of `folder` at http://static.test/. */
-function folderFetch(folder: string, seen: string[] = []): NonNullable<WebApi.LoadOptions['fetch']> {
+/** A fetch serving the files of `folder` at http://static.test/; with `chunk`, bodies also stream in pieces of that many bytes, as a download arrives. */
+function folderFetch(folder: string, seen: string[] = [], chunk = 0): NonNullable<WebApi.LoadOptions['fetch']> {
   return async (url: string) => {
     seen.push(url);
     const u = new URL(url);
@@ -50,6 +50,21 @@ function folderFetch(folder: string, seen: string[] = []): NonNullable<WebApi.Lo
       statusText: ok ? 'OK' : 'Not Found',
       json: async () => JSON.parse(bytes.toString('utf8')) as unknown,
       arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+      ...(chunk > 0 ? {
+        body: {
+          getReader: () => {
+            let at = 0;
+            return {
+              read: async () => {
+                if (at >= bytes.length) return { done: true };
+                const value = new Uint8Array(bytes.subarray(at, at + chunk));
+                at += chunk;
+                return { done: false, value };
+              },
+            };
+          },
+        },
+      } : {}),
     };
   };
 }
@@ -91,6 +106,10 @@ test('export-web writes a self-contained static folder with relative URLs only',
   assert.match(html, /<script type="module" src="s2s-web\.js"><\/script>/);
   assert.match(html, /href="page\.css"/);
   assert.match(html, /data-model="model\/"/);
+  // The model's files are preloaded from the HTML (fetched while s2s-web.js loads), as the page's fetch() asks for them.
+  const preloads = [...html.matchAll(/<link rel="preload" href="([^"]+)" as="fetch" crossorigin>/g)].map((m) => m[1]);
+  assert.deepEqual([...preloads].sort(), expected.filter((f) => f.startsWith('model/')).sort());
+  assert.ok(!html.includes('s2s:preload'), 'the marker is replaced');
   for (const m of html.matchAll(/\b(?:src|href)="([^"]*)"/g)) {
     assert.ok(!/^(\/|[a-z]+:\/\/)/i.test(m[1]) || m[1].startsWith('data:'), `absolute URL in index.html: ${m[1]}`);
   }
@@ -193,6 +212,28 @@ for (const arch of [{ attention: 'general' as const }, {}, { cell: 'gru' as cons
     rmSync(dir, { recursive: true });
   });
 }
+
+test('a weights blob read as it streams in (checksummed chunk by chunk) loads the same model, and a damaged one is refused', async () => {
+  setKernels('js');
+  const dir = tmp();
+  const model = join(dir, 'model');
+  saveTiny(model, { attention: 'general' });
+  const out = join(dir, 'site');
+  exportWeb(model, out);
+  const web = await importWebBundle(out);
+  await web.loadModel('http://static.test/model/', { fetch: folderFetch(out) });
+  const whole = SENTENCES.map((s) => web.translate(s));
+  for (const chunk of [777, 1 << 14, 1 << 20]) {
+    await web.loadModel('http://static.test/model/', { fetch: folderFetch(out, [], chunk) });
+    assert.deepEqual(SENTENCES.map((s) => web.translate(s)), whole, `chunks of ${chunk} bytes`);
+  }
+  const blob = JSON.parse(readFileSync(join(out, 'model', 'weights.json'), 'utf8')).file as string;
+  const bytes = readFileSync(join(out, 'model', blob));
+  bytes[bytes.length >> 1] ^= 0x40;
+  writeFileSync(join(out, 'model', blob), bytes);
+  await assert.rejects(web.loadModel('http://static.test/model/', { fetch: folderFetch(out, [], 777) }), /weights: checksum mismatch: the weights file is corrupted/);
+  rmSync(dir, { recursive: true });
+});
 
 test('unknown characters are located in the text', async () => {
   const dir = tmp();

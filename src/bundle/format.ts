@@ -4,7 +4,7 @@
  * training options, format version), vocab.json, the weights index and
  * blob, history.json. Node-side reading and writing is in bundle.ts.
  */
-import { deserializeWeights, assignWeights, indexHasInt8, WeightsError } from '../engine/index.js';
+import { deserializeWeights, assignWeights, indexHasInt8, WeightsError, type BlockChecksums } from '../engine/index.js';
 import { createModel, type TranslationModel } from '../model/model.js';
 import { resolveModelConfig, describeArchitecture, encoderLayerCount, decoderLayerCount, type ModelConfig } from '../model/config.js';
 import { Vocab, type VocabJSON } from '../data/vocab.js';
@@ -145,7 +145,10 @@ export function minimumParameterCount(m: ModelConfig): number {
 }
 
 /** Rebuilds a bundle from its already-read files (shared by Node and the browser). */
-export function bundleFromFiles(files: { config: unknown; vocab: unknown; weightsIndex: unknown; weightsBlob: Uint8Array; history?: unknown }, where: string): BundleParts {
+export function bundleFromFiles(
+  files: { config: unknown; vocab: unknown; weightsIndex: unknown; weightsBlob: Uint8Array; weightsChecksums?: BlockChecksums; history?: unknown },
+  where: string,
+): BundleParts {
   checkJsonDepth(files.config, `${where}/config.json`);
   checkJsonDepth(files.vocab, `${where}/vocab.json`);
   checkJsonDepth(files.weightsIndex, `${where}/weights.json`);
@@ -171,7 +174,7 @@ export function bundleFromFiles(files: { config: unknown; vocab: unknown; weight
   let weights;
   try {
     // Views of the blob: assignWeights below copies them into the model's (long-lived) parameters.
-    weights = deserializeWeights(files.weightsIndex, files.weightsBlob, `${where}/weights`, { views: true });
+    weights = deserializeWeights(files.weightsIndex, files.weightsBlob, `${where}/weights`, { views: true, checksums: files.weightsChecksums });
   } catch (err) {
     if (err instanceof WeightsError) throw new BundleError(err.message);
     throw err;

@@ -128,17 +128,61 @@ export function crc32Combine(crcA: number, crcB: number, lengthB: number): numbe
   return (multiplyModPoly(shift, crcA >>> 0) ^ (crcB >>> 0)) >>> 0;
 }
 
+/** The CRC-32 of each consecutive `blockSize`-byte block of a blob (the last block may be shorter). */
+export interface BlockChecksums {
+  blockSize: number;
+  /** Bytes in all: the blob's length. */
+  length: number;
+  crcs: Uint32Array;
+}
+
+/**
+ * Block CRCs of a byte stream, taken as its chunks arrive (a download): the
+ * blob's checks then cost no pass of their own after the last byte
+ * (deserializeWeights' `checksums`).
+ */
+export class StreamChecksums {
+  /** 16 KiB: few blocks to combine, and little to re-read at the edges of each tensor. */
+  static readonly BLOCK_SIZE = 1 << 14;
+  private readonly crcs: number[] = [];
+  private crc = 0;
+  private filled = 0;
+  private length = 0;
+  update(chunk: Uint8Array): void {
+    const size = StreamChecksums.BLOCK_SIZE;
+    for (let at = 0; at < chunk.length;) {
+      const take = Math.min(size - this.filled, chunk.length - at);
+      this.crc = crc32(chunk.subarray(at, at + take), this.crc);
+      this.filled += take;
+      at += take;
+      if (this.filled === size) {
+        this.crcs.push(this.crc);
+        this.crc = 0;
+        this.filled = 0;
+      }
+    }
+    this.length += chunk.length;
+  }
+  finish(): BlockChecksums {
+    const crcs = this.filled > 0 ? [...this.crcs, this.crc] : this.crcs;
+    return { blockSize: StreamChecksums.BLOCK_SIZE, length: this.length, crcs: Uint32Array.from(crcs) };
+  }
+}
+
 /**
  * The whole blob's CRC built from the CRCs of its regions, taken in order:
  * the gaps between regions are checksummed as they are passed, each region
- * once (its own CRC is returned and folded into the whole).
+ * once (its own CRC is returned and folded into the whole). With block CRCs
+ * taken as the blob streamed in, a region's CRC is its blocks' combined, and
+ * only the partial blocks at its two ends are read again.
  */
 class BlobChecksum {
   private at = 0;
   private crc = 0;
-  constructor(private readonly blob: Uint8Array) {}
+  constructor(private readonly blob: Uint8Array, private readonly blocks?: BlockChecksums) {}
   /** crc32 of blob[start, end), which must not begin before the previous region's end. */
   region(start: number, end: number): number {
+    if (this.blocks) return this.fromBlocks(start, end, this.blocks);
     if (start > this.at) this.crc = crc32(this.blob.subarray(this.at, start), this.crc);
     const own = crc32(this.blob.subarray(start, end));
     this.crc = crc32Combine(this.crc, own, end - start);
@@ -147,7 +191,21 @@ class BlobChecksum {
   }
   /** The whole blob's CRC (the rest after the last region included). */
   whole(): number {
+    if (this.blocks) {
+      const { blockSize, crcs, length } = this.blocks;
+      let c = 0;
+      for (let b = 0; b < crcs.length; b++) c = crc32Combine(c, crcs[b], Math.min(blockSize, length - b * blockSize));
+      return c;
+    }
     return this.at < this.blob.length ? crc32(this.blob.subarray(this.at), this.crc) : this.crc;
+  }
+  private fromBlocks(start: number, end: number, { blockSize, crcs }: BlockChecksums): number {
+    const firstWhole = Math.ceil(start / blockSize) * blockSize;
+    if (firstWhole + blockSize > end) return crc32(this.blob.subarray(start, end));
+    let c = crc32(this.blob.subarray(start, firstWhole));
+    let at = firstWhole;
+    for (; at + blockSize <= end; at += blockSize) c = crc32Combine(c, crcs[at / blockSize], blockSize);
+    return crc32(this.blob.subarray(at, end), c);
   }
 }
 
@@ -223,9 +281,11 @@ export function indexHasInt8(indexJson: unknown): boolean {
  * than the blob holds. The tensors own copies of their data, unless
  * `views` is set: then float32 tensors whose bytes are 4-aligned in the
  * blob's buffer are views of it (no copy; for callers that copy them on,
- * as assignWeights does, and leave the blob alone meanwhile).
+ * as assignWeights does, and leave the blob alone meanwhile). `checksums`,
+ * the blob's block CRCs taken while it downloaded (StreamChecksums), spare
+ * the pass over its bytes that the CRCs would take.
  */
-export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source = 'weights', options: { views?: boolean } = {}): Map<string, Tensor> {
+export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source = 'weights', options: { views?: boolean; checksums?: BlockChecksums } = {}): Map<string, Tensor> {
   assertLittleEndian();
   const fail = (msg: string): never => {
     throw new WeightsError(`${source}: ${msg}`);
@@ -243,7 +303,11 @@ export function deserializeWeights(indexJson: unknown, blob: Uint8Array, source 
   const corrupted = (): never => fail('checksum mismatch: the weights file is corrupted');
   // Each tensor's bytes are checksummed once, for its own CRC and (combined) the blob's. The blob's is
   // judged first, as if checked before everything else: a corrupted file says so, whatever else is wrong.
-  const sums = new BlobChecksum(blob);
+  const blocks = options.checksums;
+  if (blocks && (blocks.length !== blob.length || !(blocks.blockSize > 0) || blocks.crcs.length !== Math.ceil(blob.length / blocks.blockSize))) {
+    fail(`block checksums of ${blocks.length} bytes in ${blocks.crcs.length} blocks do not describe this ${blob.length}-byte blob`);
+  }
+  const sums = new BlobChecksum(blob, blocks);
   const mismatches: string[] = [];
   const out = new Map<string, Tensor>();
   try {

@@ -304,8 +304,6 @@ export async function mountPage(doc: Document): Promise<void> {
   if (loaded.status === 'fulfilled') {
     model = loaded.value;
     useModel(model);
-    showInfo(model.info);
-    doc.defaultView?.performance?.mark?.('s2s:info-shown');
     setMode('browser');
     setStatus('Ready');
   } else {
@@ -324,4 +322,12 @@ export async function mountPage(doc: Document): Promise<void> {
   if (input.value) void run();
   else showAttention(null);
   input.focus();
+  // The model panel (facts and curves) is decoration: drawn after the text box is usable, not before.
+  const shown = model;
+  if (shown) {
+    setTimeout(() => {
+      showInfo(shown.info);
+      doc.defaultView?.performance?.mark?.('s2s:info-shown');
+    }, 0);
+  }
 }

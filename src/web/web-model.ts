@@ -21,6 +21,7 @@ import type { Tokenizer } from '../data/tokenizer.js';
 import type { Vocab } from '../data/vocab.js';
 import type { EpochRecord } from '../model/training.js';
 import { describeArchitecture, encoderLayerCount, decoderLayerCount, type ModelConfig } from '../model/config.js';
+import { StreamChecksums, type BlockChecksums } from '../engine/io.js';
 import { S2SError } from '../errors.js';
 
 /** What the page shows about a model. */
@@ -140,7 +141,11 @@ export interface TextSegment {
 /** Options of `WebModel.load`. */
 export interface LoadOptions {
   /** The fetch to use (default: globalThis.fetch); lets Node tests serve files from disk. */
-  fetch?: (url: string) => Promise<{ ok: boolean; status: number; statusText?: string; json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer> }>;
+  fetch?: (url: string) => Promise<{
+    ok: boolean; status: number; statusText?: string; json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer>;
+    /** Read as it arrives when present (the weights blob is checksummed chunk by chunk). */
+    body?: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }> } } | null;
+  }>;
   /**
    * Which kernels compute: 'wasm' (an error when they cannot load), 'js', or
    * 'auto' (default): wasm when it loads (over a shared memory when the page
@@ -213,6 +218,43 @@ function activate(choice: KernelChoice, weightsBytes: number): Kernels {
   return setKernels(k);
 }
 
+/** What a fetch answers (window.fetch's Response fits; a test's fetch may leave out `body`). */
+type FetchResponse = Awaited<ReturnType<NonNullable<LoadOptions['fetch']>>>;
+
+/**
+ * The weights blob as it downloads: each chunk is checksummed on arrival
+ * (block CRCs, engine/io.ts StreamChecksums), so the checks after the last
+ * byte cost no pass over 25 MB of their own. Without a readable body, the
+ * whole response, checksummed later.
+ */
+async function readBlob(res: FetchResponse, url: string): Promise<{ bytes: Uint8Array; checksums?: BlockChecksums }> {
+  const reader = res.body?.getReader?.();
+  if (!reader) return { bytes: new Uint8Array(await res.arrayBuffer()) };
+  const sums = new StreamChecksums();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!value) continue;
+      sums.update(value);
+      chunks.push(value);
+      total += value.length;
+    }
+  } catch (err) {
+    throw new BundleError(`${url}: ${(err as Error).message}`);
+  }
+  if (chunks.length === 1) return { bytes: chunks[0], checksums: sums.finish() };
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return { bytes, checksums: sums.finish() };
+}
+
 /** A performance mark for each step of a load (the page's timeline; bench:browser prints them). */
 function mark(name: string): void {
   (globalThis as { performance?: { mark?(name: string): unknown } }).performance?.mark?.(`s2s:${name}`);
@@ -230,7 +272,7 @@ export class WebModel {
     const doFetch = options.fetch ?? (globalThis.fetch?.bind(globalThis) as LoadOptions['fetch']);
     if (!doFetch) throw new S2SError('no fetch available to load the model');
     const base = folderUrl(baseUrl);
-    const get = async (name: string): Promise<{ json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer> }> => {
+    const get = async (name: string): Promise<FetchResponse> => {
       const url = new URL(name, base).href;
       let res;
       try {
@@ -258,8 +300,8 @@ export class WebModel {
     if (typeof file !== 'string' || !/^weights-[0-9a-f]{8}\.bin$/.test(file)) {
       throw new BundleError(`${new URL('weights.json', base).href}: field "file" must name the weights blob (weights-XXXXXXXX.bin)`);
     }
-    const [blob, history] = await Promise.all([
-      get(file).then((r) => r.arrayBuffer()),
+    const [{ bytes: blob, checksums }, history] = await Promise.all([
+      get(file).then((r) => readBlob(r, new URL(file, base).href)),
       json('history.json').catch(() => []),
     ]);
     // The model is built in float32 first (int8 payloads replace those weights after), so the wasm memory needs room for both.
@@ -272,7 +314,7 @@ export class WebModel {
     mark('kernels-ready');
     const where = base.replace(/\/$/, '');
     // The float32 tensors are views of `blob` (no copy) until assignWeights puts them in the model.
-    const parts = bundleFromFiles({ config, vocab, weightsIndex, weightsBlob: new Uint8Array(blob), history }, where);
+    const parts = bundleFromFiles({ config, vocab, weightsIndex, weightsBlob: blob, weightsChecksums: checksums, history }, where);
     mark('bundle-checked');
     const translator = makeTranslator(parts);
     mark('model-built');
