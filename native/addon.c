@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -261,11 +262,11 @@ static napi_value make_number(napi_env env, double v) {
 /* ------------------------------------------------------------ threads */
 
 /*
- * A fork/join over [0, n): up to `threads` pthreads, each with one
- * contiguous chunk (the caller runs the first). Used where the work splits
- * into independent pieces of at least tens of microseconds, which is when
- * creating a thread per call pays. Results never depend on the split: every
- * piece is computed by one thread with the same arithmetic.
+ * A fork/join over [0, n): up to `threads` threads, each with one
+ * contiguous chunk (the caller runs the first), on the persistent pool
+ * below (or, when another JS thread holds it, on threads made for the
+ * call). Results never depend on the split: every piece is computed by one
+ * thread with the same arithmetic.
  */
 typedef void (*range_fn)(void *ctx, int tid, int begin, int end);
 typedef struct {
@@ -290,12 +291,8 @@ static int threads_for(double work, int n) {
   return t < 1 ? 1 : t;
 }
 
-static void parallel_for(int n, int threads, range_fn fn, void *ctx) {
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
-  if (threads <= 1 || n < 2) {
-    fn(ctx, 0, 0, n);
-    return;
-  }
+/* One fork/join with a thread per chunk: the fallback when the pool is taken (another JS thread of this process uses it). */
+static void parallel_for_spawn(int n, int threads, range_fn fn, void *ctx) {
   pthread_t th[MAX_THREADS];
   chunk_t ch[MAX_THREADS];
   int started[MAX_THREADS] = {0};
@@ -314,6 +311,120 @@ static void parallel_for(int n, int threads, range_fn fn, void *ctx) {
     else
       run_chunk(&ch[t]); /* could not start a thread: do its share here */
   }
+}
+
+/*
+ * A pool of persistent workers, so that splitting work pays from a few
+ * microseconds up instead of the tens a pthread_create costs (a decoding
+ * step at batch 1 is a chain of small matrix-vector products). The caller
+ * publishes a job as one atomic word (generation << 8 | threads), runs
+ * chunk 0 itself and spins until the others report done. Workers spin on
+ * the word for a while after each job, then sleep on a condition variable.
+ * One JS thread at a time owns the pool (data-parallel replicas are worker
+ * threads of one process); another that finds it taken spawns threads.
+ */
+#define POOL_SPIN_NS 200000L
+#if defined(__x86_64__) || defined(__i386__)
+#define CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  int started;
+  unsigned long word;
+  range_fn fn;
+  void *ctx;
+  int n;
+  int done;
+  int busy;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL, NULL, 0, 0, 0};
+/* The word when each worker was made, before the job that made it was published (which it must not miss). */
+static unsigned long pool_start_word[MAX_THREADS];
+
+static long elapsed_ns(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
+}
+
+static void *pool_worker(void *arg) {
+  int id = (int)(intptr_t)arg;
+  unsigned long seen = pool_start_word[id];
+  for (;;) {
+    unsigned long w = __atomic_load_n(&pool.word, __ATOMIC_ACQUIRE);
+    if (w == seen) {
+      struct timespec t0;
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      for (int spins = 0; (w = __atomic_load_n(&pool.word, __ATOMIC_ACQUIRE)) == seen; spins++) {
+        CPU_RELAX();
+        if ((spins & 255) == 255 && elapsed_ns(&t0) > POOL_SPIN_NS) {
+          pthread_mutex_lock(&pool.lock);
+          while ((w = __atomic_load_n(&pool.word, __ATOMIC_ACQUIRE)) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+          pthread_mutex_unlock(&pool.lock);
+          break;
+        }
+      }
+    }
+    seen = w;
+    int threads = (int)(w & 0xff);
+    if (id >= threads) continue;
+    int n = pool.n;
+    chunk_t c = {pool.fn, pool.ctx, id, (int)((int64_t)n * id / threads), (int)((int64_t)n * (id + 1) / threads)};
+    run_chunk(&c);
+    __atomic_fetch_add(&pool.done, 1, __ATOMIC_RELEASE);
+  }
+  return NULL;
+}
+
+static int pool_grow(int wanted) {
+  while (pool.started < wanted) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pool_start_word[pool.started + 1] = __atomic_load_n(&pool.word, __ATOMIC_RELAXED);
+    int ok = pthread_create(&t, &attr, pool_worker, (void *)(intptr_t)(pool.started + 1)) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok) break;
+    pool.started++;
+  }
+  return pool.started;
+}
+
+static void parallel_for(int n, int threads, range_fn fn, void *ctx) {
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (threads > n) threads = n;
+  if (threads <= 1) {
+    fn(ctx, 0, 0, n);
+    return;
+  }
+  int expected = 0;
+  if (!__atomic_compare_exchange_n(&pool.busy, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    parallel_for_spawn(n, threads, fn, ctx);
+    return;
+  }
+  if (pool_grow(threads - 1) < threads - 1) {
+    __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
+    parallel_for_spawn(n, threads, fn, ctx);
+    return;
+  }
+  pool.fn = fn;
+  pool.ctx = ctx;
+  pool.n = n;
+  __atomic_store_n(&pool.done, 0, __ATOMIC_RELAXED);
+  unsigned long next = ((__atomic_load_n(&pool.word, __ATOMIC_RELAXED) >> 8) + 1) << 8 | (unsigned long)threads;
+  pthread_mutex_lock(&pool.lock);
+  __atomic_store_n(&pool.word, next, __ATOMIC_RELEASE);
+  pthread_cond_broadcast(&pool.wake);
+  pthread_mutex_unlock(&pool.lock);
+  chunk_t c = {fn, ctx, 0, 0, (int)((int64_t)n / threads)};
+  run_chunk(&c);
+  while (__atomic_load_n(&pool.done, __ATOMIC_ACQUIRE) < threads - 1) CPU_RELAX();
+  __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
 }
 
 /* ------------------------------------------------------------ gemm */
@@ -372,11 +483,13 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (!tA && m <= S2S_SMALL_ROWS) {
-    /* Few rows (decoding): B streamed once, unpacked; columns split across threads when there is enough of it. */
+    /* Few rows (decoding): B streamed once, unpacked; columns split across the pool's threads when there is enough of it. */
     int blocks = (n + 31) / 32;
     small_gemm_job job = {tB, m, k, (float)alpha, A.data, lda, B.data, ldb, (float)beta, C.data, ldc, n, blocks};
     double macs = (double)m * n * k;
-    int threads = macs >= 2e6 ? thread_count : 1;
+    /* From 10^5 multiply-adds (a 256×384 float32 matrix, ~0.4 MB streamed) the pool's handoff pays: a batch-1
+       Transformer step's products split across cores (bench:transformer greedy batch 1: 62–64 → 93–100 sentences/s). */
+    int threads = macs >= 1e5 ? thread_count : 1;
     if (threads > blocks) threads = blocks;
     parallel_for(blocks, threads, small_gemm_range, &job);
     return NULL;
