@@ -488,7 +488,8 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
     small_gemm_job job = {tB, m, k, (float)alpha, A.data, lda, B.data, ldb, (float)beta, C.data, ldc, n, blocks};
     double macs = (double)m * n * k;
     /* From 10^5 multiply-adds (a 256×384 float32 matrix, ~0.4 MB streamed) the pool's handoff pays: a batch-1
-       Transformer step's products split across cores (bench:transformer greedy batch 1: 62–64 → 93–100 sentences/s). */
+       Transformer step's products split across cores (bench:transformer greedy batch 1: 68–88 sentences/s with
+       threads made per call and a 2·10^6 threshold, 93–100 with the pool and this one). */
     int threads = macs >= 1e5 ? thread_count : 1;
     if (threads > blocks) threads = blocks;
     parallel_for(blocks, threads, small_gemm_range, &job);

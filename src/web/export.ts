@@ -68,7 +68,7 @@ export function defaultAssetsDir(): string {
 }
 
 /** The marker in page.html where export-web lists the model's files for the browser to preload. */
-export const PRELOAD_MARKER = /<!-- s2s:preload[^>]*-->/;
+const PRELOAD_MARKER = /<!-- s2s:preload[^>]*-->/;
 
 /**
  * The page with `<link rel="preload">` for each model file: the browser then
@@ -78,7 +78,7 @@ export const PRELOAD_MARKER = /<!-- s2s:preload[^>]*-->/;
  * fetch() of the same URLs (mode cors, same-origin credentials), so those
  * fetches take the preloaded responses.
  */
-export function withPreloads(html: string, modelFiles: readonly string[]): string {
+function withPreloads(html: string, modelFiles: readonly string[]): string {
   if (!PRELOAD_MARKER.test(html)) return html;
   const links = modelFiles.map((f) => `<link rel="preload" href="${encodeURI(f)}" as="fetch" crossorigin>`).join('\n  ');
   return html.replace(PRELOAD_MARKER, links);
