@@ -1114,13 +1114,20 @@ S2S_INLINE vsf loadv(const float *p) {
   return v;
 }
 S2S_INLINE void storev(float *p, vsf v) { memcpy(p, &v, sizeof v); }
-/* Pairwise lane sum (a fixed tree, so the same bits for every row count). */
+/* Pairwise lane sum (a fixed tree, so the same bits for every row count): lane l plus lane l + SV/2, then the
+ * same on the half, in registers (a round trip through memory cost more than the dot product's multiply-adds). */
+typedef float vsf8 __attribute__((vector_size(32)));
+typedef float vsf4 __attribute__((vector_size(16)));
+typedef float vsf2 __attribute__((vector_size(8)));
 S2S_INLINE float hsumv(vsf v) {
-  float t[SV];
-  memcpy(t, &v, sizeof t);
-  for (int w = SV / 2; w >= 1; w /= 2)
-    for (int l = 0; l < w; l++) t[l] += t[l + w];
-  return t[0];
+#if SV == 16
+  vsf8 h8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+#else
+  vsf8 h8 = v;
+#endif
+  vsf4 h4 = __builtin_shufflevector(h8, h8, 0, 1, 2, 3) + __builtin_shufflevector(h8, h8, 4, 5, 6, 7);
+  vsf2 h2 = __builtin_shufflevector(h4, h4, 0, 1) + __builtin_shufflevector(h4, h4, 2, 3);
+  return h2[0] + h2[1];
 }
 S2S_INLINE void small_epilogue(float *c, float v, float alpha, float beta) {
   *c = beta == 0.0f ? alpha * v : alpha * v + beta * *c;
@@ -1161,24 +1168,90 @@ S2S_INLINE void small_nn_rows(int R, int n, int k, float alpha, const float *a, 
     }
 }
 
-/* R rows of C from B stored [n × k] (x·Bᵀ: tied output layers): dot products along k. */
-S2S_INLINE void small_nt_rows(int R, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
-                              float beta, float *c, int ldc) {
+/*
+ * Lane sums of N ≤ 16 vectors at once, with hsumv's tree for each (lane l plus lane l + w for w = SV/2, …, 1), by
+ * transposing as it adds: each level adds pairs of vectors into one that holds both halves, so a level costs two
+ * shuffles and an add per pair instead of per vector. sums[i] is vector i's lane sum.
+ */
+S2S_INLINE void hsum_many(int N, vsf *v, float *sums) {
+  int n = N;
+#if SV == 16
+  for (int i = 0; i < n; i += 2) { /* w = 8: [a₀…₇ + a₈…₁₅ | b₀…₇ + b₈…₁₅] */
+    vsf x = v[i], y = i + 1 < n ? v[i + 1] : v[i];
+    v[i / 2] = __builtin_shufflevector(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+               __builtin_shufflevector(x, y, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  }
+  n = (n + 1) / 2;
+  for (int i = 0; i < n; i += 2) { /* w = 4: groups of 8 → groups of 4 */
+    vsf x = v[i], y = i + 1 < n ? v[i + 1] : v[i];
+    v[i / 2] = __builtin_shufflevector(x, y, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+               __builtin_shufflevector(x, y, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  }
+  n = (n + 1) / 2;
+  for (int i = 0; i < n; i += 2) { /* w = 2: groups of 4 → groups of 2 */
+    vsf x = v[i], y = i + 1 < n ? v[i + 1] : v[i];
+    v[i / 2] = __builtin_shufflevector(x, y, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
+               __builtin_shufflevector(x, y, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+  }
+  n = (n + 1) / 2;
+  for (int i = 0; i < n; i += 2) { /* w = 1: groups of 2 → sums */
+    vsf x = v[i], y = i + 1 < n ? v[i + 1] : v[i];
+    v[i / 2] = __builtin_shufflevector(x, y, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+               __builtin_shufflevector(x, y, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  }
+  n = (n + 1) / 2;
+#else
+  for (int i = 0; i < n; i += 2) { /* w = 4 */
+    vsf x = v[i], y = i + 1 < n ? v[i + 1] : v[i];
+    v[i / 2] = __builtin_shufflevector(x, y, 0, 1, 2, 3, 8, 9, 10, 11) + __builtin_shufflevector(x, y, 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+  n = (n + 1) / 2;
+  for (int i = 0; i < n; i += 2) { /* w = 2 */
+    vsf x = v[i], y = i + 1 < n ? v[i + 1] : v[i];
+    v[i / 2] = __builtin_shufflevector(x, y, 0, 1, 4, 5, 8, 9, 12, 13) + __builtin_shufflevector(x, y, 2, 3, 6, 7, 10, 11, 14, 15);
+  }
+  n = (n + 1) / 2;
+  for (int i = 0; i < n; i += 2) { /* w = 1 */
+    vsf x = v[i], y = i + 1 < n ? v[i + 1] : v[i];
+    v[i / 2] = __builtin_shufflevector(x, y, 0, 2, 4, 6, 8, 10, 12, 14) + __builtin_shufflevector(x, y, 1, 3, 5, 7, 9, 11, 13, 15);
+  }
+  n = (n + 1) / 2;
+#endif
+  for (int i = 0; i < n; i++) memcpy(sums + (size_t)i * SV, &v[i], sizeof v[i]);
+  (void)N;
+}
+
+/* R rows × J columns of C from B stored [n × k] (x·Bᵀ: tied output layers): dot products along k, J columns at a
+ * time so that each row of A loaded from L1 feeds J independent multiply-add chains, R·J ≤ 16 lane sums at once. */
+S2S_INLINE void small_nt_block(int R, int J, int k, float alpha, const float *a, int lda, const float *bj, int ldb,
+                               float beta, float *c, int ldc) {
   const int kv = k - k % SV;
-  for (int j = 0; j < n; j++) {
-    const float *bj = b + (size_t)j * ldb;
-    vsf acc[SGR];
-    for (int r = 0; r < R; r++) acc[r] = (vsf){0};
-    for (int p = 0; p < kv; p += SV) {
-      vsf bv = loadv(bj + p);
-      for (int r = 0; r < R; r++) acc[r] += loadv(a + (size_t)r * lda + p) * bv;
-    }
+  vsf acc[24];
+  float sums[24 * SV / 2 + SV];
+  for (int i = 0; i < R * J; i++) acc[i] = (vsf){0};
+  for (int p = 0; p < kv; p += SV) {
+    vsf bv[4];
+    for (int q = 0; q < J; q++) bv[q] = loadv(bj + (size_t)q * ldb + p);
     for (int r = 0; r < R; r++) {
-      float s = hsumv(acc[r]);
-      for (int p = kv; p < k; p++) s += a[(size_t)r * lda + p] * bj[p];
-      small_epilogue(c + (size_t)r * ldc + j, s, alpha, beta);
+      const vsf av = loadv(a + (size_t)r * lda + p);
+      for (int q = 0; q < J; q++) acc[r * J + q] += av * bv[q];
     }
   }
+  hsum_many(R * J, acc, sums);
+  for (int r = 0; r < R; r++)
+    for (int q = 0; q < J; q++) {
+      float s = sums[r * J + q];
+      for (int p = kv; p < k; p++) s += a[(size_t)r * lda + p] * bj[(size_t)q * ldb + p];
+      small_epilogue(c + (size_t)r * ldc + q, s, alpha, beta);
+    }
+}
+
+S2S_INLINE void small_nt_rows(int R, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                              float beta, float *c, int ldc) {
+  const int J = R <= 6 ? 4 : 2;
+  int j = 0;
+  for (; j + J <= n; j += J) small_nt_block(R, J, k, alpha, a, lda, b + (size_t)j * ldb, ldb, beta, c + j, ldc);
+  for (; j < n; j++) small_nt_block(R, 1, k, alpha, a, lda, b + (size_t)j * ldb, ldb, beta, c + j, ldc);
 }
 
 #if SGR == 8
