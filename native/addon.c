@@ -1376,8 +1376,14 @@ static napi_value js_gemm_int8(napi_env env, napi_callback_info info) {
   if (m == 0 || n == 0) return NULL;
   gemm_int8_job job = {m, n, k, acc, A.data, B.data, as.data, bs.data, bias.data, out.data};
   int blocks = (n + 3) / 4;
-  /* Integer work is cheaper per multiply-add than float: a thread pays from about 4× the float threshold. */
-  parallel_for(blocks, threads_for((double)m * n * k / 4, blocks), gemm_int8_range, &job);
+  /* As for the float few-row path, from 10^5 multiply-adds on both cores: with the earlier 8·10^5 threshold (on
+     m·n·k / 4) none of a batch-1 step's int8 products (0.2–1.3 M) was split, and once float32 GEMVs streamed on both
+     cores the int8 fra-attention bundle was only 1.34× faster than float32 one at a time (bench:int8); 1.44–1.75× with
+     this threshold, 1.14–1.53× with 5·10^5 (the pool's worker sleeps between the few products left to split). */
+  double macs = (double)m * n * k;
+  int threads = macs >= 1e5 ? thread_count : 1;
+  if (threads > blocks) threads = blocks;
+  parallel_for(blocks, threads, gemm_int8_range, &job);
   return NULL;
 }
 
