@@ -52,7 +52,7 @@ typedef struct {
 } s2s_attention_step;
 
 /* Rows of A a GEMM takes the unpacked few-rows path for (gemm_small). */
-#define S2S_SMALL_ROWS 8
+#define S2S_SMALL_ROWS 16
 
 /* The kernel table one ISA variant provides. */
 typedef struct s2s_kernel_table {
