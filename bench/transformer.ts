@@ -84,6 +84,8 @@ const ROUNDS = option('rounds', 1);
 const BATCH_TOKENS = option('batch-tokens', 3000);
 /** Steps of s2s training (on other batches) before its weights are exported for decoding, so outputs end like translations. */
 const PRETRAIN_STEPS = option('pretrain-steps', 200);
+/** Sentences decoded before each decoding row's timed pass (in that row's batches; at least one batch), on both sides. */
+const DECODE_WARMUP_SENTENCES = 8;
 /** Token budget of the pretraining batches: small batches, many updates (outputs learn to end sooner per CPU-second). */
 const PRETRAIN_TOKENS = option('pretrain-tokens', 1000);
 const MAX_LENGTH = option('max-length', 100);
@@ -719,7 +721,9 @@ function workerDecode(): DecodeResult {
         : beamSearch(model, src, { beamSize: run.beam, maxLength, lengthPenalty }).map((h) => h[0]);
       return hyps.map((h) => Array.from(h.ids));
     };
-    decodeBatch(chosen.slice(0, run.batch)); // warm-up
+    // Warm-up: the first batches covering 8 sentences (one batch from 8 rows up), so that one-at-a-time rows do not time
+    // the JIT's first passes over the decoder (one sentence of warm-up left batch-1 greedy rows 1.6–4.1× apart).
+    for (let i = 0; i < Math.max(1, Math.ceil(DECODE_WARMUP_SENTENCES / run.batch)) * run.batch && i < chosen.length; i += run.batch) decodeBatch(chosen.slice(i, i + run.batch));
     const outputs: number[][] = [];
     const busy = new Interference();
     const t1 = performance.now();
@@ -774,7 +778,7 @@ function printTraining(rows: TrainRow[], data: BenchData): void {
 
 function printDecoding(s2s: DecodeResult, torch: DecodeResult): void {
   console.log('');
-  console.log(`Decoding (the same weights on both sides, ${DECODE_THREADS} thread(s) each; sentences/s over the whole set after one warm-up batch; out len = s2s's mean output tokens):`);
+  console.log(`Decoding (the same weights on both sides, ${DECODE_THREADS} thread(s) each; sentences/s over the whole set after warm-up batches covering ${DECODE_WARMUP_SENTENCES} sentences; out len = s2s's mean output tokens):`);
   console.log(`${'search'.padEnd(10)}${'batch'.padStart(6)}${'sentences'.padStart(10)}${'out len'.padStart(8)}${'s2s sent/s'.padStart(12)}${'PyTorch sent/s'.padStart(16)}${'s2s/PyTorch'.padStart(13)}${'same tokens'.padStart(13)}  measured`);
   const runs = s2s.runs ?? torch.runs ?? [];
   for (const run of runs) {
