@@ -462,9 +462,10 @@ def run_decode(torch, args, data):
                     else:
                         outputs.extend(beam(torch, dec, src, src_pad, K, max_length, alpha))
 
-            # Warm-up over the first batches covering 8 sentences (at least one batch), as the s2s side does, then the timed pass.
-            for i in range(0, min(len(chosen), max(1, -(-8 // batch)) * batch), batch):
-                src, src_pad = source_batch(torch, chosen[i:i + batch])
+            # Warm-up on the first max(batch, warmupSentences) sentences, as the s2s side does, then the timed pass.
+            warm = chosen[:max(batch, spec["warmupSentences"])]
+            for i in range(0, len(warm), batch):
+                src, src_pad = source_batch(torch, warm[i:i + batch])
                 greedy(torch, dec, src, src_pad, max_length) if K == 1 else beam(torch, dec, src, src_pad, K, max_length, alpha)
             busy = Interference()
             t0 = time.perf_counter()

@@ -84,7 +84,7 @@ const ROUNDS = option('rounds', 1);
 const BATCH_TOKENS = option('batch-tokens', 3000);
 /** Steps of s2s training (on other batches) before its weights are exported for decoding, so outputs end like translations. */
 const PRETRAIN_STEPS = option('pretrain-steps', 200);
-/** Sentences decoded before each decoding row's timed pass (in that row's batches; at least one batch), on both sides. */
+/** Sentences decoded before each decoding row's timed pass (in that row's batches; at least one batch), on both sides (BenchData.decode). */
 const DECODE_WARMUP_SENTENCES = 8;
 /** Token budget of the pretraining batches: small batches, many updates (outputs learn to end sooner per CPU-second). */
 const PRETRAIN_TOKENS = option('pretrain-tokens', 1000);
@@ -168,7 +168,7 @@ export interface BenchData {
   train: FileBatch[];
   /** s2s-only training before the weights are exported for decoding. */
   pretrain: FileBatch[];
-  decode: { sources: number[][]; maxLength: number; lengthPenalty: number; runs: DecodeRun[]; model?: string };
+  decode: { sources: number[][]; maxLength: number; lengthPenalty: number; warmupSentences: number; runs: DecodeRun[]; model?: string };
 }
 
 interface Prepared {
@@ -249,7 +249,7 @@ function prepare(): Prepared {
   return {
     data: {
       config: trained?.config ?? REFERENCE, train, pretrain,
-      decode: { sources, maxLength: MAX_LENGTH, lengthPenalty: LENGTH_PENALTY, runs, model: trained ? resolve(MODEL_DIR as string) : undefined },
+      decode: { sources, maxLength: MAX_LENGTH, lengthPenalty: LENGTH_PENALTY, warmupSentences: DECODE_WARMUP_SENTENCES, runs, model: trained ? resolve(MODEL_DIR as string) : undefined },
     },
     describe,
   };
@@ -721,9 +721,10 @@ function workerDecode(): DecodeResult {
         : beamSearch(model, src, { beamSize: run.beam, maxLength, lengthPenalty }).map((h) => h[0]);
       return hyps.map((h) => Array.from(h.ids));
     };
-    // Warm-up: the first batches covering 8 sentences (one batch from 8 rows up), so that one-at-a-time rows do not time
-    // the JIT's first passes over the decoder (one sentence of warm-up left batch-1 greedy rows 1.6–4.1× apart).
-    for (let i = 0; i < Math.max(1, Math.ceil(DECODE_WARMUP_SENTENCES / run.batch)) * run.batch && i < chosen.length; i += run.batch) decodeBatch(chosen.slice(i, i + run.batch));
+    // Warm-up on the first max(batch, warmupSentences) sentences, so that one-at-a-time rows do not time the JIT's first
+    // passes over the decoder (one sentence of warm-up left batch-1 greedy rows 1.6–4.1× apart).
+    const warm = chosen.slice(0, Math.max(run.batch, data.decode.warmupSentences));
+    for (let i = 0; i < warm.length; i += run.batch) decodeBatch(warm.slice(i, i + run.batch));
     const outputs: number[][] = [];
     const busy = new Interference();
     const t1 = performance.now();

@@ -291,6 +291,17 @@ static int threads_for(double work, int n) {
   return t < 1 ? 1 : t;
 }
 
+/*
+ * Threads for a product of few rows (decoding) over `blocks` column blocks: from 10^5 multiply-adds (a 256×384
+ * float32 matrix, ~0.4 MB streamed) the pool's handoff pays, so a batch-1 step's products split across cores
+ * (bench:transformer greedy batch 1: 68–88 sentences/s with threads made per call and a 2·10^6 threshold, 93–100 with
+ * the pool and this one).
+ */
+static int few_row_threads(double macs, int blocks) {
+  int threads = macs >= 1e5 ? thread_count : 1;
+  return threads > blocks ? blocks : threads;
+}
+
 /* One fork/join with a thread per chunk: the fallback when the pool is taken (another JS thread of this process uses it). */
 static void parallel_for_spawn(int n, int threads, range_fn fn, void *ctx) {
   pthread_t th[MAX_THREADS];
@@ -487,12 +498,7 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
     int blocks = (n + 31) / 32;
     small_gemm_job job = {tB, m, k, (float)alpha, A.data, lda, B.data, ldb, (float)beta, C.data, ldc, n, blocks};
     double macs = (double)m * n * k;
-    /* From 10^5 multiply-adds (a 256×384 float32 matrix, ~0.4 MB streamed) the pool's handoff pays: a batch-1
-       Transformer step's products split across cores (bench:transformer greedy batch 1: 68–88 sentences/s with
-       threads made per call and a 2·10^6 threshold, 93–100 with the pool and this one). */
-    int threads = macs >= 1e5 ? thread_count : 1;
-    if (threads > blocks) threads = blocks;
-    parallel_for(blocks, threads, small_gemm_range, &job);
+    parallel_for(blocks, few_row_threads(macs, blocks), small_gemm_range, &job);
     return NULL;
   }
 #if S2S_OPENBLAS
@@ -1376,14 +1382,11 @@ static napi_value js_gemm_int8(napi_env env, napi_callback_info info) {
   if (m == 0 || n == 0) return NULL;
   gemm_int8_job job = {m, n, k, acc, A.data, B.data, as.data, bs.data, bias.data, out.data};
   int blocks = (n + 3) / 4;
-  /* As for the float few-row path, from 10^5 multiply-adds on both cores: with the earlier 8·10^5 threshold (on
-     m·n·k / 4) none of a batch-1 step's int8 products (0.2–1.3 M) was split, and once float32 GEMVs streamed on both
-     cores the int8 fra-attention bundle was only 1.34× faster than float32 one at a time (bench:int8); 1.44–1.75× with
-     this threshold, 1.14–1.53× with 5·10^5 (the pool's worker sleeps between the few products left to split). */
-  double macs = (double)m * n * k;
-  int threads = macs >= 1e5 ? thread_count : 1;
-  if (threads > blocks) threads = blocks;
-  parallel_for(blocks, threads, gemm_int8_range, &job);
+  /* The float few-row rule: with the earlier 8·10^5 threshold (on m·n·k / 4) none of a batch-1 step's int8 products
+     (0.2–1.3 M) was split, and the int8 fra-attention bundle was only 1.34× faster than float32 one at a time
+     (bench:int8); 1.44–1.75× with this rule, 1.14–1.53× from 5·10^5 (the pool's worker sleeps between the few
+     products left to split). */
+  parallel_for(blocks, few_row_threads((double)m * n * k, blocks), gemm_int8_range, &job);
   return NULL;
 }
 

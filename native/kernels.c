@@ -1114,21 +1114,6 @@ S2S_INLINE vsf loadv(const float *p) {
   return v;
 }
 S2S_INLINE void storev(float *p, vsf v) { memcpy(p, &v, sizeof v); }
-/* Pairwise lane sum (a fixed tree, so the same bits for every row count): lane l plus lane l + SV/2, then the
- * same on the half, in registers (a round trip through memory cost more than the dot product's multiply-adds). */
-typedef float vsf8 __attribute__((vector_size(32)));
-typedef float vsf4 __attribute__((vector_size(16)));
-typedef float vsf2 __attribute__((vector_size(8)));
-S2S_INLINE float hsumv(vsf v) {
-#if SV == 16
-  vsf8 h8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-#else
-  vsf8 h8 = v;
-#endif
-  vsf4 h4 = __builtin_shufflevector(h8, h8, 0, 1, 2, 3) + __builtin_shufflevector(h8, h8, 4, 5, 6, 7);
-  vsf2 h2 = __builtin_shufflevector(h4, h4, 0, 1) + __builtin_shufflevector(h4, h4, 2, 3);
-  return h2[0] + h2[1];
-}
 S2S_INLINE void small_epilogue(float *c, float v, float alpha, float beta) {
   *c = beta == 0.0f ? alpha * v : alpha * v + beta * *c;
 }
@@ -1197,8 +1182,8 @@ S2S_INLINE void small_nn_rows(int R, int n, int k, float alpha, const float *a, 
 }
 
 /*
- * Lane sums of N ≤ 16 vectors at once, with hsumv's tree for each (lane l plus lane l + w for w = SV/2, …, 1), by
- * transposing as it adds: each level adds pairs of vectors into one that holds both halves, so a level costs two
+ * Lane sums of N ≤ 24 vectors at once, each by the same fixed pairwise tree (lane l plus lane l + w for w = SV/2, …,
+ * 1; so a column's bits do not depend on how many rows or columns share the call), by transposing as it adds: each level adds pairs of vectors into one that holds both halves, so a level costs two
  * shuffles and an add per pair instead of per vector. sums[i] is vector i's lane sum.
  */
 S2S_INLINE void hsum_many(int N, vsf *v, float *sums) {
@@ -1250,7 +1235,7 @@ S2S_INLINE void hsum_many(int N, vsf *v, float *sums) {
 }
 
 /* R rows × J columns of C from B stored [n × k] (x·Bᵀ: tied output layers): dot products along k, J columns at a
- * time so that each row of A loaded from L1 feeds J independent multiply-add chains, R·J ≤ 16 lane sums at once. */
+ * time so that each row of A loaded from L1 feeds J independent multiply-add chains, R·J ≤ 24 lane sums at once. */
 S2S_INLINE void small_nt_block(int R, int J, int k, float alpha, const float *a, int lda, const float *bj, int ldb,
                                float beta, float *c, int ldc) {
   const int kv = k - k % SV;
